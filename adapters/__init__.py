@@ -1,0 +1,1 @@
+"""Front doors and delivery: LINE, Slack, the console; the HTTP app."""

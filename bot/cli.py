@@ -1,0 +1,271 @@
+"""The `nippo` command line (DESIGN §7). Operators and scripts rely on these exact forms."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+from bot import admin
+from bot.admin import AdminError
+from bot.settings import DEFAULT_DATABASE_URL, Settings
+from storage import db as storage_db
+from storage.db import Database
+
+T = TypeVar("T")
+DEMO_DATABASE_URL = "sqlite:///nippo-demo.db"
+
+app = typer.Typer(
+    help="Nippo: daily check-ins for 在宅 B型 members over LINE and Slack.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+facility_app = typer.Typer(help="Facilities.", no_args_is_help=True)
+member_app = typer.Typer(help="Members (利用者).", no_args_is_help=True)
+staff_app = typer.Typer(help="Staff and managers.", no_args_is_help=True)
+schedule_app = typer.Typer(help="Weekly schedules.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(facility_app, name="facility")
+app.add_typer(member_app, name="member")
+app.add_typer(staff_app, name="staff")
+app.add_typer(schedule_app, name="schedule")
+
+FacilityOpt = Annotated[
+    str | None, typer.Option("--facility", help="Facility name (needed when there are several).")
+]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _run(work: Callable[[Database], Awaitable[T]], url: str | None = None) -> T:
+    """Migrate, open the database, run one unit of work, close. Operator mistakes exit 2."""
+    url = url or Settings().database_url
+    storage_db.upgrade(url)
+
+    async def go() -> T:
+        database = Database(url)
+        try:
+            return await work(database)
+        finally:
+            await database.dispose()
+
+    try:
+        return asyncio.run(go())
+    except AdminError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all migrations to DATABASE_URL."""
+    storage_db.upgrade(Settings().database_url)
+    typer.echo("database is up to date")
+
+
+@facility_app.command("init")
+def facility_init(
+    name: Annotated[str, typer.Option("--name")],
+    profile: Annotated[str, typer.Option("--profile")] = "national",
+    capacity: Annotated[int | None, typer.Option("--capacity")] = None,
+    alert_channel: Annotated[str | None, typer.Option("--alert-channel")] = None,
+    tz: Annotated[str, typer.Option("--tz")] = "Asia/Tokyo",
+) -> None:
+    """Create a facility."""
+
+    async def work(database: Database) -> None:
+        async with database.transaction() as session:
+            f = await admin.init_facility(
+                session,
+                name=name,
+                profile=profile,
+                capacity=capacity,
+                alert_channel=alert_channel,
+                tz=tz,
+                now=now(),
+            )
+            typer.echo(f"facility {f.id}: {f.name} ({f.profile}, {f.tz})")
+
+    _run(work)
+
+
+@member_app.command("add")
+def member_add(
+    name: Annotated[str, typer.Option("--name")],
+    kana: Annotated[str | None, typer.Option("--kana")] = None,
+    recipient_no: Annotated[str | None, typer.Option("--recipient-no")] = None,
+    municipality: Annotated[str | None, typer.Option("--municipality")] = None,
+    facility: FacilityOpt = None,
+) -> None:
+    """Add a member."""
+
+    async def work(database: Database) -> None:
+        async with database.transaction() as session:
+            f = await admin.pick_facility(session, facility)
+            m = await admin.add_member(
+                session,
+                f,
+                name=name,
+                kana=kana,
+                recipient_no=recipient_no,
+                municipality=municipality,
+                now=now(),
+            )
+            typer.echo(f"member {m.id}: {m.name}")
+
+    _run(work)
+
+
+@member_app.command("import")
+def member_import(file: Path, facility: FacilityOpt = None) -> None:
+    """Add members from a CSV with a header row (name, kana, recipient_no, municipality, tasks)."""
+    content = file.read_text(encoding="utf-8-sig")
+
+    async def work(database: Database) -> None:
+        async with database.transaction() as session:
+            f = await admin.pick_facility(session, facility)
+            added = await admin.import_members(session, f, content, now())
+            typer.echo(f"imported {len(added)} members")
+
+    _run(work)
+
+
+@member_app.command("link-code")
+def member_link_code(member: str, facility: FacilityOpt = None) -> None:
+    """Print a single-use 6-digit code (valid 24 h) for the member to send to the bot."""
+
+    async def work(database: Database) -> None:
+        async with database.transaction() as session:
+            f = await admin.pick_facility(session, facility)
+            m = await admin.find_member(session, f, member)
+            code = await admin.issue_link_code(session, m, now())
+            await admin.audit(
+                session, actor="cli", action="link_code", target=f"member:{m.id}", now=now()
+            )
+            typer.echo(code)
+
+    _run(work)
+
+
+@member_app.command("list")
+def member_list(facility: FacilityOpt = None) -> None:
+    """List active members."""
+
+    async def work(database: Database) -> None:
+        async with database.transaction() as session:
+            f = await admin.pick_facility(session, facility)
+            for m in await admin.list_members(session, f):
+                typer.echo(f"{m.id}\t{m.name}\t{m.kana or ''}\t{m.recipient_no or ''}")
+
+    _run(work)
+
+
+@staff_app.command("add")
+def staff_add(
+    name: Annotated[str, typer.Option("--name")],
+    slack_user: Annotated[str, typer.Option("--slack-user")],
+    role: Annotated[str, typer.Option("--role")] = "staff",
+    facility: FacilityOpt = None,
+) -> None:
+    """Register a staff member or manager by their Slack user id."""
+
+    async def work(database: Database) -> None:
+        async with database.transaction() as session:
+            f = await admin.pick_facility(session, facility)
+            s = await admin.add_staff(
+                session, f, name=name, slack_user=slack_user, role=role, now=now()
+            )
+            typer.echo(f"staff {s.id}: {s.name} ({s.role})")
+
+    _run(work)
+
+
+@schedule_app.command("set")
+def schedule_set(
+    member: str,
+    days: Annotated[str, typer.Option("--days")],
+    mode: Annotated[str, typer.Option("--mode")],
+    start: Annotated[str | None, typer.Option("--start")] = None,
+    end: Annotated[str | None, typer.Option("--end")] = None,
+    facility: FacilityOpt = None,
+) -> None:
+    """Set a member's weekly pattern for some weekdays."""
+    try:
+        spec = admin.parse_schedule(days, mode, start, end)
+    except AdminError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+    async def work(database: Database) -> None:
+        async with database.transaction() as session:
+            f = await admin.pick_facility(session, facility)
+            m = await admin.find_member(session, f, member)
+            await admin.set_schedule(session, m, spec)
+            typer.echo(
+                f"{m.name}: {admin.weekday_names(spec.days)} {spec.mode.value} "
+                f"{spec.start or ''}-{spec.end or ''}"
+            )
+
+    _run(work)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8000,
+) -> None:
+    """Run the web app (webhooks, /healthz) with its background loops."""
+    import uvicorn
+
+    from bot.app import create_app
+
+    settings = Settings()
+    storage_db.upgrade(settings.database_url)
+    logging.getLogger().setLevel(settings.log_level)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@app.command()
+def demo(
+    script: Annotated[bool, typer.Option("--script", help="Play a whole simulated day.")] = False,
+) -> None:
+    """Try Nippo in the terminal: SQLite, no LINE or Slack account needed."""
+    from bot import demo as demo_mod
+
+    settings = Settings()
+    url = settings.database_url
+    name = "デモ事業所"
+    if url == DEFAULT_DATABASE_URL and "DATABASE_URL" not in _env():
+        url = DEMO_DATABASE_URL
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"nippo-demo.db{suffix}").unlink(missing_ok=True)
+    else:
+        name = f"デモ事業所 {now():%Y%m%d-%H%M%S}"
+
+    if script:
+        _run(lambda database: demo_mod.run_script(database, typer.echo, name=name), url)
+    else:
+        _run(
+            lambda database: demo_mod.run_interactive(database, input, typer.echo, now, name=name),
+            url,
+        )
+    typer.echo(f"\nデータベース: {storage_db.async_url(url)}")
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return dict(os.environ)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
+    app()

@@ -1,0 +1,687 @@
+"""The check-in dialog: a pure state machine.
+
+`step(state, said, facts)` takes the stored state, what the member just said and what the
+service knows about the day, and returns the next state, the replies and the events. Each
+answer is recorded the moment it is given (a `FieldRecorded` event), so a dialog that is
+abandoned or expires loses nothing; the state only remembers which question comes next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta, timezone
+
+from bot import parsing, texts
+from bot.domain import (
+    AbsenceNoticed,
+    AlertLevel,
+    Card,
+    CheckInCompleted,
+    Choice,
+    Concern,
+    ConcernKind,
+    ConsultRequested,
+    DialogEvent,
+    DialogState,
+    EntryFlagged,
+    Facts,
+    FieldRecorded,
+    FieldValue,
+    InboundMessage,
+    Intent,
+    Phase,
+    Reply,
+    ReportField,
+    ReportSnapshot,
+    ReportStatus,
+    StepResult,
+)
+
+DIALOG_TTL = timedelta(hours=2)
+MAX_SLEEP_HOURS = 24.0
+LOW_HEALTH = 2
+SHORT_SLEEP_HOURS = 4.0
+FEVER = 37.5
+MAX_TASK_CHOICES = 10  # leaves room for the other buttons within LINE's 13 quick replies
+
+IDLE = DialogState()
+
+START_STEPS = ("time", "health", "sleep", "temperature", "plan")
+END_STEPS = ("time", "work_done", "outputs", "health_end", "note")
+FREE_TEXT_STEPS = {"plan", "work_done", "outputs", "note", "fix_value_text"}
+
+STEP_FIELD = {
+    "health": ReportField.HEALTH_START,
+    "sleep": ReportField.SLEEP_HOURS,
+    "temperature": ReportField.TEMPERATURE,
+    "plan": ReportField.PLANNED_WORK,
+    "work_done": ReportField.WORK_DONE,
+    "outputs": ReportField.OUTPUTS,
+    "health_end": ReportField.HEALTH_END,
+    "note": ReportField.NOTE,
+}
+
+CHOICE_INTENTS = {
+    "start": Intent.START,
+    "end": Intent.END,
+    "absent": Intent.ABSENCE,
+    "consult": Intent.CONSULT,
+    "fix": Intent.CORRECTION,
+    "summary": Intent.SUMMARY,
+    "cancel": Intent.CANCEL,
+    "help": Intent.HELP,
+}
+
+
+@dataclass(frozen=True)
+class _Turn:
+    """What one message has produced so far; folded into a StepResult at the end."""
+
+    facts: Facts
+    now: datetime
+    replies: tuple[Reply, ...] = ()
+    events: tuple[DialogEvent, ...] = ()
+
+    def say(self, *replies: Reply) -> _Turn:
+        return replace(self, replies=self.replies + replies)
+
+    def emit(self, *events: DialogEvent) -> _Turn:
+        return replace(self, events=self.events + events)
+
+    @property
+    def report(self) -> ReportSnapshot:
+        """The day's report with this turn's answers applied."""
+        r = self.facts.report
+        for e in self.events:
+            if isinstance(e, FieldRecorded):
+                r = r.with_value(e.field, e.value)
+            elif isinstance(e, CheckInCompleted):
+                status = ReportStatus.STARTED if e.phase is Phase.START else ReportStatus.ENDED
+                if r.status is not ReportStatus.ENDED:
+                    r = replace(r, status=status)
+            elif isinstance(e, AbsenceNoticed) and r.start_at is None:
+                r = replace(r, status=ReportStatus.ABSENT)
+        return r
+
+    def local(self, at: datetime) -> datetime:
+        return at.astimezone(timezone(timedelta(minutes=self.facts.tz_offset_minutes)))
+
+    def result(self, state: DialogState) -> StepResult:
+        return StepResult(state=state, replies=self.replies, events=self.events)
+
+
+def step(state: DialogState, said: InboundMessage, facts: Facts) -> StepResult:
+    """Advance the conversation by one message from the member."""
+    turn = _Turn(facts=facts, now=said.sent_at)
+    text = parsing.normalize(said.text)
+    if text and said.choice is None and parsing.is_distress(text):
+        turn = turn.emit(Concern(ConcernKind.DISTRESS, AlertLevel.URGENT, text[:200]))
+
+    if not state.idle and _expired(state, said.sent_at):
+        turn = turn.say(Reply(texts.EXPIRED))
+        state = IDLE
+
+    if state.idle:
+        return _idle(turn, said, text)
+    return _in_flow(turn, state, said, text)
+
+
+# --- idle: what does the member want? ------------------------------------------------------
+
+
+def _idle(turn: _Turn, said: InboundMessage, text: str) -> StepResult:
+    parsed = parsing.parse_message(text)
+    intent = CHOICE_INTENTS.get(said.choice or "") if said.choice else parsed.intent
+    if intent is Intent.START:
+        return _begin(turn, Phase.START, parsed)
+    if intent is Intent.END:
+        return _begin(turn, Phase.END, parsed)
+    if intent is Intent.ABSENCE:
+        return _absence(turn, text).result(IDLE)
+    if intent is Intent.CONSULT:
+        return _consult(turn, text).result(IDLE)
+    if intent is Intent.CORRECTION:
+        return _begin_fix(turn)
+    if intent is Intent.SUMMARY:
+        return turn.say(_summary(turn)).result(IDLE)
+    if intent is Intent.HELP:
+        return turn.say(Reply(texts.HELP, _menu(turn.report))).result(IDLE)
+    if intent is Intent.CANCEL:
+        return turn.say(Reply(texts.CANCELLED, _menu(turn.report))).result(IDLE)
+    if turn.events:  # distress words outside any flow: acknowledge, staff are told
+        return turn.say(Reply(texts.CONCERN_ACK, _menu(turn.report))).result(IDLE)
+    return turn.say(Reply(texts.UNKNOWN, _menu(turn.report))).result(IDLE)
+
+
+def _menu(report: ReportSnapshot) -> tuple[Choice, ...]:
+    if report.status is ReportStatus.STARTED:
+        return (texts.END, texts.FIX, texts.CONSULT)
+    if report.status is ReportStatus.ENDED:
+        return (texts.SUMMARY, texts.FIX, texts.CONSULT)
+    if report.status is ReportStatus.ABSENT:
+        return (texts.START, texts.CONSULT)
+    return (texts.START, texts.ABSENT, texts.CONSULT)
+
+
+def _absence(turn: _Turn, text: str) -> _Turn:
+    return turn.emit(AbsenceNoticed(turn.now, text[:200])).say(Reply(texts.ABSENCE))
+
+
+def _consult(turn: _Turn, text: str) -> _Turn:
+    turn = turn.emit(
+        ConsultRequested(turn.now, text[:500]),
+        Concern(ConcernKind.CONSULT, AlertLevel.WARNING, text[:200]),
+    )
+    return turn.say(Reply(texts.CONSULT_ACK))
+
+
+def _begin(turn: _Turn, phase: Phase, parsed: parsing.ParsedMessage) -> StepResult:
+    report = turn.report
+    done_at = report.start_at if phase is Phase.START else report.end_at
+    if done_at is not None:
+        template = texts.ALREADY_STARTED if phase is Phase.START else texts.ALREADY_ENDED
+        reply = Reply(template.format(time=_hm(turn.local(done_at))), _menu(report))
+        return turn.say(reply).result(IDLE)
+
+    state = DialogState(
+        flow=phase.value,
+        started=turn.now.isoformat(),
+        expires_at=(turn.now + DIALOG_TTL).isoformat(),
+        quick=parsed.work is not None or parsed.health is not None,
+    )
+    at_field = ReportField.START_AT if phase is Phase.START else ReportField.END_AT
+    at = _stated_instant(turn, parsed.stated_time)
+    if at is None:
+        state = replace(state, step="time")
+        return turn.say(_future_time(turn, parsed.stated_time)).result(state)
+    turn = turn.emit(FieldRecorded(at_field, at))
+    turn = _record_parsed(turn, phase, parsed)
+    return _ask_next(turn, state)
+
+
+def _stated_instant(turn: _Turn, stated: time | None) -> datetime | None:
+    """The instant a member said they started/ended; now if unstated; None if in the future."""
+    if stated is None:
+        return turn.now
+    local_now = turn.local(turn.now)
+    at = datetime.combine(turn.facts.business_date, stated, tzinfo=local_now.tzinfo)
+    return at if at <= turn.now else None
+
+
+def _future_time(turn: _Turn, stated: time | None) -> Reply:
+    shown = stated.strftime("%H:%M") if stated else ""
+    return Reply(texts.FUTURE_TIME.format(time=shown))
+
+
+def _record_parsed(turn: _Turn, phase: Phase, parsed: parsing.ParsedMessage) -> _Turn:
+    """Record what a one-line report already said (開始 体調4 睡眠7 データ入力)."""
+    if parsed.health is not None:
+        f = ReportField.HEALTH_START if phase is Phase.START else ReportField.HEALTH_END
+        turn = _record_health(turn, f, parsed.health)
+    if phase is Phase.START and parsed.sleep_hours is not None:
+        if 0 <= parsed.sleep_hours <= MAX_SLEEP_HOURS:
+            turn = _record_sleep(turn, parsed.sleep_hours)
+        else:
+            hours = _num(parsed.sleep_hours)
+            turn = turn.say(Reply(texts.SLEEP_OUT_OF_RANGE.format(hours=hours)))
+    if parsed.temperature is not None:
+        turn = _record_temperature(turn, parsed.temperature)
+    if parsed.work is not None:
+        if phase is Phase.START:
+            turn = turn.emit(FieldRecorded(ReportField.PLANNED_WORK, parsed.work))
+        else:
+            turn = turn.emit(FieldRecorded(ReportField.OUTPUTS, parsed.work))
+            plan = turn.report.planned_work
+            if turn.report.work_done is None and plan is not None:
+                turn = turn.emit(FieldRecorded(ReportField.WORK_DONE, plan))
+    return turn
+
+
+def _record_health(turn: _Turn, f: ReportField, value: int) -> _Turn:
+    return turn.emit(FieldRecorded(f, value), *_health_concerns(value))
+
+
+def _health_concerns(value: int) -> tuple[Concern, ...]:
+    if value > LOW_HEALTH:
+        return ()
+    level = AlertLevel.URGENT if value == 1 else AlertLevel.WARNING
+    return (Concern(ConcernKind.LOW_HEALTH, level, f"体調 {value}"),)
+
+
+def _record_sleep(turn: _Turn, hours: float) -> _Turn:
+    turn = turn.emit(FieldRecorded(ReportField.SLEEP_HOURS, hours))
+    if hours < SHORT_SLEEP_HOURS:
+        turn = turn.emit(
+            Concern(ConcernKind.SHORT_SLEEP, AlertLevel.WARNING, f"睡眠 {_num(hours)}時間")
+        )
+    return turn
+
+
+def _record_temperature(turn: _Turn, value: float) -> _Turn:
+    turn = turn.emit(FieldRecorded(ReportField.TEMPERATURE, value))
+    if value >= FEVER:
+        turn = turn.emit(Concern(ConcernKind.FEVER, AlertLevel.WARNING, f"体温 {value:.1f}"))
+    return turn
+
+
+# --- inside a start or end flow ------------------------------------------------------------
+
+
+def _in_flow(turn: _Turn, state: DialogState, said: InboundMessage, text: str) -> StepResult:
+    parsed = parsing.parse_message(text)
+    choice = said.choice
+    # A button from the main menu, or a message that is only a keyword, leaves the flow;
+    # free text that merely contains a keyword (「相談支援の書類作成」) is an answer.
+    intent = CHOICE_INTENTS.get(choice) if choice else None
+    if intent is None and choice is None and parsed.work is None:
+        intent = parsed.intent if state.step not in ("outputs", "work_done") else None
+        if intent in (Intent.START, Intent.END) and state.flow in ("start", "end"):
+            intent = None  # 「開始」 again inside the start flow: keep answering
+    if intent is Intent.CANCEL:
+        return turn.say(Reply(texts.CANCELLED, _menu(turn.report))).result(IDLE)
+    if intent is Intent.CONSULT:
+        return _consult(turn, text).say(_ask(turn, state)).result(state)
+    if intent is Intent.HELP:
+        return turn.say(Reply(texts.HELP), _ask(turn, state)).result(state)
+    if intent is Intent.ABSENCE:
+        return _absence(turn, text).result(IDLE)
+    if intent in (Intent.START, Intent.END, Intent.CORRECTION, Intent.SUMMARY):
+        return _idle(turn, said, text)
+
+    if state.flow == "correct":
+        return _fix_step(turn, state, said, text)
+    handler = ANSWERS.get(state.step or "")
+    if handler is None:  # a state from an older version: start afresh
+        return _idle(turn, said, text)
+    return handler(turn, state, said, text)
+
+
+def _answer_time(turn: _Turn, state: DialogState, said: InboundMessage, text: str) -> StepResult:
+    stated = parsing.parse_time(text)
+    if stated is None:
+        return turn.say(Reply(texts.RETRY_TIME)).result(state)
+    at = _stated_instant(turn, stated)
+    if at is None:
+        return turn.say(_future_time(turn, stated)).result(state)
+    f = ReportField.START_AT if state.flow == Phase.START.value else ReportField.END_AT
+    return _ask_next(turn.emit(FieldRecorded(f, at)), state)
+
+
+def _answer_health(turn: _Turn, state: DialogState, said: InboundMessage, text: str) -> StepResult:
+    value = _choice_int(said.choice, "health") or parsing.parse_health(text)
+    if value is None:
+        return turn.say(Reply(texts.RETRY_HEALTH, texts.HEALTH_CHOICES)).result(state)
+    f = ReportField.HEALTH_START if state.step == "health" else ReportField.HEALTH_END
+    return _ask_next(_record_health(turn, f, value), state)
+
+
+def _answer_sleep(turn: _Turn, state: DialogState, said: InboundMessage, text: str) -> StepResult:
+    chosen = _choice_int(said.choice, "sleep")
+    hours = float(chosen) if chosen is not None else parsing.parse_sleep(text)
+    if hours is None:
+        return turn.say(Reply(texts.RETRY_SLEEP, texts.SLEEP_CHOICES)).result(state)
+    if not 0 <= hours <= MAX_SLEEP_HOURS:
+        reply = Reply(texts.SLEEP_OUT_OF_RANGE.format(hours=_num(hours)), texts.SLEEP_CHOICES)
+        return turn.say(reply).result(state)
+    return _ask_next(_record_sleep(turn, hours), state)
+
+
+def _answer_temperature(
+    turn: _Turn, state: DialogState, said: InboundMessage, text: str
+) -> StepResult:
+    if said.choice == texts.SKIP.value or text in ("スキップ", "skip", "なし"):
+        return _ask_next(turn, replace(state, skipped=(*state.skipped, "temperature")))
+    value = parsing.parse_temperature(text)
+    if value is None:
+        return turn.say(Reply(texts.RETRY_TEMPERATURE, (texts.SKIP,))).result(state)
+    return _ask_next(_record_temperature(turn, value), state)
+
+
+def _answer_text(turn: _Turn, state: DialogState, said: InboundMessage, text: str) -> StepResult:
+    f = STEP_FIELD[state.step or ""]
+    value = _text_answer(turn, said, text, f)
+    if value is None:
+        return turn.say(_ask(turn, state)).result(state)
+    if f is ReportField.NOTE:
+        return _ask_next(turn.emit(FieldRecorded(f, value or None)), state)
+    if f.value not in state.nudged and _needs_detail(turn, f, value):
+        # Ask once, kindly, for one concrete detail; keep what was said either way.
+        turn = turn.emit(FieldRecorded(f, value))
+        return turn.say(Reply(texts.ASK_DETAIL)).result(
+            replace(state, nudged=(*state.nudged, f.value))
+        )
+    if f.value in state.nudged and _needs_detail(turn, f, value):
+        turn = turn.emit(EntryFlagged(f, _vague_reason(turn, f, value)))
+    return _ask_next(turn.emit(FieldRecorded(f, value)), state)
+
+
+def _text_answer(turn: _Turn, said: InboundMessage, text: str, f: ReportField) -> str | None:
+    """The text a member gave, or the text behind the button they tapped."""
+    if said.choice is None:
+        return text[:500] if text else None
+    if said.choice == texts.NONE_NOTE.value:
+        return ""
+    if said.choice == "same_as_plan" and turn.report.planned_work:
+        return turn.report.planned_work
+    if said.choice.startswith("task:"):
+        idx = said.choice.removeprefix("task:")
+        tasks = turn.facts.usual_tasks
+        if idx.isdigit() and int(idx) < len(tasks):
+            return tasks[int(idx)]
+    return None
+
+
+def _needs_detail(turn: _Turn, f: ReportField, value: str) -> bool:
+    if f not in (ReportField.PLANNED_WORK, ReportField.WORK_DONE, ReportField.OUTPUTS):
+        return False
+    return parsing.is_vague(value) or _copied(turn, f, value)
+
+
+def _copied(turn: _Turn, f: ReportField, value: str) -> bool:
+    """Outputs or work identical to the previous day's look copied to an inspector."""
+    prev = turn.facts.previous_report
+    if prev is None or f is ReportField.PLANNED_WORK:
+        return False
+    return parsing.normalize(str(prev.value(f) or "")) == parsing.normalize(value)
+
+
+def _vague_reason(turn: _Turn, f: ReportField, value: str) -> str:
+    return "vague" if parsing.is_vague(value) else "same_as_previous_day"
+
+
+ANSWERS: dict[str, Callable[[_Turn, DialogState, InboundMessage, str], StepResult]] = {
+    "time": _answer_time,
+    "health": _answer_health,
+    "sleep": _answer_sleep,
+    "temperature": _answer_temperature,
+    "plan": _answer_text,
+    "work_done": _answer_text,
+    "outputs": _answer_text,
+    "health_end": _answer_health,
+    "note": _answer_text,
+}
+
+
+def _ask_next(turn: _Turn, state: DialogState) -> StepResult:
+    """Ask the first question still unanswered, or finish the check-in."""
+    nxt = _next_step(turn, state)
+    if nxt is None:
+        return _finish(turn, state)
+    state = replace(state, step=nxt)
+    return turn.say(_ask(turn, state)).result(state)
+
+
+def _next_step(turn: _Turn, state: DialogState) -> str | None:
+    r = turn.report
+    missing: dict[str, bool] = {
+        "time": False,
+        "health": r.health_start is None,
+        "sleep": r.sleep_hours is None,
+        "temperature": (
+            turn.facts.ask_temperature
+            and not state.quick
+            and r.temperature is None
+            and "temperature" not in state.skipped
+        ),
+        "plan": r.planned_work is None,
+        "work_done": r.work_done is None,
+        "outputs": r.outputs is None,
+        "health_end": r.health_end is None,
+        "note": not state.quick and state.step != "note",
+    }
+    steps = START_STEPS if state.flow == Phase.START.value else END_STEPS
+    # Only steps after the current one count, so an answered question is never asked twice.
+    after = steps[steps.index(state.step) + 1 :] if state.step in steps else steps
+    for s in after:
+        if missing[s]:
+            return s
+    return None
+
+
+def _ask(turn: _Turn, state: DialogState) -> Reply:
+    s = state.step
+    if s == "health":
+        return Reply(texts.ASK_HEALTH, texts.HEALTH_CHOICES)
+    if s == "health_end":
+        return Reply(texts.ASK_HEALTH_END, texts.HEALTH_CHOICES)
+    if s == "sleep":
+        return Reply(texts.ASK_SLEEP, texts.SLEEP_CHOICES)
+    if s == "temperature":
+        return Reply(texts.ASK_TEMPERATURE, (texts.SKIP,))
+    if s == "plan":
+        return Reply(texts.ASK_PLAN, _task_choices(turn.facts.usual_tasks))
+    if s == "work_done":
+        plan = turn.report.planned_work
+        same = (Choice(_label(f"予定どおり: {plan}"), "same_as_plan"),) if plan else ()
+        return Reply(texts.ASK_WORK_DONE, same + _task_choices(turn.facts.usual_tasks))
+    if s == "outputs":
+        return Reply(texts.ASK_OUTPUTS)
+    if s == "note":
+        return Reply(texts.ASK_NOTE, (texts.NONE_NOTE,))
+    if s == "time":
+        return Reply(texts.RETRY_TIME)
+    if state.flow == "correct":
+        return _ask_fix(turn, state)
+    return Reply(texts.RETRY_TEXT)
+
+
+def _task_choices(tasks: Sequence[str]) -> tuple[Choice, ...]:
+    return tuple(Choice(_label(t), f"task:{i}") for i, t in enumerate(tasks[:MAX_TASK_CHOICES]))
+
+
+def _label(s: str) -> str:
+    """Button labels stay short (LINE allows 20 characters)."""
+    return s if len(s) <= 20 else s[:19] + "…"
+
+
+def _finish(turn: _Turn, state: DialogState) -> StepResult:
+    phase = Phase(state.flow or Phase.START.value)
+    turn = turn.emit(CheckInCompleted(phase, turn.now))
+    report = turn.report
+    at = report.start_at if phase is Phase.START else report.end_at
+    hm = _hm(turn.local(at)) if at else "--:--"
+    title = (texts.START_TITLE if phase is Phase.START else texts.END_TITLE).format(time=hm)
+    text = (texts.STARTED if phase is Phase.START else texts.ENDED).format(time=hm)
+    card = _card(turn, report, title, phase)
+    return turn.say(Reply(text, (texts.FIX, texts.CONSULT), card)).result(IDLE)
+
+
+# --- corrections (修正): a new value for one field, kept as a revision ----------------------
+
+
+def _fixable(report: ReportSnapshot) -> tuple[ReportField, ...]:
+    return tuple(f for f in ReportField if report.value(f) not in (None, ""))
+
+
+def _begin_fix(turn: _Turn) -> StepResult:
+    fields = _fixable(turn.report)
+    if not fields:
+        return turn.say(Reply(texts.NOTHING_TO_FIX, _menu(turn.report))).result(IDLE)
+    state = DialogState(
+        flow="correct",
+        step="field",
+        started=turn.now.isoformat(),
+        expires_at=(turn.now + DIALOG_TTL).isoformat(),
+    )
+    return turn.say(_ask_fix(turn, state)).result(state)
+
+
+def _ask_fix(turn: _Turn, state: DialogState) -> Reply:
+    if state.step == "field":
+        choices = tuple(
+            Choice(texts.FIELD_LABELS[f.value], f"fix:{f.value}") for f in _fixable(turn.report)
+        )
+        return Reply(texts.ASK_FIX_FIELD, (*choices, texts.CANCEL))
+    label = texts.FIELD_LABELS.get(state.target or "", "")
+    return Reply(
+        texts.ASK_FIX_VALUE.format(label=label),
+        _fix_choices(state.target),
+    )
+
+
+def _fix_choices(target: str | None) -> tuple[Choice, ...]:
+    if target in (ReportField.HEALTH_START.value, ReportField.HEALTH_END.value):
+        return texts.HEALTH_CHOICES
+    if target == ReportField.SLEEP_HOURS.value:
+        return texts.SLEEP_CHOICES
+    return (texts.CANCEL,)
+
+
+def _fix_step(turn: _Turn, state: DialogState, said: InboundMessage, text: str) -> StepResult:
+    if state.step == "field":
+        target = _fix_target(said.choice, text)
+        if target is None:
+            return turn.say(_ask_fix(turn, state)).result(state)
+        state = replace(state, step="value", target=target.value)
+        return turn.say(_ask_fix(turn, state)).result(state)
+
+    target = ReportField(state.target or ReportField.NOTE.value)
+    value, problem = _fix_value(turn, target, said, text)
+    if problem is not None:
+        return turn.say(problem, _ask_fix(turn, state)).result(state)
+    turn = turn.emit(FieldRecorded(target, value, correction=True))
+    if target in (ReportField.HEALTH_START, ReportField.HEALTH_END) and isinstance(value, int):
+        turn = turn.emit(*_health_concerns(value))
+    label = texts.FIELD_LABELS[target.value]
+    shown = _show(turn, target, value)
+    title = texts.SUMMARY_TITLE.format(date=_md(turn.facts.business_date))
+    reply = Reply(
+        texts.FIXED.format(label=label, after=shown),
+        (texts.FIX, texts.CONSULT),
+        _card(turn, turn.report, title, None),
+    )
+    return turn.say(reply).result(IDLE)
+
+
+def _fix_target(choice: str | None, text: str) -> ReportField | None:
+    if choice and choice.startswith("fix:"):
+        try:
+            return ReportField(choice.removeprefix("fix:"))
+        except ValueError:
+            return None
+    for f in ReportField:
+        label = texts.FIELD_LABELS[f.value]
+        if text and (text == label or text in label.split("(")[0]):
+            return f
+    return None
+
+
+def _fix_value(
+    turn: _Turn, target: ReportField, said: InboundMessage, text: str
+) -> tuple[FieldValue, Reply | None]:
+    if target in (ReportField.START_AT, ReportField.END_AT):
+        stated = parsing.parse_time(text)
+        if stated is None:
+            return None, Reply(texts.RETRY_TIME)
+        at = _stated_instant(turn, stated)
+        return (at, None) if at is not None else (None, _future_time(turn, stated))
+    if target in (ReportField.HEALTH_START, ReportField.HEALTH_END):
+        h = _choice_int(said.choice, "health") or parsing.parse_health(text)
+        return (h, None) if h is not None else (None, Reply(texts.RETRY_HEALTH))
+    if target is ReportField.SLEEP_HOURS:
+        chosen = _choice_int(said.choice, "sleep")
+        s = float(chosen) if chosen is not None else parsing.parse_sleep(text)
+        if s is None:
+            return None, Reply(texts.RETRY_SLEEP)
+        if not 0 <= s <= MAX_SLEEP_HOURS:
+            return None, Reply(texts.SLEEP_OUT_OF_RANGE.format(hours=_num(s)))
+        return s, None
+    if target is ReportField.TEMPERATURE:
+        t = parsing.parse_temperature(text)
+        return (t, None) if t is not None else (None, Reply(texts.RETRY_TEMPERATURE))
+    if not text:
+        return None, Reply(texts.RETRY_TEXT)
+    return text[:500], None
+
+
+# --- summaries -----------------------------------------------------------------------------
+
+
+def summary_card(facts: Facts) -> Card:
+    """The day's record as a card, for 「今日の記録」 and the evening summary."""
+    turn = _Turn(facts=facts, now=datetime.min.replace(tzinfo=UTC))
+    title = texts.SUMMARY_TITLE.format(date=_md(facts.business_date))
+    return _card(turn, facts.report, title, None)
+
+
+def _summary(turn: _Turn) -> Reply:
+    title = texts.SUMMARY_TITLE.format(date=_md(turn.facts.business_date))
+    return Reply(title, _menu(turn.report), _card(turn, turn.report, title, None))
+
+
+def _card(turn: _Turn, r: ReportSnapshot, title: str, phase: Phase | None) -> Card:
+    shown = START_ROWS if phase is Phase.START else END_ROWS if phase is Phase.END else ALL_ROWS
+    rows = tuple(
+        (texts.FIELD_LABELS[f.value], _show(turn, f, r.value(f)))
+        for f in shown
+        if r.value(f) not in (None, "")
+    )
+    return Card(title=title, rows=rows)
+
+
+START_ROWS = (
+    ReportField.START_AT,
+    ReportField.HEALTH_START,
+    ReportField.SLEEP_HOURS,
+    ReportField.TEMPERATURE,
+    ReportField.PLANNED_WORK,
+)
+END_ROWS = (
+    ReportField.END_AT,
+    ReportField.WORK_DONE,
+    ReportField.OUTPUTS,
+    ReportField.HEALTH_END,
+    ReportField.NOTE,
+)
+ALL_ROWS = START_ROWS + END_ROWS
+
+
+def _show(turn: _Turn, f: ReportField, value: FieldValue) -> str:
+    if isinstance(value, datetime):
+        return _hm(turn.local(value))
+    if f in (ReportField.HEALTH_START, ReportField.HEALTH_END) and isinstance(value, int):
+        return f"{value} {texts.HEALTH_LABELS.get(value, '')}".strip()
+    if f is ReportField.SLEEP_HOURS and isinstance(value, int | float):
+        return f"{_num(value)}時間"
+    if f is ReportField.TEMPERATURE and isinstance(value, int | float):
+        return f"{value:.1f}℃"
+    return str(value)
+
+
+# --- small helpers -------------------------------------------------------------------------
+
+UTC = timezone.utc  # noqa: UP017 - explicit for readers of the pure core
+
+
+def _expired(state: DialogState, now: datetime) -> bool:
+    if state.expires_at is None:
+        return False
+    try:
+        return now > datetime.fromisoformat(state.expires_at)
+    except ValueError:
+        return True
+
+
+def _choice_int(choice: str | None, prefix: str) -> int | None:
+    if choice is None or not choice.startswith(prefix + ":"):
+        return None
+    raw = choice.removeprefix(prefix + ":")
+    return int(raw) if raw.isdigit() else None
+
+
+def _num(x: float) -> str:
+    return f"{x:g}"
+
+
+def _hm(at: datetime) -> str:
+    return at.strftime("%H:%M")
+
+
+def _md(d: date) -> str:
+    return f"{d.month}/{d.day}"
+
+
+def menu_for(report: ReportSnapshot) -> tuple[Choice, ...]:
+    """The buttons that fit the day's state (used by reminders as well)."""
+    return _menu(report)

@@ -1,0 +1,331 @@
+"""Plain data for the pure core: what members say, what the bot answers, what happened.
+
+Nothing here performs I/O or reads the clock. Timestamps are timezone-aware; business dates
+are plain `date`s in the facility's zone, decided by the shell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import date, datetime, time
+from enum import StrEnum
+
+
+class Platform(StrEnum):
+    LINE = "line"
+    SLACK = "slack"
+    CONSOLE = "console"
+
+
+class DayMode(StrEnum):
+    ZAITAKU = "zaitaku"  # 在宅: works from home, the bot checks in
+    TSUSHO = "tsusho"  # 通所: comes to the facility
+    OFF = "off"
+
+
+class ReportStatus(StrEnum):
+    OPEN = "open"  # nothing reported yet
+    STARTED = "started"
+    ENDED = "ended"
+    ABSENT = "absent"
+
+
+class Phase(StrEnum):
+    START = "start"
+    END = "end"
+
+
+class Intent(StrEnum):
+    START = "start"
+    END = "end"
+    ABSENCE = "absence"
+    CONSULT = "consult"
+    CORRECTION = "correction"
+    HELP = "help"
+    CANCEL = "cancel"
+    SUMMARY = "summary"
+
+
+class ReportField(StrEnum):
+    """Fields of a 日報 a member can report or correct."""
+
+    START_AT = "start_at"
+    HEALTH_START = "health_start"
+    SLEEP_HOURS = "sleep_hours"
+    TEMPERATURE = "temperature"
+    PLANNED_WORK = "planned_work"
+    END_AT = "end_at"
+    WORK_DONE = "work_done"
+    OUTPUTS = "outputs"
+    HEALTH_END = "health_end"
+    NOTE = "note"
+
+
+class ConcernKind(StrEnum):
+    LOW_HEALTH = "low_health"
+    SHORT_SLEEP = "short_sleep"
+    FEVER = "fever"
+    DISTRESS = "distress"
+    CONSULT = "consult"
+
+
+class AlertLevel(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    URGENT = "urgent"
+
+
+class AlertState(StrEnum):
+    OPEN = "open"
+    ACKED = "acked"
+    RESOLVED = "resolved"
+
+
+class StaffRole(StrEnum):
+    STAFF = "staff"
+    MANAGER = "manager"
+
+
+class SupportKind(StrEnum):
+    """Kinds of 支援記録 entries."""
+
+    START_CHECK = "start_check"
+    END_CHECK = "end_check"
+    ABSENCE = "absence"
+    CONSULT = "consult"
+    CORRECTION = "correction"
+    REMINDER = "reminder"
+    ALERT_ACTION = "alert_action"
+    STAFF_CONTACT = "staff_contact"
+    EVALUATION = "evaluation"
+
+
+FieldValue = str | int | float | datetime | None
+
+
+# --- inbound -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ContactRef:
+    """Who sent a message, as the platform names them."""
+
+    platform: Platform
+    user_id: str
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """A normalised message from any front door.
+
+    `choice` is the value of a tapped button (already decoded and checked by the adapter);
+    `text` is what the member typed. `sent_at` is the platform's timestamp of the event.
+    """
+
+    event_id: str
+    sender: ContactRef
+    sent_at: datetime
+    text: str = ""
+    choice: str | None = None
+    reply_token: str | None = None
+
+
+# --- outbound ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A button. `value` is a short, stable token the dialog understands (e.g. "health:4")."""
+
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Card:
+    """A small summary card: a title, label/value rows, and an optional footer."""
+
+    title: str
+    rows: tuple[tuple[str, str], ...]
+    footer: str = ""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A platform-neutral message; adapters render it (LINE quick reply/Flex, Slack Block Kit)."""
+
+    text: str
+    choices: tuple[Choice, ...] = ()
+    card: Card | None = None
+
+
+# --- the day's report as the core sees it --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportSnapshot:
+    """The current values of one member's 日報 for one business date."""
+
+    business_date: date
+    status: ReportStatus = ReportStatus.OPEN
+    start_at: datetime | None = None
+    health_start: int | None = None
+    sleep_hours: float | None = None
+    temperature: float | None = None
+    planned_work: str | None = None
+    end_at: datetime | None = None
+    work_done: str | None = None
+    outputs: str | None = None
+    health_end: int | None = None
+    note: str | None = None
+
+    def value(self, f: ReportField) -> FieldValue:
+        v: FieldValue = getattr(self, f.value)
+        return v
+
+    def with_value(self, f: ReportField, value: FieldValue) -> ReportSnapshot:
+        return replace(self, **{f.value: value})  # type: ignore[arg-type]
+
+
+# --- what happened (events the service turns into rows) ------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldRecorded:
+    """A value for a 日報 field. `correction` marks a change the member asked for with 修正."""
+
+    field: ReportField
+    value: FieldValue
+    correction: bool = False
+
+
+@dataclass(frozen=True)
+class CheckInCompleted:
+    """A start or end check is complete: becomes a 支援記録 entry (R2)."""
+
+    phase: Phase
+    at: datetime
+
+
+@dataclass(frozen=True)
+class AbsenceNoticed:
+    at: datetime
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ConsultRequested:
+    at: datetime
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Concern:
+    """A worrying answer that staff must hear about at once (R3)."""
+
+    kind: ConcernKind
+    level: AlertLevel
+    detail: str
+
+
+@dataclass(frozen=True)
+class EntryFlagged:
+    """An entry an inspector could read as fabricated (empty, 特になし, copied)."""
+
+    field: ReportField
+    reason: str
+
+
+DialogEvent = (
+    FieldRecorded | CheckInCompleted | AbsenceNoticed | ConsultRequested | Concern | EntryFlagged
+)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the dialog may know about the member and the day; gathered by the service."""
+
+    member_name: str
+    business_date: date
+    report: ReportSnapshot
+    tz_offset_minutes: int = 540  # the facility's UTC offset; Asia/Tokyo has no DST
+    ask_temperature: bool = False
+    usual_tasks: tuple[str, ...] = ()
+    previous_report: ReportSnapshot | None = None
+    planned_start: time | None = None
+    planned_end: time | None = None
+
+
+@dataclass(frozen=True)
+class DialogState:
+    """A half-finished conversation, stored as JSON between messages."""
+
+    flow: str | None = None  # "start" | "end" | "correct" | None (idle)
+    step: str | None = None  # which answer we wait for
+    target: str | None = None  # the field being corrected
+    nudged: tuple[str, ...] = ()  # fields already nudged for a concrete detail
+    skipped: tuple[str, ...] = ()  # optional questions the member skipped
+    quick: bool = False  # a one-line report: optional questions are not asked
+    started: str | None = None  # ISO instant the flow began
+    expires_at: str | None = None  # ISO instant after which the flow is dropped
+
+    @property
+    def idle(self) -> bool:
+        return self.flow is None
+
+    def to_json(self) -> dict[str, object]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object] | None) -> DialogState:
+        """Rebuild a stored state; unknown or malformed content yields the idle state."""
+        if not data:
+            return cls()
+        known = {f.name for f in fields(cls)}
+        try:
+            kwargs = {
+                k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known
+            }
+            return cls(**kwargs)  # type: ignore[arg-type]
+        except TypeError:
+            return cls()
+
+
+@dataclass(frozen=True)
+class StepResult:
+    state: DialogState
+    replies: tuple[Reply, ...]
+    events: tuple[DialogEvent, ...] = field(default_factory=tuple)
+
+
+# --- serialisation of replies for the outbox -----------------------------------------------
+
+
+def reply_to_json(reply: Reply) -> dict[str, object]:
+    out: dict[str, object] = {"text": reply.text}
+    if reply.choices:
+        out["choices"] = [{"label": c.label, "value": c.value} for c in reply.choices]
+    if reply.card is not None:
+        out["card"] = {
+            "title": reply.card.title,
+            "rows": [list(r) for r in reply.card.rows],
+            "footer": reply.card.footer,
+        }
+    return out
+
+
+def reply_from_json(data: Mapping[str, object]) -> Reply:
+    choices_raw = data.get("choices") or []
+    card_raw = data.get("card")
+    card = None
+    if isinstance(card_raw, Mapping):
+        rows_raw = card_raw.get("rows") or []
+        rows = tuple((str(r[0]), str(r[1])) for r in rows_raw) if isinstance(rows_raw, list) else ()
+        card = Card(str(card_raw.get("title", "")), rows, str(card_raw.get("footer", "")))
+    choices = (
+        tuple(Choice(str(c["label"]), str(c["value"])) for c in choices_raw)
+        if isinstance(choices_raw, list)
+        else ()
+    )
+    return Reply(text=str(data.get("text", "")), choices=choices, card=card)

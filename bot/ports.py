@@ -1,0 +1,50 @@
+"""Where the shell meets the core: the clock and the senders, as protocols."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current instant, timezone-aware."""
+        ...
+
+
+class Outcome(StrEnum):
+    SENT = "sent"
+    RETRY = "retry"  # try again later (429, 5xx, network)
+    FAILED = "failed"  # will not succeed by retrying (4xx other than 429)
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """An outbox row as a sender sees it (no ORM object crosses into adapters)."""
+
+    id: int
+    key: str
+    platform: str
+    recipient: str
+    payload: dict[str, Any]
+    retry_key: str
+    attempts: int
+    reply_token: str | None = None
+    reply_token_until: datetime | None = None
+    member_id: int | None = None
+
+
+@dataclass(frozen=True)
+class SendResult:
+    outcome: Outcome
+    via: str | None = None  # reply | push | api | console
+    retry_after: float | None = None  # seconds, from the platform's Retry-After
+    error: str | None = None
+    external_id: str | None = None  # e.g. a Slack message ts
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Sender(Protocol):
+    async def send(self, item: OutboxItem, now: datetime) -> SendResult: ...

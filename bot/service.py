@@ -1,0 +1,500 @@
+"""Use case: a member's message comes in.
+
+One path for every front door (LINE, Slack DM, console): record the raw event (a repeat is a
+no-op) → find the account → link it if unknown → step the pure dialog → write the 日報,
+revisions, 支援記録 and alerts → put the replies in the outbox. All inside the caller's
+transaction; nothing here commits or sends.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import dialog, parsing, texts
+from bot.alerting import raise_alert
+from bot.domain import (
+    AbsenceNoticed,
+    CheckInCompleted,
+    Concern,
+    ConsultRequested,
+    DialogEvent,
+    DialogState,
+    EntryFlagged,
+    Facts,
+    FieldRecorded,
+    FieldValue,
+    InboundMessage,
+    Phase,
+    Reply,
+    ReportField,
+    ReportStatus,
+    SupportKind,
+    reply_to_json,
+)
+from storage import repo
+from storage.models import (
+    Conversation,
+    DailyReport,
+    Facility,
+    Identity,
+    InboxEvent,
+    LinkCode,
+    Member,
+    ReportRevision,
+    SupportRecord,
+)
+
+log = logging.getLogger(__name__)
+
+LINK_ATTEMPTS = 5
+LINK_LOCK = timedelta(hours=24)
+# LINE documents reply tokens as valid for up to a minute; we keep a margin for delivery.
+REPLY_TOKEN_TTL = timedelta(seconds=50)
+CODE = re.compile(r"\d{6}")
+
+
+async def receive(
+    session: AsyncSession, msg: InboundMessage, now: datetime, body: dict[str, Any] | None = None
+) -> bool:
+    """Record and handle one inbound message; False when it was seen before."""
+    inbox_id = await repo.add_inbox(
+        session, msg.sender.platform.value, msg.event_id, body or _body(msg), now
+    )
+    if inbox_id is None:
+        log.info("duplicate inbound event ignored", extra={"event_id": msg.event_id})
+        return False
+    await handle_message(session, msg, now)
+    inbox = await session.get(InboxEvent, inbox_id)
+    if inbox is not None:
+        inbox.status, inbox.processed_at, inbox.attempts = "done", now, inbox.attempts + 1
+    return True
+
+
+async def handle_message(session: AsyncSession, msg: InboundMessage, now: datetime) -> None:
+    """Handle a message whose raw event is already in the inbox."""
+    platform = msg.sender.platform.value
+    identity = await repo.identity_for(session, platform, msg.sender.user_id)
+    if identity is None:
+        identity = Identity(
+            platform=platform,
+            platform_user_id=msg.sender.user_id,
+            active=True,
+            link_failures=0,
+            created_at=now,
+        )
+        session.add(identity)
+        await session.flush()
+    identity.active = True
+    if identity.member_id is None:
+        replies = await _link(session, identity, msg, now)
+    else:
+        replies = await _converse(session, identity.member_id, msg, now)
+    await _send(session, msg, replies, now, identity.member_id)
+
+
+async def greet(session: AsyncSession, msg: InboundMessage, now: datetime) -> None:
+    """A new or returning account (LINE follow): the linking prompt, or welcome back."""
+    identity = await repo.identity_for(session, msg.sender.platform.value, msg.sender.user_id)
+    if identity is None:
+        identity = Identity(
+            platform=msg.sender.platform.value,
+            platform_user_id=msg.sender.user_id,
+            active=True,
+            link_failures=0,
+            created_at=now,
+        )
+        session.add(identity)
+        await session.flush()
+    identity.active = True
+    member = await session.get(Member, identity.member_id) if identity.member_id else None
+    if member is None:
+        replies = [Reply(texts.LINK_PROMPT)]
+    else:
+        report = await _today_snapshot(session, member, msg.sent_at)
+        replies = [Reply(texts.WELCOME_BACK.format(name=member.name), dialog.menu_for(report))]
+    await _send(session, msg, replies, now, identity.member_id)
+
+
+async def deactivate(session: AsyncSession, platform: str, user_id: str) -> None:
+    """The account left (LINE unfollow): no more pushes until it comes back."""
+    identity = await repo.identity_for(session, platform, user_id)
+    if identity is not None:
+        identity.active = False
+
+
+# --- linking an unknown account ------------------------------------------------------------
+
+
+async def _link(
+    session: AsyncSession, identity: Identity, msg: InboundMessage, now: datetime
+) -> list[Reply]:
+    """Only the linking prompt; an unlinked account learns nothing about anyone."""
+    if identity.locked_until is not None and identity.locked_until > now:
+        return [Reply(texts.LINK_LOCKED)]
+    text = parsing.normalize(msg.text)
+    if not CODE.fullmatch(text):
+        return [Reply(texts.LINK_PROMPT)]
+    code = (
+        await session.execute(
+            select(LinkCode).where(
+                LinkCode.code == text, LinkCode.used_at.is_(None), LinkCode.expires_at > now
+            )
+        )
+    ).scalar_one_or_none()
+    member = await session.get(Member, code.member_id) if code is not None else None
+    if code is None or member is None or not member.active:
+        identity.link_failures += 1
+        if identity.link_failures >= LINK_ATTEMPTS:
+            identity.locked_until = now + LINK_LOCK
+            identity.link_failures = 0
+            log.warning("link attempts exhausted", extra={"identity_id": identity.id})
+            return [Reply(texts.LINK_LOCKED)]
+        return [Reply(texts.LINK_WRONG)]
+    code.used_at = now
+    identity.member_id, identity.linked_at, identity.link_failures = member.id, now, 0
+    log.info("account linked", extra={"identity_id": identity.id, "member_id": member.id})
+    report = await _today_snapshot(session, member, msg.sent_at)
+    return [Reply(texts.LINK_DONE.format(name=member.name), dialog.menu_for(report))]
+
+
+# --- the check-in dialog -------------------------------------------------------------------
+
+
+async def _converse(
+    session: AsyncSession, member_id: int, msg: InboundMessage, now: datetime
+) -> list[Reply]:
+    member = await session.get(Member, member_id)
+    if member is None:
+        return [Reply(texts.LINK_PROMPT)]
+    facility = await session.get_one(Facility, member.facility_id)
+    facts, report = await load_facts(session, member, facility, msg.sent_at)
+    conv = (
+        await session.execute(select(Conversation).where(Conversation.member_id == member.id))
+    ).scalar_one_or_none()
+    state = DialogState.from_json(conv.state if conv else None)
+
+    result = dialog.step(state, msg, facts)
+
+    await apply_events(
+        session, member, facility, facts.business_date, report, result.events, msg, now
+    )
+    await _save_state(session, conv, member.id, result.state, now)
+    return list(result.replies)
+
+
+def business_date(facility: Facility, at: datetime) -> date:
+    """The facility's calendar date at an instant."""
+    return at.astimezone(ZoneInfo(facility.tz)).date()
+
+
+async def load_facts(
+    session: AsyncSession, member: Member, facility: Facility, at: datetime
+) -> tuple[Facts, DailyReport | None]:
+    day = business_date(facility, at)
+    report = await repo.report_for(session, member.id, day)
+    previous = await repo.previous_report(session, member.id, day)
+    _, plan = await repo.day_plan(session, member, day)
+    offset = at.astimezone(ZoneInfo(facility.tz)).utcoffset() or timedelta(hours=9)
+    facts = Facts(
+        member_name=member.name,
+        business_date=day,
+        report=repo.snapshot(report, day),
+        tz_offset_minutes=int(offset.total_seconds() // 60),
+        ask_temperature=facility.ask_temperature,
+        usual_tasks=tuple(member.usual_tasks or ()),
+        previous_report=repo.snapshot(previous, previous.business_date) if previous else None,
+        planned_start=plan.start if plan is not None else None,
+        planned_end=plan.end if plan is not None else None,
+    )
+    return facts, report
+
+
+async def _today_snapshot(session: AsyncSession, member: Member, at: datetime) -> Any:
+    facility = await session.get_one(Facility, member.facility_id)
+    day = business_date(facility, at)
+    return repo.snapshot(await repo.report_for(session, member.id, day), day)
+
+
+async def _save_state(
+    session: AsyncSession,
+    conv: Conversation | None,
+    member_id: int,
+    state: DialogState,
+    now: datetime,
+) -> None:
+    expires = datetime.fromisoformat(state.expires_at) if state.expires_at else None
+    if conv is None:
+        if state.idle:
+            return
+        conv = Conversation(member_id=member_id, state={}, updated_at=now)
+        session.add(conv)
+    conv.state, conv.kind, conv.expires_at, conv.updated_at = (
+        state.to_json(),
+        state.flow,
+        expires,
+        now,
+    )
+
+
+# --- turning dialog events into records ----------------------------------------------------
+
+
+async def apply_events(
+    session: AsyncSession,
+    member: Member,
+    facility: Facility,
+    day: date,
+    report: DailyReport | None,
+    events: tuple[DialogEvent, ...],
+    msg: InboundMessage,
+    now: datetime,
+) -> DailyReport | None:
+    channel = msg.sender.platform.value
+    for event in events:
+        if isinstance(event, FieldRecorded):
+            report = report or await _open_report(session, member, day, now)
+            _set_field(session, report, event, member.id, msg.sent_at)
+        elif isinstance(event, CheckInCompleted):
+            report = report or await _open_report(session, member, day, now)
+            await _support(
+                session,
+                member,
+                day,
+                msg.sent_at,
+                _check_kind(event.phase),
+                channel,
+                _check_content(report, event.phase, facility),
+                key=f"check:{event.phase}:{report.id}",
+            )
+        elif isinstance(event, AbsenceNoticed):
+            report = report or await _open_report(session, member, day, now)
+            if report.start_at is None:
+                report.status = ReportStatus.ABSENT.value
+            report.absence_note = event.note or report.absence_note
+            report.updated_at = now
+            await _support(
+                session,
+                member,
+                day,
+                msg.sent_at,
+                SupportKind.ABSENCE,
+                channel,
+                f"欠席の連絡: {event.note}".strip(),
+            )
+            await raise_alert(
+                session,
+                facility=facility,
+                member=member,
+                day=day,
+                kind="absence",
+                level=_info(),
+                detail=event.note,
+                key=f"absence:{member.id}:{day}",
+                now=now,
+            )
+        elif isinstance(event, ConsultRequested):
+            await _support(
+                session,
+                member,
+                day,
+                msg.sent_at,
+                SupportKind.CONSULT,
+                channel,
+                f"相談の希望: {event.text}".strip(),
+            )
+        elif isinstance(event, Concern):
+            await raise_alert(
+                session,
+                facility=facility,
+                member=member,
+                day=day,
+                kind=event.kind.value,
+                level=event.level,
+                detail=event.detail,
+                key=f"concern:{event.kind}:{member.id}:{day}:{msg.event_id}",
+                now=now,
+            )
+        elif isinstance(event, EntryFlagged):
+            report = report or await _open_report(session, member, day, now)
+            report.flags = {**(report.flags or {}), event.field.value: event.reason}
+    await session.flush()
+    return report
+
+
+def _info() -> Any:
+    from bot.domain import AlertLevel
+
+    return AlertLevel.INFO
+
+
+async def _open_report(
+    session: AsyncSession, member: Member, day: date, now: datetime
+) -> DailyReport:
+    mode, _ = await repo.day_plan(session, member, day)
+    report = DailyReport(
+        member_id=member.id,
+        business_date=day,
+        mode=mode if mode != "off" else "zaitaku",
+        status=ReportStatus.OPEN.value,
+        flags={},
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(report)
+    await session.flush()
+    return report
+
+
+def _set_field(
+    session: AsyncSession, report: DailyReport, event: FieldRecorded, member_id: int, at: datetime
+) -> None:
+    """Change one field, keeping the change as a revision (who, when, before, after)."""
+    before: FieldValue = getattr(report, event.field.value)
+    if _same(before, event.value):
+        return
+    setattr(report, event.field.value, event.value)
+    session.add(
+        ReportRevision(
+            report_id=report.id,
+            field=event.field.value,
+            before=_text(before),
+            after=_text(event.value),
+            by_member_id=member_id,
+            source="member_correction" if event.correction else "member",
+            at=at,
+        )
+    )
+    if event.field is ReportField.START_AT and report.status in ("open", "absent"):
+        report.status = ReportStatus.STARTED.value
+    if event.field is ReportField.END_AT:
+        report.status = ReportStatus.ENDED.value
+    if report.flags and event.field.value in report.flags and event.correction:
+        report.flags = {k: v for k, v in report.flags.items() if k != event.field.value}
+    report.updated_at = at
+
+
+def _same(a: FieldValue, b: FieldValue) -> bool:
+    if isinstance(a, datetime) and isinstance(b, datetime):
+        return a == b
+    return a == b
+
+
+def _text(v: FieldValue) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, datetime):
+        return v.isoformat()
+    return str(v)
+
+
+def _check_kind(phase: Phase) -> SupportKind:
+    return SupportKind.START_CHECK if phase is Phase.START else SupportKind.END_CHECK
+
+
+def _check_content(report: DailyReport, phase: Phase, facility: Facility) -> str:
+    """The 支援記録 text of a start/end check (R2: time + work content / time + outputs)."""
+    tz = ZoneInfo(facility.tz)
+
+    def hm(at: datetime | None) -> str:
+        return at.astimezone(tz).strftime("%H:%M") if at else "未記入"
+
+    if phase is Phase.START:
+        parts = [f"開始確認 {hm(report.start_at)}", f"作業内容: {report.planned_work or '未記入'}"]
+        if report.health_start is not None:
+            parts.append(f"体調 {report.health_start}")
+        if report.sleep_hours is not None:
+            parts.append(f"睡眠 {report.sleep_hours:g}時間")
+        if report.temperature is not None:
+            parts.append(f"体温 {report.temperature:.1f}")
+    else:
+        parts = [
+            f"終了確認 {hm(report.end_at)}",
+            f"作業内容: {report.work_done or '未記入'}",
+            f"成果: {report.outputs or '未記入'}",
+        ]
+        if report.health_end is not None:
+            parts.append(f"体調 {report.health_end}")
+    return " / ".join(parts)
+
+
+async def _support(
+    session: AsyncSession,
+    member: Member,
+    day: date,
+    at: datetime,
+    kind: SupportKind,
+    channel: str,
+    content: str,
+    *,
+    staff_id: int | None = None,
+    key: str | None = None,
+) -> None:
+    values: dict[str, Any] = dict(
+        member_id=member.id,
+        business_date=day,
+        at=at,
+        kind=kind.value,
+        channel=channel,
+        staff_id=staff_id,
+        content=content,
+        key=key,
+    )
+    if key is None:
+        session.add(SupportRecord(**values))
+    else:
+        await repo.insert_ignore(session, SupportRecord, **values)
+
+
+# --- replies -------------------------------------------------------------------------------
+
+
+async def _send(
+    session: AsyncSession,
+    msg: InboundMessage,
+    replies: list[Reply],
+    now: datetime,
+    member_id: int | None,
+) -> None:
+    """All replies to one event as one outbox row, so a LINE reply token is used once."""
+    if not replies:
+        return
+    payload = {"kind": "replies", "replies": [reply_to_json(r) for r in replies]}
+    if member_id is not None:
+        member = await session.get(Member, member_id)
+        if member is not None:
+            facility = await session.get_one(Facility, member.facility_id)
+            payload["business_date"] = business_date(facility, msg.sent_at).isoformat()
+    await repo.enqueue(
+        session,
+        key=f"reply:{msg.sender.platform.value}:{msg.event_id}",
+        platform=msg.sender.platform.value,
+        recipient=msg.sender.user_id,
+        payload=payload,
+        now=now,
+        member_id=member_id,
+        reply_token=msg.reply_token,
+        reply_token_until=(msg.sent_at + REPLY_TOKEN_TTL) if msg.reply_token else None,
+    )
+
+
+def _body(msg: InboundMessage) -> dict[str, Any]:
+    """The raw form of a message that came without a platform body (console, tests)."""
+    return {
+        "platform": msg.sender.platform.value,
+        "user_id": msg.sender.user_id,
+        "sent_at": msg.sent_at.isoformat(),
+        "text": msg.text,
+        "choice": msg.choice,
+    }
+
+
+def with_text(msg: InboundMessage, text: str) -> InboundMessage:
+    return replace(msg, text=text)

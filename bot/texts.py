@@ -1,0 +1,143 @@
+"""Everything the bot says, in one place: short, warm, plain Japanese (ですます).
+
+B型 members choose their own hours; a missed report is never a fault, so nothing here scolds.
+"""
+
+from __future__ import annotations
+
+from bot.domain import Choice
+
+# --- buttons -------------------------------------------------------------------------------
+
+START = Choice("開始します", "start")
+END = Choice("終了します", "end")
+ABSENT = Choice("今日は休みます", "absent")
+CONSULT = Choice("相談したい", "consult")
+FIX = Choice("修正する", "fix")
+SUMMARY = Choice("今日の記録", "summary")
+NONE_NOTE = Choice("なし", "none")
+SKIP = Choice("スキップ", "skip")
+CANCEL = Choice("やめる", "cancel")
+
+HEALTH_CHOICES = (
+    Choice("5 とても良い", "health:5"),
+    Choice("4 良い", "health:4"),
+    Choice("3 ふつう", "health:3"),
+    Choice("2 少し悪い", "health:2"),
+    Choice("1 悪い", "health:1"),
+)
+SLEEP_CHOICES = (
+    Choice("4時間以下", "sleep:4"),
+    Choice("5時間", "sleep:5"),
+    Choice("6時間", "sleep:6"),
+    Choice("7時間", "sleep:7"),
+    Choice("8時間", "sleep:8"),
+    Choice("9時間以上", "sleep:9"),
+)
+HEALTH_LABELS = {5: "とても良い", 4: "良い", 3: "ふつう", 2: "少し悪い", 1: "悪い"}
+
+FIELD_LABELS = {
+    "start_at": "開始時刻",
+    "health_start": "体調(朝)",
+    "sleep_hours": "睡眠",
+    "temperature": "体温",
+    "planned_work": "作業予定",
+    "end_at": "終了時刻",
+    "work_done": "作業内容",
+    "outputs": "成果",
+    "health_end": "体調(終了時)",
+    "note": "ひとこと",
+}
+
+# --- greetings and prompts -----------------------------------------------------------------
+
+MORNING = "おはようございます、{name}さん。作業を始めるときに教えてください。"
+EVENING = "{name}さん、おつかれさまです。作業が終わったら教えてください。"
+ASK_HEALTH = "今日の体調はいかがですか?"
+ASK_SLEEP = "昨夜は何時間くらい眠れましたか?"
+ASK_TEMPERATURE = "体温を教えてください(例: 36.5)。測っていなければ「スキップ」で大丈夫です。"
+ASK_PLAN = "今日はどんな作業をする予定ですか?"
+ASK_WORK_DONE = "今日はどんな作業をしましたか?"
+ASK_OUTPUTS = "できたもの・進んだことを教えてください(例: 入力120件)。"
+ASK_HEALTH_END = "いまの体調はいかがですか?"
+ASK_NOTE = "ひとことあればどうぞ。なければ「なし」を押してください。"
+ASK_DETAIL = (
+    "ありがとうございます。記録のために、ひとつだけ具体的に教えてください(例: 何を・どのくらい)。"
+)
+ASK_FIX_FIELD = "どこを直しますか?"
+ASK_FIX_VALUE = "{label}の正しい内容を教えてください。"
+
+# --- confirmations -------------------------------------------------------------------------
+
+STARTED = "{time} 開始を記録しました。無理せず、ご自分のペースでどうぞ。"
+ENDED = "{time} 終了を記録しました。今日もおつかれさまでした。"
+START_TITLE = "{time} 開始 記録しました"
+END_TITLE = "{time} 終了 記録しました"
+SUMMARY_TITLE = "{date} の記録"
+FIXED = "{label}を「{after}」に直しました。"
+ABSENCE = "わかりました。今日はゆっくり休んでください。職員にも伝えておきます。"
+CONSULT_ACK = "わかりました。職員に伝えました。折り返し連絡しますので、少しお待ちください。"
+CONCERN_ACK = "お知らせありがとうございます。職員にも伝えておきますね。無理はしないでください。"
+CANCELLED = "わかりました。いったん終わりにします。"
+EXPIRED = "前の入力は時間が経ったので、いったん区切りました。入力済みの内容は記録されています。"
+
+# --- gentle re-asks ------------------------------------------------------------------------
+
+RETRY_HEALTH = "すみません、うまく読み取れませんでした。下のボタンから選んでください。"
+RETRY_SLEEP = (
+    "すみません、時間がうまく読み取れませんでした。「6時間半」や「6.5」のように教えてください。"
+)
+SLEEP_OUT_OF_RANGE = "{hours}時間で合っていますか? もう一度、眠れた時間を教えてください。"
+RETRY_TEMPERATURE = "すみません、体温がうまく読み取れませんでした。「36.5」のように教えてください。"
+RETRY_TIME = (
+    "すみません、時刻がうまく読み取れませんでした。「9時半」や「9:30」のように教えてください。"
+)
+FUTURE_TIME = "{time}はまだ先のようです。始めた(終えた)時刻をもう一度教えてください。"
+RETRY_TEXT = "すみません、もう一度教えてください。"
+ALREADY_STARTED = "今日は{time}に開始を記録しています。直すときは「修正する」を押してください。"
+ALREADY_ENDED = "今日は{time}に終了を記録しています。直すときは「修正する」を押してください。"
+NOTHING_TO_FIX = "今日はまだ記録がありません。始めるときは「開始します」を押してください。"
+ABSENT_ALREADY = "今日はお休みとうかがっています。作業する場合は「開始します」を押してください。"
+
+HELP = (
+    "Nippo の使い方です。\n"
+    "・始めるとき: 「開始します」(例: 開始 体調4 睡眠7 データ入力)\n"
+    "・終わるとき: 「終了します」(例: 終了 入力120件 体調3)\n"
+    "・休むとき: 「今日は休みます」\n"
+    "・話したいとき: 「相談したい」\n"
+    "・直したいとき: 「修正」"
+)
+UNKNOWN = "ありがとうございます。下のボタンから選ぶか、「ヘルプ」と送ってください。"
+
+# --- linking an account --------------------------------------------------------------------
+
+LINK_PROMPT = (
+    "はじめまして。Nippo です。\n"
+    "職員から受け取った6桁の番号を送ってください。番号を送ると、記録を始められます。"
+)
+LINK_WRONG = "番号が確認できませんでした。もう一度、6桁の番号を送ってください。"
+LINK_LOCKED = (
+    "番号の入力が続けて確認できませんでした。お手数ですが、職員に新しい番号をお尋ねください。"
+)
+LINK_DONE = "{name}さん、登録できました。これからよろしくお願いします。"
+WELCOME_BACK = "{name}さん、おかえりなさい。またよろしくお願いします。"
+
+STICKER = "スタンプありがとうございます。"
+PHOTO_SAVED = "写真(ファイル)を今日の記録に保存しました。ありがとうございます。"
+UNSUPPORTED = "すみません、この種類のメッセージには対応していません。文字かボタンで教えてください。"
+STALE_BUTTON = "このボタンは前の日のものです。今日の記録は下のボタンからどうぞ。"
+
+# --- to staff ------------------------------------------------------------------------------
+
+CONCERN_TITLES = {
+    "low_health": "体調がすぐれないとの回答",
+    "short_sleep": "睡眠が短いとの回答",
+    "fever": "発熱の可能性",
+    "distress": "つらさを訴えるメッセージ",
+    "consult": "相談の希望",
+    "missed_start": "開始の連絡がありません",
+    "missed_end": "終了の連絡がありません",
+    "absence": "お休みの連絡",
+}
+STAFF_ALERT = "【{title}】{member}さん({date}) {detail}"
+STAFF_INFO = "【お知らせ】{member}さん: {title}({date}) {detail}"

@@ -1,0 +1,1 @@
+"""APScheduler wiring: the tick and the outbox delivery loops."""

@@ -1,0 +1,128 @@
+"""The database handle: async engine, transactions, migrations.
+
+One owner per transaction: the request or the job opens `Database.transaction()`; services
+work inside it and never commit.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+pysqlite": "sqlite+aiosqlite",
+    "postgres": "postgresql+psycopg",
+    "postgresql": "postgresql+psycopg",
+    "postgresql+psycopg2": "postgresql+psycopg",
+    "postgresql+asyncpg": "postgresql+psycopg",
+}
+
+
+def async_url(url: str) -> str:
+    """Give plain `sqlite:///…` and `postgresql://…` URLs their async driver."""
+    parsed = make_url(url.replace("postgres://", "postgresql://", 1))
+    driver = ASYNC_DRIVERS.get(parsed.drivername, parsed.drivername)
+    return parsed.set(drivername=driver).render_as_string(hide_password=False)
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def _tune_sqlite(engine: AsyncEngine) -> None:
+    """WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE.
+
+    Taking the write lock at BEGIN makes concurrent writers queue on the busy timeout instead
+    of failing when a read transaction tries to upgrade; it also lets SAVEPOINTs work with the
+    sqlite3 driver, whose own transaction handling is switched off here.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+    url = async_url(url)
+    if is_sqlite(url):
+        engine = create_async_engine(url, echo=echo)
+        _tune_sqlite(engine)
+        return engine
+    # pre_ping lets the pool recover by itself after a PostgreSQL restart.
+    return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+class Database:
+    """An engine and its session factory."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = async_url(url)
+        self.engine = create_engine(self.url, echo=echo)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One unit of work: commits on success, rolls back on error."""
+        async with self.sessions() as session, session.begin():
+            yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def alembic_dir() -> Path:
+    """The migration scripts: `alembic/` beside the packages (editable installs, the image)."""
+    configured = os.environ.get("NIPPO_ALEMBIC_DIR")
+    if configured:
+        return Path(configured)
+    return Path(__file__).resolve().parent.parent / "alembic"
+
+
+def alembic_config(url: str) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(alembic_dir()))
+    cfg.set_main_option("sqlalchemy.url", async_url(url).replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Apply migrations (blocking; call from a thread when inside an event loop)."""
+    from alembic import command
+
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str, revision: str) -> None:
+    from alembic import command
+
+    command.downgrade(alembic_config(url), revision)

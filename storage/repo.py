@@ -1,0 +1,163 @@
+"""Queries and idempotent inserts shared by the services.
+
+Every function takes the caller's session and never commits: the unit of work belongs to the
+request or the job.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain import ReportSnapshot, ReportStatus
+from storage.models import (
+    Base,
+    DailyReport,
+    Facility,
+    Identity,
+    InboxEvent,
+    Member,
+    OutboxMessage,
+    Schedule,
+    ScheduleException,
+)
+
+
+def _insert(session: AsyncSession, model: type[Base]) -> postgresql.Insert | sqlite.Insert:
+    """A dialect-aware INSERT that can be told to ignore unique conflicts."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(model)
+    return sqlite.insert(model)
+
+
+async def insert_ignore(session: AsyncSession, model: type[Base], **values: Any) -> int | None:
+    """Insert a row unless a unique constraint says it exists; the new id, or None."""
+    stmt = _insert(session, model).values(**values).on_conflict_do_nothing()
+    result = await session.execute(stmt.returning(model.__table__.c.id))
+    row = result.first()
+    return int(row[0]) if row is not None else None
+
+
+async def add_inbox(
+    session: AsyncSession, platform: str, event_id: str, body: dict[str, Any], now: datetime
+) -> int | None:
+    """Record a raw inbound event; None when the same platform event was stored before."""
+    return await insert_ignore(
+        session,
+        InboxEvent,
+        platform=platform,
+        event_id=event_id,
+        body=body,
+        status="pending",
+        attempts=0,
+        received_at=now,
+    )
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    key: str,
+    platform: str,
+    recipient: str,
+    payload: dict[str, Any],
+    now: datetime,
+    member_id: int | None = None,
+    reply_token: str | None = None,
+    reply_token_until: datetime | None = None,
+) -> int | None:
+    """Put a message in the outbox once per key; None when the key was used before."""
+    return await insert_ignore(
+        session,
+        OutboxMessage,
+        key=key,
+        platform=platform,
+        recipient=recipient,
+        member_id=member_id,
+        payload=payload,
+        reply_token=reply_token,
+        reply_token_until=reply_token_until,
+        retry_key=str(uuid.uuid4()),
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+
+
+async def identity_for(session: AsyncSession, platform: str, user_id: str) -> Identity | None:
+    stmt = select(Identity).where(
+        Identity.platform == platform, Identity.platform_user_id == user_id
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def report_for(session: AsyncSession, member_id: int, day: date) -> DailyReport | None:
+    stmt = select(DailyReport).where(
+        DailyReport.member_id == member_id, DailyReport.business_date == day
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def previous_report(session: AsyncSession, member_id: int, day: date) -> DailyReport | None:
+    stmt = (
+        select(DailyReport)
+        .where(DailyReport.member_id == member_id, DailyReport.business_date < day)
+        .order_by(DailyReport.business_date.desc())
+        .limit(1)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+def snapshot(report: DailyReport | None, day: date) -> ReportSnapshot:
+    if report is None:
+        return ReportSnapshot(business_date=day)
+    return ReportSnapshot(
+        business_date=report.business_date,
+        status=ReportStatus(report.status),
+        start_at=report.start_at,
+        health_start=report.health_start,
+        sleep_hours=report.sleep_hours,
+        temperature=report.temperature,
+        planned_work=report.planned_work,
+        end_at=report.end_at,
+        work_done=report.work_done,
+        outputs=report.outputs,
+        health_end=report.health_end,
+        note=report.note,
+    )
+
+
+async def day_plan(
+    session: AsyncSession, member: Member, day: date
+) -> tuple[str, Schedule | ScheduleException | None]:
+    """The member's mode for a date: a dated exception wins over the weekly pattern."""
+    exc = (
+        await session.execute(
+            select(ScheduleException).where(
+                ScheduleException.member_id == member.id, ScheduleException.date == day
+            )
+        )
+    ).scalar_one_or_none()
+    if exc is not None:
+        return exc.mode, exc
+    weekly = (
+        await session.execute(
+            select(Schedule).where(
+                Schedule.member_id == member.id, Schedule.weekday == day.weekday()
+            )
+        )
+    ).scalar_one_or_none()
+    if weekly is not None:
+        return weekly.mode, weekly
+    return "off", None
+
+
+async def facilities(session: AsyncSession) -> Sequence[Facility]:
+    return (await session.execute(select(Facility).order_by(Facility.id))).scalars().all()

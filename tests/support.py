@@ -1,0 +1,127 @@
+"""Test helpers: factories and a chat driver that talks to the real service and database."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot import admin, delivery, service
+from bot.admin import ScheduleSpec
+from bot.domain import ContactRef, DayMode, InboundMessage, Platform, Reply, reply_from_json
+from bot.ports import OutboxItem, Outcome, SendResult
+from storage.db import Database
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+
+
+def jst(day: str, hhmm: str) -> datetime:
+    """An instant given as a Tokyo date and time, in UTC."""
+    return datetime.fromisoformat(f"{day}T{hhmm}").replace(tzinfo=TOKYO).astimezone(UTC)
+
+
+@dataclass
+class Recorder:
+    """A sender that records what it was asked to send and always succeeds."""
+
+    items: list[OutboxItem] = field(default_factory=list)
+
+    async def send(self, item: OutboxItem, now: datetime) -> SendResult:
+        self.items.append(item)
+        return SendResult(Outcome.SENT, via="test")
+
+    def replies_to(self, recipient: str) -> list[Reply]:
+        out = []
+        for item in self.items:
+            if item.recipient == recipient and item.payload.get("kind") == "replies":
+                out.extend(reply_from_json(r) for r in item.payload["replies"])
+        return out
+
+    def staff_texts(self) -> list[str]:
+        return [str(i.payload.get("text")) for i in self.items if i.platform == "slack"]
+
+
+async def make_facility(db: Database, now: datetime, **kw: Any) -> int:
+    async with db.transaction() as session:
+        f = await admin.init_facility(session, name=kw.pop("name", "テスト事業所"), now=now, **kw)
+        return f.id
+
+
+async def make_member(
+    db: Database,
+    facility_id: int,
+    now: datetime,
+    name: str = "山田 太郎",
+    *,
+    kana: str | None = "やまだ たろう",
+    tasks: tuple[str, ...] = ("データ入力", "封入作業"),
+    start: time = time(10, 0),
+    end: time = time(15, 0),
+) -> int:
+    async with db.transaction() as session:
+        from storage.models import Facility
+
+        facility = await session.get_one(Facility, facility_id)
+        m = await admin.add_member(
+            session, facility, name=name, kana=kana, usual_tasks=tasks, now=now
+        )
+        spec = ScheduleSpec((0, 1, 2, 3, 4), DayMode.ZAITAKU, start, end)
+        await admin.set_schedule(session, m, spec)
+        return m.id
+
+
+async def link_code(db: Database, member_id: int, now: datetime) -> str:
+    async with db.transaction() as session:
+        from storage.models import Member
+
+        member = await session.get_one(Member, member_id)
+        return await admin.issue_link_code(session, member, now)
+
+
+class Chat:
+    """Drives whole conversations: `await chat.say("u1", "開始 体調4", at)` returns the replies."""
+
+    def __init__(self, db: Database, platform: Platform = Platform.CONSOLE) -> None:
+        self.db = db
+        self.platform = platform
+        self.recorder = Recorder()
+        self._ids = itertools.count(1)
+
+    async def send(
+        self,
+        user: str,
+        at: datetime,
+        *,
+        text: str = "",
+        choice: str | None = None,
+        event_id: str | None = None,
+    ) -> bool:
+        msg = InboundMessage(
+            event_id=event_id or f"ev-{next(self._ids)}",
+            sender=ContactRef(self.platform, user),
+            sent_at=at,
+            text=text,
+            choice=choice,
+        )
+        async with self.db.transaction() as session:
+            return await service.receive(session, msg, at)
+
+    async def say(self, user: str, text: str, at: datetime) -> list[Reply]:
+        return await self._exchange(user, at, text=text)
+
+    async def tap(self, user: str, choice: str, at: datetime) -> list[Reply]:
+        return await self._exchange(user, at, choice=choice)
+
+    async def _exchange(self, user: str, at: datetime, **kw: Any) -> list[Reply]:
+        before = len(self.recorder.replies_to(user))
+        await self.send(user, at, **kw)
+        await delivery.flush(
+            self.db, {self.platform.value: self.recorder, "slack": self.recorder}, at
+        )
+        return self.recorder.replies_to(user)[before:]
+
+    async def link(self, user: str, member_id: int, at: datetime) -> list[Reply]:
+        code = await link_code(self.db, member_id, at)
+        return await self.say(user, code, at)
