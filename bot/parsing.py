@@ -93,8 +93,9 @@ _KANJI_DIGITS = {
 }  # fmt: skip
 _KANJI_CHARS = "".join(_KANJI_DIGITS) + "十"
 # Bounded lengths keep int()/float() cheap on huge inputs; the look-arounds stop a match from
-# starting or ending inside a longer number (12345 is not read as 1234 or 2345).
-_ARABIC = r"(?<![0-9.])[0-9]{1,4}(?:\.[0-9]{1,2})?(?![0-9]|\.[0-9])"
+# starting or ending inside a longer number (12345 is not read as 1234 or 2345), and a minus
+# sign makes it no reading at all (-1 is not 1).
+_ARABIC = r"(?<![0-9.\-−])[0-9]{1,4}(?:\.[0-9]{1,2})?(?![0-9]|\.[0-9])"
 _KANJI = rf"(?<![{_KANJI_CHARS}])[{_KANJI_CHARS}]{{1,3}}(?![{_KANJI_CHARS}])"
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,6 +21,7 @@ from bot import dialog, parsing, texts
 from bot.alerting import raise_alert
 from bot.domain import (
     AbsenceNoticed,
+    AlertLevel,
     CheckInCompleted,
     Concern,
     ConsultRequested,
@@ -35,6 +35,7 @@ from bot.domain import (
     Phase,
     Reply,
     ReportField,
+    ReportSnapshot,
     ReportStatus,
     SupportKind,
     reply_to_json,
@@ -217,7 +218,7 @@ async def load_facts(
     return facts, report
 
 
-async def _today_snapshot(session: AsyncSession, member: Member, at: datetime) -> Any:
+async def _today_snapshot(session: AsyncSession, member: Member, at: datetime) -> ReportSnapshot:
     facility = await session.get_one(Facility, member.facility_id)
     day = business_date(facility, at)
     return repo.snapshot(await repo.report_for(session, member.id, day), day)
@@ -295,7 +296,7 @@ async def apply_events(
                 member=member,
                 day=day,
                 kind="absence",
-                level=_info(),
+                level=AlertLevel.INFO,
                 detail=event.note,
                 key=f"absence:{member.id}:{day}",
                 now=now,
@@ -329,12 +330,6 @@ async def apply_events(
     return report
 
 
-def _info() -> Any:
-    from bot.domain import AlertLevel
-
-    return AlertLevel.INFO
-
-
 async def _open_report(
     session: AsyncSession, member: Member, day: date, now: datetime
 ) -> DailyReport:
@@ -358,7 +353,7 @@ def _set_field(
 ) -> None:
     """Change one field, keeping the change as a revision (who, when, before, after)."""
     before: FieldValue = getattr(report, event.field.value)
-    if _same(before, event.value):
+    if before == event.value:
         return
     setattr(report, event.field.value, event.value)
     session.add(
@@ -379,12 +374,6 @@ def _set_field(
     if report.flags and event.field.value in report.flags and event.correction:
         report.flags = {k: v for k, v in report.flags.items() if k != event.field.value}
     report.updated_at = at
-
-
-def _same(a: FieldValue, b: FieldValue) -> bool:
-    if isinstance(a, datetime) and isinstance(b, datetime):
-        return a == b
-    return a == b
 
 
 def _text(v: FieldValue) -> str | None:
@@ -494,7 +483,3 @@ def _body(msg: InboundMessage) -> dict[str, Any]:
         "text": msg.text,
         "choice": msg.choice,
     }
-
-
-def with_text(msg: InboundMessage, text: str) -> InboundMessage:
-    return replace(msg, text=text)
