@@ -102,10 +102,8 @@ async def run_script(
 ) -> None:
     start = datetime.combine(DEMO_DAY, time(9, 0), TOKYO).astimezone(UTC)
     demo = await setup(db, start, name=name)
-    console = ConsoleSender(lambda _line: None)
-    await delivery.flush(db, {"console": console, "slack": console}, start)  # linking replies
-
     printer = ConsoleSender(write)
+    await _flush_quietly(db, printer, start)  # the linking replies
     senders = {"console": printer, "slack": printer}
     counter = itertools.count(1)
     names = {user: MEMBERS[i][0] for i, (_, user) in enumerate(demo.members)}
@@ -113,7 +111,10 @@ async def run_script(
     for hhmm, idx, said in SCRIPT:
         at = datetime.combine(DEMO_DAY, time.fromisoformat(hhmm), TOKYO).astimezone(UTC)
         _, user = demo.members[idx]
-        shown = f"(ボタン) {said[1:-1]}" if said.startswith("[") else said
+        shown = said
+        if said.startswith("["):
+            labels = {c.value: c.label for c in printer.last_choices.get(user, ())}
+            shown = f"[{labels.get(said[1:-1], said[1:-1])}] をタップ"
         write(f"{hhmm} {names[user]}: {shown}")
         async with db.transaction() as session:
             await service.receive(session, message(user, at, said, counter), at)
@@ -172,6 +173,13 @@ async def print_reports(db: Database, demo: Demo, day: date, write: Callable[[st
         write(" | ".join(cells))
 
 
+async def _flush_quietly(db: Database, shown: ConsoleSender, now: datetime) -> None:
+    """Deliver without printing, keeping the buttons offered so numbers can pick them."""
+    quiet = ConsoleSender(lambda _line: None)
+    await delivery.flush(db, {"console": quiet, "slack": quiet}, now)
+    shown.last_choices.update(quiet.last_choices)
+
+
 def _s(v: object) -> str:
     if v is None or v == "":
         return "-"
@@ -193,7 +201,7 @@ async def run_interactive(
     demo = await setup(db, now, name=name)
     sender = ConsoleSender(write)
     senders = {"console": sender, "slack": sender}
-    await delivery.flush(db, {"console": ConsoleSender(lambda _l: None), "slack": sender}, now)
+    await _flush_quietly(db, sender, now)
     counter = itertools.count(1)
     current = 0
     write("Nippo デモです。番号でボタンを選ぶか、文字で答えてください。")
