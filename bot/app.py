@@ -11,8 +11,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Response
+from fastapi.responses import PlainTextResponse
 from sqlalchemy import text
 
+from bot.metrics import REGISTRY, database_gauges
 from bot.settings import Settings
 from storage.db import Database
 
@@ -45,6 +47,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             response.status_code = 503
             return {"status": "unavailable", "database": "down"}
         return {"status": "ok", "database": "up"}
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    async def metrics() -> str:
+        async with db.transaction() as session:
+            gauges = await database_gauges(session)
+        return REGISTRY.render(gauges)
 
     if not settings.line_enabled:
         log.info("LINE is off: LINE_CHANNEL_SECRET / LINE_CHANNEL_ACCESS_TOKEN not set")

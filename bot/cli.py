@@ -225,12 +225,13 @@ def serve(
     """Run the web app (webhooks, /healthz) with its background loops."""
     import uvicorn
 
+    from bot import logs
     from bot.app import create_app
 
     settings = Settings()
+    logs.configure(settings.log_level, settings.log_format)
     storage_db.upgrade(settings.database_url)
-    logging.getLogger().setLevel(settings.log_level)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
 
 
 @app.command()

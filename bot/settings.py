@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_api_base_url: str = "https://slack.com/api/"
     log_level: str = "INFO"
+    log_format: str = "json"  # json | text
 
     @property
     def async_database_url(self) -> str:

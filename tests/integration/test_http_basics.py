@@ -1,0 +1,59 @@
+"""/healthz and /metrics on the real app and database."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+
+import httpx
+
+from bot.app import create_app
+from bot.logs import JsonFormatter
+from bot.metrics import REGISTRY
+from bot.settings import Settings
+from storage.db import Database
+from tests.support import Chat, jst, make_facility, make_member
+
+
+def _client(db: Database) -> httpx.AsyncClient:
+    app = create_app(Settings(database_url=db.url), db)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://nippo")
+
+
+async def test_healthz_reports_the_database(db: Database) -> None:
+    async with _client(db) as client:
+        r = await client.get("/healthz")
+    assert r.status_code == 200 and r.json() == {"status": "ok", "database": "up"}
+
+
+async def test_healthz_says_503_when_the_database_is_gone() -> None:
+    broken = Database("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    async with _client(broken) as client:
+        r = await client.get("/healthz")
+    await broken.dispose()
+    assert r.status_code == 503 and r.json()["database"] == "down"
+
+
+async def test_metrics_show_outbox_and_alerts(db: Database, t0: datetime) -> None:
+    fid = await make_facility(db, t0, alert_channel="C1")
+    mid = await make_member(db, fid, t0)
+    chat = Chat(db)
+    await chat.link("u1", mid, t0)
+    await chat.send("u1", jst("2026-07-01", "10:00"), text="開始 体調1 睡眠7 データ入力")
+    REGISTRY.inc("nippo_webhooks_received_total", platform="line")
+    async with _client(db) as client:
+        body = (await client.get("/metrics")).text
+    assert 'nippo_outbox_messages{status="pending"} 2' in body  # the reply and the staff alert
+    assert 'nippo_alerts_open{state="open"} 1' in body
+    assert "nippo_inbox_pending 0" in body
+    assert 'nippo_webhooks_received_total{platform="line"}' in body
+    assert "# TYPE nippo_outbox_messages gauge" in body
+
+
+def test_json_logs_keep_ids_and_drop_nothing_else() -> None:
+    record = logging.makeLogRecord(
+        {"name": "bot.service", "levelname": "INFO", "msg": "account linked", "identity_id": 7}
+    )
+    line = json.loads(JsonFormatter().format(record))
+    assert line["msg"] == "account linked" and line["identity_id"] == 7 and line["level"] == "info"
