@@ -1,0 +1,129 @@
+"""The outbox: exactly once, in order per recipient, patient with busy platforms."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from bot import delivery
+from bot.ports import OutboxItem, Outcome, SendResult
+from storage import repo
+from storage.db import Database
+from storage.models import OutboxMessage
+
+
+@dataclass
+class Platform:
+    """Answers from a script of outcomes, then SENT; records every attempt."""
+
+    script: Iterator[SendResult] = field(default_factory=lambda: iter(()))
+    attempts: list[OutboxItem] = field(default_factory=list)
+
+    async def send(self, item: OutboxItem, now: datetime) -> SendResult:
+        self.attempts.append(item)
+        return next(self.script, SendResult(Outcome.SENT, via="push"))
+
+    def delivered(self) -> list[str]:
+        return [a.key for a in self.attempts]
+
+
+async def _enqueue(db: Database, now: datetime, *keys_for: tuple[str, str]) -> None:
+    async with db.transaction() as s:
+        for key, recipient in keys_for:
+            await repo.enqueue(
+                s, key=key, platform="line", recipient=recipient, payload={"kind": "x"}, now=now
+            )
+
+
+async def _rows(db: Database) -> dict[str, OutboxMessage]:
+    async with db.transaction() as s:
+        return {r.key: r for r in (await s.execute(select(OutboxMessage))).scalars()}
+
+
+async def test_sent_once_in_order_per_recipient(db: Database, t0: datetime) -> None:
+    await _enqueue(db, t0, ("a1", "A"), ("b1", "B"), ("a2", "A"), ("a3", "A"))
+    line = Platform()
+    result = await delivery.flush(db, {"line": line}, t0)
+    assert result.sent == 4
+    assert [k for k in line.delivered() if k.startswith("a")] == ["a1", "a2", "a3"]
+    assert (await delivery.flush(db, {"line": line}, t0 + timedelta(hours=1))).sent == 0
+    assert all(r.status == "sent" and r.attempts == 1 for r in (await _rows(db)).values())
+
+
+async def test_retry_after_is_honoured_and_later_messages_wait(db: Database, t0: datetime) -> None:
+    await _enqueue(db, t0, ("a1", "A"), ("a2", "A"), ("b1", "B"))
+    line = Platform(iter([SendResult(Outcome.RETRY, retry_after=120, error="429")]))
+    first = await delivery.flush(db, {"line": line}, t0)
+    assert (first.sent, first.retried) == (1, 1)  # B went; A waits
+    rows = await _rows(db)
+    assert rows["a1"].next_attempt_at == t0 + timedelta(seconds=120)
+    assert rows["a2"].status == "pending" and rows["b1"].status == "sent"
+    assert (await delivery.flush(db, {"line": line}, t0 + timedelta(seconds=60))).sent == 0
+    assert (await delivery.flush(db, {"line": line}, t0 + timedelta(seconds=121))).sent == 2
+    assert line.delivered() == ["a1", "b1", "a1", "a2"]
+    # The retry reused the same retry key: the platform can drop a duplicate.
+    assert line.attempts[0].retry_key == line.attempts[2].retry_key
+
+
+async def test_server_errors_back_off_exponentially_up_to_a_cap(db: Database, t0: datetime) -> None:
+    await _enqueue(db, t0, ("a1", "A"))
+    line = Platform(iter([SendResult(Outcome.RETRY, error="500")] * 3))
+    now = t0
+    waits = []
+    for _ in range(3):
+        await delivery.flush(db, {"line": line}, now)
+        nxt = (await _rows(db))["a1"].next_attempt_at
+        waits.append(nxt - now)
+        now = nxt
+    assert waits == [timedelta(seconds=2), timedelta(seconds=4), timedelta(seconds=8)]
+    assert (await delivery.flush(db, {"line": line}, now)).sent == 1
+    assert delivery.backoff(20, None) == delivery.MAX_BACKOFF
+
+
+async def test_a_permanent_failure_is_recorded_and_staff_are_told(
+    db: Database, t0: datetime
+) -> None:
+    from tests.support import make_facility, make_member
+
+    fid = await make_facility(db, t0)
+    mid = await make_member(db, fid, t0)
+    async with db.transaction() as s:
+        await repo.enqueue(
+            s, key="m1", platform="line", recipient="U", payload={}, now=t0, member_id=mid
+        )
+    line = Platform(iter([SendResult(Outcome.FAILED, error="400 The user hasn't added the bot")]))
+    staff = Platform()
+    result = await delivery.flush(db, {"line": line, "slack": staff}, t0)
+    assert result.failed == 1
+    rows = await _rows(db)
+    assert rows["m1"].status == "failed" and "hasn't added" in (rows["m1"].last_error or "")
+    notice = rows[f"delivery-failed:{rows['m1'].id}"]
+    assert notice.platform == "slack" and notice.payload["kind"] == "delivery_failed"
+    assert staff.delivered() == [notice.key]
+
+
+async def test_a_crash_mid_send_is_retried_after_the_lease(db: Database, t0: datetime) -> None:
+    await _enqueue(db, t0, ("a1", "A"))
+    claimed = await delivery.claim(db, {"line"}, t0)  # a replica claims, then dies
+    assert [c.key for c in claimed] == ["a1"]
+    assert await delivery.claim(db, {"line"}, t0 + timedelta(seconds=30)) == []  # leased
+    line = Platform()
+    assert (
+        await delivery.flush(db, {"line": line}, t0 + delivery.LEASE + timedelta(seconds=1))
+    ).sent == 1
+    assert line.attempts[0].retry_key == claimed[0].retry_key
+
+
+async def test_a_sender_that_raises_does_not_lose_the_message(db: Database, t0: datetime) -> None:
+    await _enqueue(db, t0, ("a1", "A"))
+
+    class Broken:
+        async def send(self, item: OutboxItem, now: datetime) -> SendResult:
+            raise ConnectionError("network down")
+
+    assert (await delivery.flush(db, {"line": Broken()}, t0)).retried == 1
+    row = (await _rows(db))["a1"]
+    assert row.status == "pending" and row.last_error == "ConnectionError"
