@@ -343,8 +343,9 @@ def _answer_text(turn: _Turn, state: DialogState, said: InboundMessage, text: st
     value = _text_answer(turn, said, text, f)
     if value is None:
         return turn.say(_ask(turn, state)).result(state)
-    if f is ReportField.NOTE:
-        return _ask_next(turn.emit(FieldRecorded(f, value or None)), state)
+    if f is ReportField.NOTE:  # 「なし」 typed or tapped means no note
+        note = None if parsing.is_vague(value) else value
+        return _ask_next(turn.emit(FieldRecorded(f, note)), state)
     if f.value not in state.nudged and _needs_detail(turn, f, value):
         # Ask once, kindly, for one concrete detail; keep what was said either way.
         turn = turn.emit(FieldRecorded(f, value))

@@ -174,6 +174,20 @@ def test_end_flow_prefills_work_from_the_plan_and_asks_a_note() -> None:
     assert r.replies[-1].card is not None and r.replies[-1].card.title == "15:00 終了 記録しました"
 
 
+def test_typed_none_is_no_note() -> None:
+    started = ReportSnapshot(
+        business_date=DAY,
+        status=ReportStatus.STARTED,
+        start_at=at("10:00"),
+        planned_work="データ入力",
+    )
+    c = Conversation(facts(started))
+    for text in ("終了", "データ入力の続き", "入力80件", "3"):
+        c.send("15:00", text)
+    r = c.send("15:01", "なし")
+    assert of(CheckInCompleted, r) and c.facts.report.note is None
+
+
 def test_one_line_end_needs_no_more_questions_when_planned() -> None:
     started = ReportSnapshot(
         business_date=DAY,
