@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_api_base_url: str = "https://slack.com/api/"
     log_level: str = "INFO"
+    # Years records are kept from the service date (R7); `nippo retention run` refuses < 5.
+    retention_years: int = 5
 
     @property
     def async_database_url(self) -> str:
