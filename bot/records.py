@@ -10,7 +10,7 @@ another. Nothing here commits.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -105,7 +105,7 @@ def _text(v: FieldValue) -> str | None:
     if v is None:
         return None
     if isinstance(v, datetime):
-        return v.isoformat()
+        return v.astimezone(UTC).isoformat()  # one zone in the history, whatever came in
     return str(v)
 
 

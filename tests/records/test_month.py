@@ -78,7 +78,10 @@ async def test_month_view_matches_hand_count(db: Database, profile: str) -> None
         (
             "national",
             16,
-            {("aoki", C.WEEKLY_EVALUATION_DUE, d(19)), ("tsuchiya", C.WEEKLY_EVALUATION_DUE, d(19))},
+            {
+                ("aoki", C.WEEKLY_EVALUATION_DUE, d(19)),
+                ("tsuchiya", C.WEEKLY_EVALUATION_DUE, d(19)),
+            },
         ),
         (
             "higashiosaka",
