@@ -147,20 +147,15 @@ async def _nippo(
         .scalars()
         .all()
     )
-    counts = dict(
-        (
-            await session.execute(
-                select(ReportRevision.report_id, func.count())
-                .where(
-                    ReportRevision.report_id.in_([r.id for r in reports]),
-                    ReportRevision.source.in_(("member_correction", "staff_edit")),
-                )
-                .group_by(ReportRevision.report_id)
-            )
+    corrections = await session.execute(
+        select(ReportRevision.report_id, func.count())
+        .where(
+            ReportRevision.report_id.in_([r.id for r in reports]),
+            ReportRevision.source.in_(("member_correction", "staff_edit")),
         )
-        .tuples()
-        .all()
+        .group_by(ReportRevision.report_id)
     )
+    counts = {int(rid): int(n) for rid, n in corrections.all()}
     signers = await _staff_names(session, {r.signed_off_by for r in reports})
     rows: list[tuple[Cell, ...]] = []
     for r in reports:

@@ -139,7 +139,9 @@ async def build(db: Database, profile: str, *, chat_day: bool = True) -> Ids:
     fid = await make_facility(db, T0, name=f"ひまわり({profile})", profile=profile, capacity=4)
     async with db.transaction() as s:
         f = await s.get_one(Facility, fid)
-        staff = await add_staff(s, f, name="鈴木 一郎", slack_user="U1", role="staff", now=T0)
+        staff = await add_staff(
+            s, f, name="鈴木 一郎", slack_user=f"U-{profile}", role="staff", now=T0
+        )
         staff_id = staff.id
     aoki = await _member(db, fid, "青木 葵", "東大阪市", (date(2026, 1, 1), date(2026, 8, 10)))
     sakamoto = await _member(db, fid, "坂本 咲", "大阪市", voice_hard=True)
