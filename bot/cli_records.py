@@ -132,6 +132,10 @@ def report_history(
             h = await records.report_history(session, m.id, _date(on))
             if h is None:
                 raise AdminError(f"no 日報 for {m.name} on {on}")
+            await admin.audit(
+                session, actor="cli", action="report_history", target=f"report:{h.report_id}",
+                now=now(),
+            )  # fmt: skip
             typer.echo(f"日報 {h.report_id}: {m.name} {h.business_date} ({h.status})")
             for field, value in h.current.items():
                 typer.echo(f"  {field}: {'' if value is None else value}")

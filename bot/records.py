@@ -146,9 +146,9 @@ async def staff_edit(
     report = await session.get(DailyReport, report_id)
     if report is None:
         raise RecordsError(f"no 日報 with id {report_id}")
-    await _staff(session, staff_id)
+    member = await session.get_one(Member, report.member_id)
+    await _staff(session, staff_id, member)
     if isinstance(value, str):
-        member = await session.get_one(Member, report.member_id)
         facility = await session.get_one(Facility, member.facility_id)
         value = parse_value(report_field, value, report.business_date, facility.tz)
     return await record_change(
@@ -168,7 +168,7 @@ async def sign_off(session: AsyncSession, report_id: int, staff_id: int, now: da
     report = await session.get(DailyReport, report_id)
     if report is None:
         raise RecordsError(f"no 日報 with id {report_id}")
-    staff = await _staff(session, staff_id)
+    staff = await _staff(session, staff_id, await session.get_one(Member, report.member_id))
     await session.refresh(report, with_for_update=True)
     before = f"staff:{report.signed_off_by}" if report.signed_off_by else None
     report.signed_off_by, report.signed_off_at = staff.id, now
@@ -186,10 +186,11 @@ async def sign_off(session: AsyncSession, report_id: int, staff_id: int, now: da
     await session.flush()
 
 
-async def _staff(session: AsyncSession, staff_id: int) -> Staff:
+async def _staff(session: AsyncSession, staff_id: int, member: Member) -> Staff:
+    """An active staff member of the member's own facility: no one edits another's records."""
     staff = await session.get(Staff, staff_id)
-    if staff is None or not staff.active:
-        raise RecordsError(f"no active staff member with id {staff_id}")
+    if staff is None or not staff.active or staff.facility_id != member.facility_id:
+        raise RecordsError(f"no active staff member with id {staff_id} at this facility")
     return staff
 
 
@@ -309,7 +310,7 @@ async def log_contact(
     if member is None:
         raise RecordsError(f"no member with id {member_id}")
     if staff_id is not None:
-        await _staff(session, staff_id)
+        await _staff(session, staff_id, member)
     facility = await session.get_one(Facility, member.facility_id)
     record = SupportRecord(
         member_id=member.id,
@@ -364,7 +365,7 @@ async def record_evaluation(
     if member is None:
         raise RecordsError(f"no member with id {member_id}")
     if staff_id is not None:
-        await _staff(session, staff_id)
+        await _staff(session, staff_id, member)
     evaluation = Evaluation(
         member_id=member.id,
         kind=kind,

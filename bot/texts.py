@@ -161,7 +161,7 @@ COMPLIANCE_FINDINGS = {
     "too_many_days": "利用日数が上限を超えています({detail}日)",
     "outside_approval": "{day} 在宅利用の承認期間の外です",
     "approval_unknown": "在宅利用の承認期間が登録されていません",
-    "zaitaku_share": "在宅利用者が定員の5割を超えています({detail}人)",
+    "zaitaku_share": "在宅利用者が定員に対する上限を超えています({detail}人)",
     "weekly_evaluation_due": "{member}さん: 今週の評価がまだです({day}まで)",
     "monthly_evaluation_due": "{member}さん: 今月の訪問・通所による評価がまだです({day}まで)",
     "approval_expiring": "{member}さん: 在宅利用の承認期間が{day}で終わります",
