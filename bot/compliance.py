@@ -159,6 +159,7 @@ class WeekCheck:
     zaitaku_days: int
     tsusho_days: int
     evaluation: date | None
+    required: bool  # a 在宅 day of this month falls in the week: an evaluation is due
 
 
 @dataclass(frozen=True)
@@ -270,9 +271,10 @@ def evaluate_member(p: Profile, month: date, m: MemberFacts) -> MemberCompliance
             zaitaku_days=sum(d.mode == "zaitaku" for d in week_days),
             tsusho_days=sum(d.mode == "tsusho" for d in week_days),
             evaluation=evals[0] if evals else None,
+            required=bool(z_in_month),
         )
         weeks.append(week)
-        if not z_in_month:
+        if not week.required:
             continue  # no 在宅 day this week (in this month): nothing to evaluate
         if p.weekly_evaluation and week.evaluation is None:
             findings.append(Finding(Code.WEEKLY_EVALUATION_MISSING, m.member_id, monday))

@@ -194,8 +194,8 @@ def render_month(view: MonthCompliance, deadlines: Sequence[Finding] = ()) -> st
                 tsusho=len(m.tsusho_days),
                 used=m.days_used,
                 limit=f"/{m.max_days}" if m.max_days is not None else "",
-                weekly=sum(w.evaluation is not None for w in m.weeks),
-                weeks=len(m.weeks),
+                weekly=sum(w.required and w.evaluation is not None for w in m.weeks),
+                weeks=sum(w.required for w in m.weeks),
                 monthly=_md(m.monthly_evaluation) if m.monthly_evaluation else "未実施",
             )
         )

@@ -56,6 +56,7 @@ async def test_month_view_matches_hand_count(db: Database, profile: str) -> None
     assert (len(aoki.zaitaku_days), len(aoki.tsusho_days), aoki.days_used) == (18, 6, 24)
     assert aoki.monthly_evaluation == d(3)  # weekly by 通所 stands for the monthly one (R6)
     assert [w.evaluation for w in aoki.weeks] == [d(3), d(9), None, d(24), d(31)]
+    assert [w.required for w in m[ids.tsuchiya].weeks] == [False, False, True, True, False]
     assert len(aoki.confirmed_days) == (2 if profile == "sapporo" else 17)
     sakamoto = m[ids.sakamoto]
     assert len(sakamoto.confirmed_days) == 23  # voice contact hard: text counts in Sapporo too
@@ -145,6 +146,10 @@ async def test_month_view_text(db: Database) -> None:
         )
     assert text.splitlines()[0] == "2026年7月の記録の確認(東大阪市)"
     assert "在宅利用者 4人 / 定員 4人(上限 2人)" in text
-    assert "- 青木 葵: 在宅 18日(連絡2回確認済み 17日)、通所 6日、利用 24日/23" in text
+    assert (
+        "- 青木 葵: 在宅 18日(連絡2回確認済み 17日)、通所 6日、利用 24日/23、"
+        "週の評価 4/5週、月の評価 7/3"
+    ) in text
+    assert "- 千葉 智: 在宅 0日(連絡2回確認済み 0日)、通所 1日、利用 1日/23、週の評価 0/0週" in text
     assert "7/14 1日2回の連絡の記録がそろっていません" in text
     assert "2026-06分の在宅就労支援対象者リスト(様式在-1)の提出期限は7/15です" in text

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from itertools import pairwise
 
 import pytest
 from sqlalchemy import select
@@ -122,4 +123,36 @@ async def test_concurrent_member_and_staff_edits_both_survive(db: Database, t0: 
         (None, "入力100件(職員確認)", "staff_edit"),
         ("入力100件(職員確認)", "入力130件", "member"),
     ]
+    _current_is_last_revision(h)
+
+
+async def test_interleaved_edits_form_one_unbroken_chain(db: Database, t0: datetime) -> None:
+    """Many member corrections (through the chat) and staff edits on the same fields: each
+    revision starts where the previous one ended, and the last one is the current value."""
+    mid, sid, chat, rid = await _setup(db, t0)
+    await chat.say("u1", "終了 入力100件 体調3", jst(DAY, "15:00"))
+    minute = 0
+    for i in range(6):
+        minute += 2
+        at = jst(DAY, f"16:{minute:02d}")
+        async with db.transaction() as s:
+            await records.staff_edit(s, rid, "outputs", f"入力{110 + i}件", sid, at)
+            await records.staff_edit(s, rid, "sleep_hours", str(5 + i), sid, at)
+        await chat.say("u1", "修正", at)
+        await chat.tap("u1", "fix:sleep_hours", at)
+        await chat.say("u1", f"{7 + i}時間半", at)
+
+    async with db.transaction() as s:
+        h = await records.report_history(s, mid, jst(DAY, "12:00").date())
+    assert h is not None
+    chains: dict[str, list[records.RevisionView]] = {}
+    for r in h.revisions:
+        chains.setdefault(r.field, []).append(r)
+    for field, chain in chains.items():
+        for prev, nxt in pairwise(chain):
+            assert nxt.before == prev.after, field
+    sleep = chains["sleep_hours"]
+    assert len(sleep) == 1 + 6 * 2  # the first answer, then staff and member in turn
+    assert [r.source for r in sleep[-2:]] == ["staff_edit", "member_correction"]
+    assert h.current["sleep_hours"] == 12.5 and h.current["outputs"] == "入力115件"
     _current_is_last_revision(h)
