@@ -9,9 +9,9 @@ another. Nothing here commits.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -269,7 +269,9 @@ def _who(r: ReportRevision) -> str:
     return f"staff:{r.by_staff_id}" if r.by_staff_id is not None else f"member:{r.by_member_id}"
 
 
-async def _names(session: AsyncSession, revs: Any, report: DailyReport) -> dict[str, str]:
+async def _names(
+    session: AsyncSession, revs: Sequence[ReportRevision], report: DailyReport
+) -> dict[str, str]:
     out: dict[str, str] = {}
     member = await session.get(Member, report.member_id)
     if member is not None:

@@ -6,6 +6,8 @@ from dataclasses import replace
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot import compliance
 from bot.compliance import (
@@ -99,3 +101,49 @@ def test_other_cities_members_are_outside_the_municipal_rules() -> None:
     assert {Code.TOO_MANY_DAYS, Code.TSUSHO_WEEK_MISSING} <= mine
     osaka = _codes(HO, _member(days, evaluations=evals, municipality="大阪市"))
     assert osaka == set()
+
+
+_days = st.lists(
+    st.builds(
+        DayFacts,
+        day=st.dates(date(2027, 1, 25), date(2027, 3, 7)),
+        mode=st.sampled_from(["zaitaku", "tsusho"]),
+        start_checked=st.booleans(),
+        end_checked=st.booleans(),
+        contact_channels=st.frozensets(st.sampled_from(["phone", "message", "video", "visit"])),
+    ),
+    max_size=25,
+    unique_by=lambda d: d.day,
+)
+_evals = st.lists(
+    st.builds(
+        EvaluationFacts,
+        day=st.dates(date(2027, 1, 25), date(2027, 3, 7)),
+        kind=st.sampled_from(["weekly", "monthly"]),
+        method=st.sampled_from(["visit", "tsusho", "phone", "ict"]),
+    ),
+    max_size=6,
+)
+
+
+@given(_days, _evals, _evals, st.sampled_from(sorted(compliance.PROFILES)))
+def test_properties_of_the_month(
+    days: list[DayFacts],
+    evals: list[EvaluationFacts],
+    more: list[EvaluationFacts],
+    name: str,
+) -> None:
+    p = compliance.profile(name)
+    m = _member(days, evaluations=tuple(evals))
+    result = evaluate_month(p, FEB, [m], 10).members[0]
+    # every 在宅 day of the month is either confirmed or not, never both
+    assert set(result.confirmed_days) | set(result.unconfirmed_days) == set(result.zaitaku_days)
+    assert not set(result.confirmed_days) & set(result.unconfirmed_days)
+    assert all(d.month == 2 for d in result.zaitaku_days + result.tsusho_days)
+    # more evaluations never add a finding
+    richer = evaluate_month(p, FEB, [replace(m, evaluations=tuple(evals + more))], 10)
+    assert set(richer.members[0].findings) <= set(result.findings)
+    # Sapporo is the national baseline plus the voice rule: never fewer findings
+    national = evaluate_month(compliance.profile("national"), FEB, [m], 10).members[0]
+    sapporo = evaluate_month(compliance.profile("sapporo"), FEB, [m], 10).members[0]
+    assert set(national.findings) <= set(sapporo.findings)
