@@ -10,8 +10,9 @@ from itertools import pairwise
 import pytest
 from sqlalchemy import select
 
-from bot import records
+from bot import records, service
 from bot.admin import add_staff
+from bot.domain import ContactRef, InboundMessage, Platform
 from bot.records import RecordsError
 from storage.db import Database
 from storage.models import DailyReport, Facility, ReportRevision
@@ -155,4 +156,34 @@ async def test_interleaved_edits_form_one_unbroken_chain(db: Database, t0: datet
     assert len(sleep) == 1 + 6 * 2  # the first answer, then staff and member in turn
     assert [r.source for r in sleep[-2:]] == ["staff_edit", "member_correction"]
     assert h.current["sleep_hours"] == 12.5 and h.current["outputs"] == "入力115件"
+    _current_is_last_revision(h)
+
+
+async def test_staff_edit_waits_for_a_member_message_in_flight(db: Database, t0: datetime) -> None:
+    """The other order: the member's message is being handled when staff edit the same field."""
+    mid, sid, _, rid = await _setup(db, t0)
+    msg = InboundMessage(
+        event_id="ev-end",
+        sender=ContactRef(Platform.CONSOLE, "u1"),
+        sent_at=jst(DAY, "15:00"),
+        text="終了 入力130件 体調3",
+    )
+
+    async def staff_edit() -> None:
+        async with db.transaction() as s:
+            await records.staff_edit(s, rid, "outputs", "入力131件", sid, jst(DAY, "15:01"))
+
+    async with db.transaction() as member_session:
+        await service.receive(member_session, msg, msg.sent_at)
+        staff = asyncio.create_task(staff_edit())
+        for _ in range(20):
+            await asyncio.sleep(0.01)
+        assert not staff.done()
+    await staff
+
+    async with db.transaction() as s:
+        h = await records.report_history(s, mid, jst(DAY, "12:00").date())
+    assert h is not None and h.current["outputs"] == "入力131件"
+    outputs = [(r.before, r.after, r.source) for r in h.revisions if r.field == "outputs"]
+    assert outputs == [(None, "入力130件", "member"), ("入力130件", "入力131件", "staff_edit")]
     _current_is_last_revision(h)
