@@ -270,3 +270,8 @@ def _env() -> dict[str, str]:
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     app()
+
+
+# Records commands (log, eval, report, month, export, retention, member assign/set) live in
+# their own module; importing it registers them on `app`.
+from bot import cli_records  # noqa: E402, F401

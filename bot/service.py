@@ -30,16 +30,15 @@ from bot.domain import (
     EntryFlagged,
     Facts,
     FieldRecorded,
-    FieldValue,
     InboundMessage,
     Phase,
     Reply,
-    ReportField,
     ReportSnapshot,
     ReportStatus,
     SupportKind,
     reply_to_json,
 )
+from bot.records import record_change
 from storage import repo
 from storage.models import (
     Conversation,
@@ -49,7 +48,6 @@ from storage.models import (
     InboxEvent,
     LinkCode,
     Member,
-    ReportRevision,
     SupportRecord,
 )
 
@@ -262,7 +260,7 @@ async def apply_events(
     for event in events:
         if isinstance(event, FieldRecorded):
             report = report or await _open_report(session, member, day, now)
-            _set_field(session, report, event, member.id, msg.sent_at)
+            await _set_field(session, report, event, member.id, msg.sent_at)
         elif isinstance(event, CheckInCompleted):
             report = report or await _open_report(session, member, day, now)
             await _support(
@@ -348,40 +346,20 @@ async def _open_report(
     return report
 
 
-def _set_field(
+async def _set_field(
     session: AsyncSession, report: DailyReport, event: FieldRecorded, member_id: int, at: datetime
 ) -> None:
-    """Change one field, keeping the change as a revision (who, when, before, after)."""
-    before: FieldValue = getattr(report, event.field.value)
-    if before == event.value:
-        return
-    setattr(report, event.field.value, event.value)
-    session.add(
-        ReportRevision(
-            report_id=report.id,
-            field=event.field.value,
-            before=_text(before),
-            after=_text(event.value),
-            by_member_id=member_id,
-            source="member_correction" if event.correction else "member",
-            at=at,
-        )
+    """Change one field through the shared path that keeps every change as a revision."""
+    await record_change(
+        session,
+        report,
+        event.field,
+        event.value,
+        at=at,
+        source="member_correction" if event.correction else "member",
+        by_member_id=member_id,
+        clears_flag=event.correction,
     )
-    if event.field is ReportField.START_AT and report.status in ("open", "absent"):
-        report.status = ReportStatus.STARTED.value
-    if event.field is ReportField.END_AT:
-        report.status = ReportStatus.ENDED.value
-    if report.flags and event.field.value in report.flags and event.correction:
-        report.flags = {k: v for k, v in report.flags.items() if k != event.field.value}
-    report.updated_at = at
-
-
-def _text(v: FieldValue) -> str | None:
-    if v is None:
-        return None
-    if isinstance(v, datetime):
-        return v.isoformat()
-    return str(v)
 
 
 def _check_kind(phase: Phase) -> SupportKind:

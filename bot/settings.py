@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     slack_api_base_url: str = "https://slack.com/api/"
     log_level: str = "INFO"
     log_format: str = "json"  # json | text
+    # Years records are kept from the service date (R7); `nippo retention run` refuses < 5.
+    retention_years: int = 5
 
     @property
     def async_database_url(self) -> str:

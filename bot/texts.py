@@ -141,3 +141,29 @@ CONCERN_TITLES = {
 }
 STAFF_ALERT = "【{title}】{member}さん({date}) {detail}"
 STAFF_INFO = "【お知らせ】{member}さん: {title}({date}) {detail}"
+
+
+# --- records: the month's compliance view (managers read it; bot/compliance_report.py) ------
+
+MONTH_TITLE = "{year}年{month}月の記録の確認({profile})"
+MONTH_SHARE = "在宅利用者 {users}人 / 定員 {capacity}人(上限 {limit}人)"
+MONTH_MEMBER = (
+    "- {name}: 在宅 {zaitaku}日(連絡2回確認済み {confirmed}日)、通所 {tsusho}日、"
+    "利用 {used}日{limit}、週の評価 {weekly}/{weeks}週、月の評価 {monthly}"
+)
+MONTH_ALL_OK = "気になる点はありません。"
+MONTH_DEADLINES = "近づいている期限:"
+COMPLIANCE_FINDINGS = {
+    "contacts_missing": "{day} 1日2回の連絡の記録がそろっていません",
+    "weekly_evaluation_missing": "{day}からの週の評価の記録がありません",
+    "monthly_evaluation_missing": "今月の訪問・通所による評価(評価シート)がありません",
+    "tsusho_week_missing": "{day}からの週に通所の日がありません",
+    "too_many_days": "利用日数が上限を超えています({detail}日)",
+    "outside_approval": "{day} 在宅利用の承認期間の外です",
+    "approval_unknown": "在宅利用の承認期間が登録されていません",
+    "zaitaku_share": "在宅利用者が定員に対する上限を超えています({detail}人)",
+    "weekly_evaluation_due": "{member}さん: 今週の評価がまだです({day}まで)",
+    "monthly_evaluation_due": "{member}さん: 今月の訪問・通所による評価がまだです({day}まで)",
+    "approval_expiring": "{member}さん: 在宅利用の承認期間が{day}で終わります",
+    "monthly_report_due": "{detail}分の在宅就労支援対象者リスト(様式在-1)の提出期限は{day}です",
+}
