@@ -1,0 +1,750 @@
+"""Use case: one scheduler tick (DESIGN §3 "the database is the truth", §6).
+
+Load the day's view for every facility with a few set-based queries (only members for whom
+something can be due), let the pure `policy.decide` say what is due, drop what exists already,
+and apply the rest in one transaction. Every effect has a unique key (outbox, alert, 支援記録),
+so a repeated tick, a late tick after a restart, or two replicas ticking at once produce each
+effect exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, case, exists, func, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from bot import dialog, policy, texts
+from bot.alerting import STAFF_PLATFORM, raise_alert
+from bot.domain import (
+    AlertLevel,
+    DayMode,
+    Phase,
+    Reply,
+    ReportSnapshot,
+    ReportStatus,
+    SupportKind,
+    reply_to_json,
+)
+from bot.policy import (
+    Action,
+    Audience,
+    Escalate,
+    EvaluationKind,
+    FacilityDay,
+    Ladder,
+    MemberDay,
+    MissedKind,
+    Remind,
+    RemindEvaluations,
+    Resolve,
+    SendDigest,
+    TickView,
+)
+from storage import repo
+from storage.db import Database
+from storage.models import (
+    Alert,
+    DailyReport,
+    Evaluation,
+    Facility,
+    FacilityClosure,
+    Identity,
+    Member,
+    OutboxMessage,
+    Schedule,
+    ScheduleException,
+    Staff,
+    SupportRecord,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+M = TypeVar("M", Member, Facility)
+
+# pg_try_advisory_xact_lock key: one ticking replica at a time (the others skip that minute).
+TICK_LOCK = 0x6E6970706F  # "nippo"
+CHUNK = 1000
+OPEN_STATES = ("open", "acked")
+
+
+@dataclass
+class TickSummary:
+    at: datetime
+    skipped: bool = False  # another replica held the tick lock
+    candidates: int = 0  # member-days loaded
+    due: int = 0  # actions the policy found due, before dropping those done
+    reminders: list[str] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)
+    digests: list[str] = field(default_factory=list)
+    evaluations: list[str] = field(default_factory=list)
+
+    @property
+    def effects(self) -> list[str]:
+        return self.reminders + self.alerts + self.resolved + self.digests + self.evaluations
+
+
+async def tick(db: Database, now: datetime, *, elect: bool = True) -> TickSummary:
+    """One tick at `now`, in one transaction. `elect` lets one PostgreSQL replica tick."""
+    async with db.transaction() as session:
+        if elect and db.dialect == "postgresql":
+            got = await session.scalar(
+                text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": TICK_LOCK}
+            )
+            if not got:
+                return TickSummary(now, skipped=True)
+        return await run_tick(session, now)
+
+
+async def run_tick(session: AsyncSession, now: datetime) -> TickSummary:
+    summary = TickSummary(now)
+    view = await load_view(session, now)
+    summary.candidates = len(view.members)
+    due = policy.decide(view, now)
+    summary.due = len(due)
+    done = await existing_keys(session, due)
+    actions = policy.decide(replace(view, done=done), now)
+    await apply(session, view, actions, now, summary)
+    log.info(
+        "tick",
+        extra={"candidates": summary.candidates, "due": summary.due, "applied": len(actions)},
+    )
+    return summary
+
+
+# --- loading the view ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Zone:
+    tz: str
+    day: date
+    local: time
+    offset_minutes: int
+
+
+def _zone(tz: str, now: datetime) -> _Zone:
+    local = now.astimezone(ZoneInfo(tz))
+    offset = local.utcoffset() or timedelta(0)
+    return _Zone(tz, local.date(), local.time(), int(offset.total_seconds() // 60))
+
+
+async def load_view(session: AsyncSession, now: datetime) -> TickView:
+    tzs = (await session.scalars(select(Facility.tz).distinct())).all()
+    members: list[MemberDay] = []
+    facilities: list[FacilityDay] = []
+    for tz in tzs:
+        zone = _zone(tz, now)
+        fac_days, ladders = await _facility_days(session, zone)
+        facilities.extend(fac_days)
+        members.extend(await _member_days(session, zone, ladders))
+    return TickView(tuple(members), tuple(facilities))
+
+
+async def _facility_days(
+    session: AsyncSession, zone: _Zone
+) -> tuple[list[FacilityDay], dict[int, Ladder]]:
+    closed = exists().where(
+        FacilityClosure.facility_id == Facility.id, FacilityClosure.date == zone.day
+    )
+    rows = await session.execute(
+        select(Facility.id, Facility.default_end, Facility.ladder, closed).where(
+            Facility.tz == zone.tz
+        )
+    )
+    days, ladders = [], {}
+    for fid, default_end, ladder_json, is_closed in rows:
+        ladder = Ladder.from_json(ladder_json)
+        ladders[fid] = ladder
+        days.append(
+            FacilityDay(fid, zone.day, zone.offset_minutes, default_end, bool(is_closed), ladder)
+        )
+    return days, ladders
+
+
+async def _member_days(
+    session: AsyncSession, zone: _Zone, ladders: dict[int, Ladder]
+) -> list[MemberDay]:
+    """Member-days where something can be due: the planned start has passed and the member
+    has not reported (start ladder), has started and the planned end has passed (end ladder),
+    or has an open missed-contact alert (to resolve). Nobody else is loaded."""
+    day = zone.day
+    has_exc = ScheduleException.id.is_not(None)
+    mode = case((has_exc, ScheduleException.mode), else_=Schedule.mode)
+    start = func.coalesce(
+        case((has_exc, ScheduleException.start), else_=Schedule.start), Facility.default_start
+    )
+    end = func.coalesce(
+        case((has_exc, ScheduleException.end), else_=Schedule.end), Facility.default_end
+    )
+    open_alert = exists().where(
+        Alert.state.in_(OPEN_STATES),
+        Alert.member_id == Member.id,
+        Alert.business_date == day,
+        Alert.kind.in_((MissedKind.START.value, MissedKind.END.value)),
+    )
+    reachable = exists().where(Identity.member_id == Member.id, Identity.active.is_(True))
+    closed = exists().where(
+        FacilityClosure.facility_id == Member.facility_id, FacilityClosure.date == day
+    )
+    now_t = zone.local
+    conditions = [
+        Member.active.is_(True),
+        mode == DayMode.ZAITAKU.value,
+        start <= now_t,
+        or_(
+            DailyReport.id.is_(None),
+            DailyReport.status == ReportStatus.OPEN.value,
+            and_(DailyReport.status == ReportStatus.STARTED.value, end <= now_t),
+            open_alert,
+        ),
+    ]
+    # Cheap pre-filters; the policy decides the same again from the flags.
+    if policy.is_holiday(day):
+        conditions.append(or_(has_exc, open_alert))
+    stmt = (
+        select(
+            Member.id,
+            Member.facility_id,
+            start.label("start"),
+            end.label("end"),
+            has_exc.label("from_exception"),
+            DailyReport.status,
+            DailyReport.start_at,
+            DailyReport.end_at,
+            closed.label("closed"),
+            reachable.label("reachable"),
+        )
+        .join(Facility, Facility.id == Member.facility_id)
+        .outerjoin(
+            ScheduleException,
+            and_(ScheduleException.member_id == Member.id, ScheduleException.date == day),
+        )
+        .outerjoin(
+            Schedule, and_(Schedule.member_id == Member.id, Schedule.weekday == day.weekday())
+        )
+        .outerjoin(
+            DailyReport, and_(DailyReport.member_id == Member.id, DailyReport.business_date == day)
+        )
+        .where(Facility.tz == zone.tz, *conditions)
+    )
+    rows = (await session.execute(stmt)).all()
+    open_kinds = await _open_alert_kinds(session, [r.id for r in rows if r.status], day)
+    return [
+        MemberDay(
+            member_id=r.id,
+            facility_id=r.facility_id,
+            business_date=day,
+            tz_offset_minutes=zone.offset_minutes,
+            mode=DayMode.ZAITAKU,
+            planned_start=r.start,
+            planned_end=r.end,
+            status=ReportStatus(r.status or ReportStatus.OPEN.value),
+            start_at=r.start_at,
+            end_at=r.end_at,
+            from_exception=bool(r.from_exception),
+            closed=bool(r.closed),
+            reachable=bool(r.reachable),
+            open_alerts=open_kinds.get(r.id, frozenset()),
+            ladder=ladders.get(r.facility_id, Ladder()),
+        )
+        for r in rows
+    ]
+
+
+async def _open_alert_kinds(
+    session: AsyncSession, member_ids: Sequence[int], day: date
+) -> dict[int, frozenset[MissedKind]]:
+    """Open missed-contact alerts of members who reported (the only ones to resolve)."""
+    found: dict[int, set[MissedKind]] = defaultdict(set)
+    for ids in _chunks(member_ids):
+        rows = await session.execute(
+            select(Alert.member_id, Alert.kind).where(
+                Alert.state.in_(OPEN_STATES),
+                Alert.member_id.in_(ids),
+                Alert.business_date == day,
+                Alert.kind.in_((MissedKind.START.value, MissedKind.END.value)),
+            )
+        )
+        for member_id, kind in rows:
+            found[member_id].add(MissedKind(kind))
+    return {k: frozenset(v) for k, v in found.items()}
+
+
+async def existing_keys(session: AsyncSession, actions: Iterable[Action]) -> frozenset[str]:
+    """Which of these effects happened already (index lookups on the unique keys)."""
+    alert_keys = [a.key for a in actions if isinstance(a, Escalate)]
+    outbox_keys = [a.key for a in actions if not isinstance(a, Escalate)]
+    found: set[str] = set()
+    for keys in _chunks(alert_keys):
+        found.update((await session.scalars(select(Alert.key).where(Alert.key.in_(keys)))).all())
+    for keys in _chunks(outbox_keys):
+        found.update(
+            (
+                await session.scalars(select(OutboxMessage.key).where(OutboxMessage.key.in_(keys)))
+            ).all()
+        )
+    return frozenset(found)
+
+
+# --- applying the actions ------------------------------------------------------------------
+
+
+async def apply(
+    session: AsyncSession,
+    view: TickView,
+    actions: Sequence[Action],
+    now: datetime,
+    summary: TickSummary,
+) -> None:
+    if not actions:
+        return
+    member_ids = {a.member_id for a in actions if isinstance(a, Remind | Escalate | Resolve)}
+    members = await _by_id(session, Member, member_ids)
+    facility_ids = {m.facility_id for m in members.values()} | {
+        a.facility_id for a in actions if isinstance(a, SendDigest | RemindEvaluations)
+    }
+    facilities = await _by_id(session, Facility, facility_ids)
+    days = {d.member_id: d for d in view.members}
+
+    reminders = [a for a in actions if isinstance(a, Remind)]
+    summary.reminders = await _remind(session, reminders, members, days, now)
+    for a in actions:
+        if isinstance(a, Escalate):
+            member = members[a.member_id]
+            facility = facilities[member.facility_id]
+            if await _escalate(session, a, member, facility, now):
+                summary.alerts.append(a.key)
+        elif isinstance(a, Resolve):
+            member = members[a.member_id]
+            if await _resolve(session, a, member, facilities[member.facility_id], days, now):
+                summary.resolved.append(a.key)
+    digests = [a for a in actions if isinstance(a, SendDigest)]
+    summary.digests = await _digests(session, digests, facilities, now)
+    evals = [a for a in actions if isinstance(a, RemindEvaluations)]
+    summary.evaluations = await _evaluations(session, evals, facilities, now)
+
+
+async def _remind(
+    session: AsyncSession,
+    actions: Sequence[Remind],
+    members: dict[int, Member],
+    days: dict[int, MemberDay],
+    now: datetime,
+) -> list[str]:
+    """Reminders in bulk (the 10:00 peak): outbox rows, then a 支援記録 for each one new."""
+    if not actions:
+        return []
+    identities = await _active_identities(session, [a.member_id for a in actions])
+    rows, records = [], {}
+    for a in actions:
+        ident = identities.get(a.member_id)
+        if ident is None:  # unlinked since the view was loaded: staff alerts still fire
+            continue
+        member = members[a.member_id]
+        day = days[a.member_id]
+        report = ReportSnapshot(business_date=a.business_date, status=day.status)
+        reply = Reply(_reminder_text(a, member.name), dialog.menu_for(report))
+        rows.append(
+            _outbox_row(
+                key=a.key,
+                platform=ident[0],
+                recipient=ident[1],
+                member_id=a.member_id,
+                payload={
+                    "kind": "replies",
+                    "replies": [reply_to_json(reply)],
+                    "business_date": a.business_date.isoformat(),
+                },
+                now=now,
+            )
+        )
+        records[a.key] = {
+            "member_id": a.member_id,
+            "business_date": a.business_date,
+            "at": now,
+            "kind": SupportKind.REMINDER.value,
+            "channel": ident[0],
+            "staff_id": None,
+            "content": texts.REMINDER_RECORD.format(
+                phase=texts.REMINDER_PHASES[a.phase.value], step=a.step
+            ),
+            "key": a.key,
+        }
+    new = await _insert_many(session, OutboxMessage, rows)
+    await _insert_many(session, SupportRecord, [records[k] for k in new])
+    return sorted(new)
+
+
+def _reminder_text(a: Remind, name: str) -> str:
+    if a.phase is Phase.END:
+        return texts.EVENING.format(name=name)
+    return (texts.MORNING if a.step == 1 else texts.MORNING_AGAIN).format(name=name)
+
+
+async def _escalate(
+    session: AsyncSession, a: Escalate, member: Member, facility: Facility, now: datetime
+) -> bool:
+    planned = a.planned.strftime("%H:%M")
+    minutes = _ladder_minutes(a, facility)
+    if a.kind is MissedKind.END:
+        detail = texts.MISSED_END_DETAIL.format(planned=planned, minutes=minutes)
+        level = AlertLevel.WARNING
+    elif a.audience is Audience.MANAGER:
+        mentions = await _mentions(session, member)
+        detail = texts.MISSED_START_CALL.format(mentions=mentions, planned=planned, minutes=minutes)
+        level = AlertLevel.URGENT
+    else:
+        detail = texts.MISSED_START_DETAIL.format(planned=planned, minutes=minutes)
+        level = AlertLevel.WARNING
+    alert_id = await raise_alert(
+        session,
+        facility=facility,
+        member=member,
+        day=a.business_date,
+        kind=a.kind.value,
+        level=level,
+        detail=detail,
+        key=a.key,
+        now=now,
+    )
+    return alert_id is not None
+
+
+def _ladder_minutes(a: Escalate, facility: Facility) -> int:
+    ladder = Ladder.from_json(facility.ladder)
+    if a.kind is MissedKind.END:
+        return ladder.end_staff
+    return ladder.start_manager if a.audience is Audience.MANAGER else ladder.start_staff
+
+
+async def _mentions(session: AsyncSession, member: Member) -> str:
+    """Slack mentions for the phone-call step: the managers, then the member's own staff."""
+    stmt = select(Staff.id, Staff.slack_user_id).where(
+        Staff.facility_id == member.facility_id,
+        Staff.active.is_(True),
+        Staff.slack_user_id.is_not(None),
+        or_(
+            Staff.role == "manager",
+            Staff.id.in_([i for i in (member.primary_staff_id, member.substitute_staff_id) if i]),
+        ),
+    )
+    rows = (await session.execute(stmt.order_by(Staff.id))).all()
+    order = {member.primary_staff_id: 0, member.substitute_staff_id: 1}
+    users = [u for _, u in sorted(rows, key=lambda r: (order.get(r[0], 2), r[0]))]
+    return "".join(f"<@{u}> " for u in users)
+
+
+async def _resolve(
+    session: AsyncSession,
+    a: Resolve,
+    member: Member,
+    facility: Facility,
+    days: dict[int, MemberDay],
+    now: datetime,
+) -> bool:
+    """Close the open missed-contact alerts and tell staff once."""
+    result = await session.execute(
+        update(Alert)
+        .where(
+            Alert.member_id == a.member_id,
+            Alert.business_date == a.business_date,
+            Alert.kind == a.kind.value,
+            Alert.state.in_(OPEN_STATES),
+        )
+        .values(state="resolved", resolved_at=now, resolution="late_report")
+        .returning(Alert.id)
+    )
+    alert_ids = sorted(r[0] for r in result)
+    if not alert_ids:
+        return False
+    day = days.get(a.member_id)
+    md = f"{a.business_date.month}/{a.business_date.day}"
+    if a.kind is MissedKind.END:
+        msg = texts.RESOLVED_END.format(member=member.name, date=md)
+    else:
+        if day is not None and day.start_at is not None:
+            hm = day.start_at.astimezone(ZoneInfo(facility.tz)).strftime("%H:%M")
+            what = texts.RESOLVED_WHAT_START.format(time=hm)
+        else:
+            what = texts.RESOLVED_WHAT_ABSENT
+        msg = texts.RESOLVED_START.format(member=member.name, date=md, what=what)
+    new = await repo.enqueue(
+        session,
+        key=a.key,
+        platform=STAFF_PLATFORM,
+        recipient=facility.alert_channel or "",
+        payload={"kind": "alert_resolved", "alert_ids": alert_ids, "text": msg},
+        member_id=member.id,
+        now=now,
+    )
+    return new is not None
+
+
+# --- end of day: the staff digest ----------------------------------------------------------
+
+
+async def _digests(
+    session: AsyncSession,
+    actions: Sequence[SendDigest],
+    facilities: dict[int, Facility],
+    now: datetime,
+) -> list[str]:
+    if not actions:
+        return []
+    by_day: dict[date, list[SendDigest]] = defaultdict(list)
+    for a in actions:
+        by_day[a.business_date].append(a)
+    rows = []
+    for day, due in by_day.items():
+        lines = await digest_members(session, [a.facility_id for a in due], day)
+        for a in due:
+            facility = facilities[a.facility_id]
+            entries = lines.get(a.facility_id, [])
+            rows.append(
+                _outbox_row(
+                    key=a.key,
+                    platform=STAFF_PLATFORM,
+                    recipient=facility.alert_channel or "",
+                    member_id=None,
+                    payload=digest_payload(facility, day, entries),
+                    now=now,
+                )
+            )
+    return sorted(await _insert_many(session, OutboxMessage, rows))
+
+
+async def digest_members(
+    session: AsyncSession, facility_ids: Sequence[int], day: date
+) -> dict[int, list[dict[str, Any]]]:
+    """Each facility's 在宅 members of the day with their 日報 status and flagged entries."""
+    has_exc = ScheduleException.id.is_not(None)
+    mode = case((has_exc, ScheduleException.mode), else_=Schedule.mode)
+    out: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for ids in _chunks(facility_ids):
+        stmt = (
+            select(
+                Member.id,
+                Member.facility_id,
+                Member.name,
+                DailyReport.status,
+                DailyReport.start_at,
+                DailyReport.end_at,
+                DailyReport.flags,
+                DailyReport.id.label("report_id"),
+            )
+            .outerjoin(
+                ScheduleException,
+                and_(ScheduleException.member_id == Member.id, ScheduleException.date == day),
+            )
+            .outerjoin(
+                Schedule,
+                and_(Schedule.member_id == Member.id, Schedule.weekday == day.weekday()),
+            )
+            .outerjoin(
+                DailyReport,
+                and_(DailyReport.member_id == Member.id, DailyReport.business_date == day),
+            )
+            .where(
+                Member.facility_id.in_(ids),
+                Member.active.is_(True),
+                or_(mode == DayMode.ZAITAKU.value, DailyReport.id.is_not(None)),
+            )
+            .order_by(Member.facility_id, Member.id)
+        )
+        for r in await session.execute(stmt):
+            out[r.facility_id].append(
+                {
+                    "member_id": r.id,
+                    "name": r.name,
+                    "report_id": r.report_id,
+                    "status": r.status or ReportStatus.OPEN.value,
+                    "start_at": r.start_at.isoformat() if r.start_at else None,
+                    "end_at": r.end_at.isoformat() if r.end_at else None,
+                    "flags": dict(r.flags or {}),
+                }
+            )
+    return out
+
+
+def digest_payload(facility: Facility, day: date, members: list[dict[str, Any]]) -> dict[str, Any]:
+    tz = ZoneInfo(facility.tz)
+    lines = [texts.DIGEST_TITLE.format(date=f"{day.month}/{day.day}", count=len(members))]
+    if not members:
+        lines.append(texts.DIGEST_NONE)
+    for m in members:
+        times = [
+            datetime.fromisoformat(v).astimezone(tz).strftime("%H:%M") if v else "--:--"
+            for v in (m["start_at"], m["end_at"])
+        ]
+        shown = f" ({times[0]}〜{times[1]})" if m["start_at"] else ""
+        status = texts.DIGEST_STATUS.get(m["status"], m["status"])
+        lines.append(texts.DIGEST_LINE.format(member=m["name"], status=status, times=shown))
+        for f, reason in m["flags"].items():
+            label = texts.FIELD_LABELS.get(f, f)
+            lines.append(texts.DIGEST_FLAG.format(label=label, reason=reason))
+    lines.append(texts.DIGEST_SIGN_OFF)
+    return {
+        "kind": "digest",
+        "facility_id": facility.id,
+        "date": day.isoformat(),
+        "text": "\n".join(lines),
+        "members": members,
+        "sign_off": {"action_id": "digest_sign_off", "value": f"{facility.id}:{day.isoformat()}"},
+    }
+
+
+# --- evaluations coming due (R5 weekly, R6 monthly) ----------------------------------------
+
+
+async def _evaluations(
+    session: AsyncSession,
+    actions: Sequence[RemindEvaluations],
+    facilities: dict[int, Facility],
+    now: datetime,
+) -> list[str]:
+    rows = []
+    for a in actions:
+        missing = await members_without_evaluation(session, a)
+        if not missing:
+            continue  # nothing to say; checked again next tick (one set-based query)
+        facility = facilities[a.facility_id]
+        names = "、".join(f"{name}さん" for _, name in missing)
+        if a.kind is EvaluationKind.WEEKLY:
+            msg = texts.EVALUATION_WEEKLY.format(
+                period=f"{a.period_start.month}/{a.period_start.day}", members=names
+            )
+        else:
+            msg = texts.EVALUATION_MONTHLY.format(
+                period=f"{a.period_start.year}年{a.period_start.month}月", members=names
+            )
+        rows.append(
+            _outbox_row(
+                key=a.key,
+                platform=STAFF_PLATFORM,
+                recipient=facility.alert_channel or "",
+                member_id=None,
+                payload={
+                    "kind": "evaluation_due",
+                    "evaluation": a.kind.value,
+                    "facility_id": a.facility_id,
+                    "period_start": a.period_start.isoformat(),
+                    "member_ids": [m for m, _ in missing],
+                    "text": msg,
+                },
+                now=now,
+            )
+        )
+    return sorted(await _insert_many(session, OutboxMessage, rows))
+
+
+async def members_without_evaluation(
+    session: AsyncSession, a: RemindEvaluations
+) -> list[tuple[int, str]]:
+    """Active members with a 在宅 weekday and no evaluation of the period (yet)."""
+    if a.kind is EvaluationKind.WEEKLY:
+        until = a.period_start + timedelta(days=7)
+        counts: ColumnElement[bool] = Evaluation.kind.in_(("weekly", "monthly"))
+    else:
+        first = a.period_start
+        until = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+        counts = or_(Evaluation.kind == "monthly", Evaluation.counts_as_monthly.is_(True))
+    evaluated = exists().where(
+        Evaluation.member_id == Member.id,
+        Evaluation.date >= a.period_start,
+        Evaluation.date < until,
+        counts,
+    )
+    zaitaku = exists().where(
+        Schedule.member_id == Member.id, Schedule.mode == DayMode.ZAITAKU.value
+    )
+    stmt = (
+        select(Member.id, Member.name)
+        .where(Member.facility_id == a.facility_id, Member.active.is_(True), zaitaku, ~evaluated)
+        .order_by(Member.id)
+    )
+    return [(r[0], r[1]) for r in await session.execute(stmt)]
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _outbox_row(
+    *,
+    key: str,
+    platform: str,
+    recipient: str,
+    member_id: int | None,
+    payload: dict[str, Any],
+    now: datetime,
+) -> dict[str, Any]:
+    return {
+        "key": key,
+        "platform": platform,
+        "recipient": recipient,
+        "member_id": member_id,
+        "payload": payload,
+        "reply_token": None,
+        "reply_token_until": None,
+        "retry_key": str(uuid.uuid4()),
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
+async def _insert_many(
+    session: AsyncSession,
+    model: type[OutboxMessage] | type[SupportRecord],
+    rows: list[dict[str, Any]],
+) -> set[str]:
+    """Multi-row INSERT … ON CONFLICT DO NOTHING; the keys that were new."""
+    new: set[str] = set()
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    for i in range(0, len(rows), 500):
+        stmt = insert(model).values(rows[i : i + 500]).on_conflict_do_nothing()
+        result = await session.execute(stmt.returning(model.__table__.c.key))
+        new.update(str(r[0]) for r in result)
+    return new
+
+
+async def _active_identities(
+    session: AsyncSession, member_ids: Sequence[int]
+) -> dict[int, tuple[str, str]]:
+    """Each member's most recently linked active account: (platform, platform user id)."""
+    out: dict[int, tuple[str, str]] = {}
+    for ids in _chunks(member_ids):
+        rows = await session.execute(
+            select(Identity.member_id, Identity.platform, Identity.platform_user_id)
+            .where(Identity.member_id.in_(ids), Identity.active.is_(True))
+            .order_by(Identity.id)
+        )
+        for member_id, platform, user_id in rows:
+            if member_id is not None:
+                out[member_id] = (platform, user_id)
+    return out
+
+
+async def _by_id(session: AsyncSession, model: type[M], ids: Iterable[int]) -> dict[int, M]:
+    out: dict[int, M] = {}
+    for chunk in _chunks(sorted(ids)):
+        for obj in (await session.scalars(select(model).where(model.id.in_(chunk)))).all():
+            out[obj.id] = obj
+    return out
+
+
+def _chunks(items: Iterable[T]) -> Iterable[list[T]]:
+    items = list(items)
+    for i in range(0, len(items), CHUNK):
+        yield items[i : i + CHUNK]
