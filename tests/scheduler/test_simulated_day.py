@@ -45,7 +45,7 @@ async def test_a_day_of_reminders_escalations_and_resolutions(db: Database, t0: 
 
     got = await effects(db)
     assert got == [
-        ("09:58", "slack", "C-STAFF", "notify:concern:low_health:%d:2026-07-01:ev-5" % ontime),
+        ("09:58", "slack", "C-STAFF", f"notify:concern:low_health:{ontime}:2026-07-01:ev-5"),
         ("10:00", "console", "u-late", f"remind:start:{late}:2026-07-01:1"),
         ("10:00", "console", "u-never", f"remind:start:{never}:2026-07-01:1"),
         ("10:00", "console", "u-abs", f"remind:start:{absent}:2026-07-01:1"),
@@ -74,7 +74,7 @@ async def test_a_day_of_reminders_escalations_and_resolutions(db: Database, t0: 
     assert [c.label for c in morning.choices] == ["開始します", "今日は休みます", "相談したい"]
     evening = reply_from_json(rows[f"remind:end:{late}:2026-07-01:1"]["replies"][0])
     assert evening.text.startswith("佐藤 花子さん、おつかれさまです。")
-    assert [c.value for c in evening.choices][0] == "end"
+    assert evening.choices[0].value == "end"
     call = rows[f"notify:alert:missed-start:{never}:2026-07-01:manager"]["text"]
     assert "<@U-MGR>" in call and "電話で確認してください" in call and "鈴木 一郎" in call
     assert "10:40 に開始の連絡" in rows[f"resolve:missed-start:{late}:2026-07-01"]["text"]
