@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_api_base_url: str = "https://slack.com/api/"
     log_level: str = "INFO"
+    # The minute tick and the outbox delivery loop run inside `nippo serve` unless switched off.
+    scheduler_enabled: bool = True
 
     @property
     def async_database_url(self) -> str:
