@@ -19,12 +19,11 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, exists, func, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot import dialog, policy, texts
-from bot.alerting import STAFF_PLATFORM, raise_alert
+from bot.alerting import STAFF_PLATFORM, AlertRequest, raise_alerts
 from bot.domain import (
     AlertLevel,
     DayMode,
@@ -319,13 +318,10 @@ async def apply(
 
     reminders = [a for a in actions if isinstance(a, Remind)]
     summary.reminders = await _remind(session, reminders, members, days, now)
+    escalations = [a for a in actions if isinstance(a, Escalate)]
+    summary.alerts = await _escalate(session, escalations, members, facilities, now)
     for a in actions:
-        if isinstance(a, Escalate):
-            member = members[a.member_id]
-            facility = facilities[member.facility_id]
-            if await _escalate(session, a, member, facility, now):
-                summary.alerts.append(a.key)
-        elif isinstance(a, Resolve):
+        if isinstance(a, Resolve):
             member = members[a.member_id]
             if await _resolve(session, a, member, facilities[member.facility_id], days, now):
                 summary.resolved.append(a.key)
@@ -381,8 +377,8 @@ async def _remind(
             ),
             "key": a.key,
         }
-    new = await _insert_many(session, OutboxMessage, rows)
-    await _insert_many(session, SupportRecord, [records[k] for k in new])
+    new = set(await repo.insert_many_ignore(session, OutboxMessage, rows))
+    await repo.insert_many_ignore(session, SupportRecord, [records[k] for k in new])
     return sorted(new)
 
 
@@ -393,32 +389,38 @@ def _reminder_text(a: Remind, name: str) -> str:
 
 
 async def _escalate(
-    session: AsyncSession, a: Escalate, member: Member, facility: Facility, now: datetime
-) -> bool:
-    planned = a.planned.strftime("%H:%M")
-    minutes = _ladder_minutes(a, facility)
-    if a.kind is MissedKind.END:
-        detail = texts.MISSED_END_DETAIL.format(planned=planned, minutes=minutes)
-        level = AlertLevel.WARNING
-    elif a.audience is Audience.MANAGER:
-        mentions = await _mentions(session, member)
-        detail = texts.MISSED_START_CALL.format(mentions=mentions, planned=planned, minutes=minutes)
-        level = AlertLevel.URGENT
-    else:
-        detail = texts.MISSED_START_DETAIL.format(planned=planned, minutes=minutes)
-        level = AlertLevel.WARNING
-    alert_id = await raise_alert(
-        session,
-        facility=facility,
-        member=member,
-        day=a.business_date,
-        kind=a.kind.value,
-        level=level,
-        detail=detail,
-        key=a.key,
-        now=now,
-    )
-    return alert_id is not None
+    session: AsyncSession,
+    actions: Sequence[Escalate],
+    members: dict[int, Member],
+    facilities: dict[int, Facility],
+    now: datetime,
+) -> list[str]:
+    """Missed-contact alerts in bulk (a morning's missed starts arrive in one tick)."""
+    if not actions:
+        return []
+    callers = [members[a.member_id] for a in actions if a.audience is Audience.MANAGER]
+    mentions = await _mentions(session, callers)
+    requests = []
+    for a in actions:
+        member = members[a.member_id]
+        facility = facilities[member.facility_id]
+        planned = a.planned.strftime("%H:%M")
+        minutes = _ladder_minutes(a, facility)
+        if a.kind is MissedKind.END:
+            detail = texts.MISSED_END_DETAIL.format(planned=planned, minutes=minutes)
+            level = AlertLevel.WARNING
+        elif a.audience is Audience.MANAGER:
+            detail = texts.MISSED_START_CALL.format(
+                mentions=mentions.get(member.id, ""), planned=planned, minutes=minutes
+            )
+            level = AlertLevel.URGENT
+        else:
+            detail = texts.MISSED_START_DETAIL.format(planned=planned, minutes=minutes)
+            level = AlertLevel.WARNING
+        requests.append(
+            AlertRequest(facility, member, a.business_date, a.kind.value, level, detail, a.key)
+        )
+    return await raise_alerts(session, requests, now)
 
 
 def _ladder_minutes(a: Escalate, facility: Facility) -> int:
@@ -428,21 +430,32 @@ def _ladder_minutes(a: Escalate, facility: Facility) -> int:
     return ladder.start_manager if a.audience is Audience.MANAGER else ladder.start_staff
 
 
-async def _mentions(session: AsyncSession, member: Member) -> str:
-    """Slack mentions for the phone-call step: the managers, then the member's own staff."""
-    stmt = select(Staff.id, Staff.slack_user_id).where(
-        Staff.facility_id == member.facility_id,
-        Staff.active.is_(True),
-        Staff.slack_user_id.is_not(None),
-        or_(
-            Staff.role == "manager",
-            Staff.id.in_([i for i in (member.primary_staff_id, member.substitute_staff_id) if i]),
-        ),
-    )
-    rows = (await session.execute(stmt.order_by(Staff.id))).all()
-    order = {member.primary_staff_id: 0, member.substitute_staff_id: 1}
-    users = [u for _, u in sorted(rows, key=lambda r: (order.get(r[0], 2), r[0]))]
-    return "".join(f"<@{u}> " for u in users)
+async def _mentions(session: AsyncSession, members: Sequence[Member]) -> dict[int, str]:
+    """Slack mentions for the phone-call step: the member's own staff, then the managers."""
+    if not members:
+        return {}
+    staff = (
+        await session.execute(
+            select(Staff.id, Staff.facility_id, Staff.role, Staff.slack_user_id)
+            .where(
+                Staff.facility_id.in_({m.facility_id for m in members}),
+                Staff.active.is_(True),
+                Staff.slack_user_id.is_not(None),
+            )
+            .order_by(Staff.id)
+        )
+    ).all()
+    users: dict[int, str] = {sid: user for sid, _, _, user in staff if user}
+    managers: dict[int, list[str]] = defaultdict(list)
+    for _, fid, role, user in staff:
+        if role == "manager" and user:
+            managers[fid].append(user)
+    out = {}
+    for m in members:
+        own = [users[i] for i in (m.primary_staff_id, m.substitute_staff_id) if i in users]
+        ordered = list(dict.fromkeys(own + managers[m.facility_id]))
+        out[m.id] = "".join(f"<@{u}> " for u in ordered)
+    return out
 
 
 async def _resolve(
@@ -521,7 +534,7 @@ async def _digests(
                     now=now,
                 )
             )
-    return sorted(await _insert_many(session, OutboxMessage, rows))
+    return sorted(set(await repo.insert_many_ignore(session, OutboxMessage, rows)))
 
 
 async def digest_members(
@@ -645,7 +658,7 @@ async def _evaluations(
                 now=now,
             )
         )
-    return sorted(await _insert_many(session, OutboxMessage, rows))
+    return sorted(set(await repo.insert_many_ignore(session, OutboxMessage, rows)))
 
 
 async def members_without_evaluation(
@@ -702,21 +715,6 @@ def _outbox_row(
         "next_attempt_at": now,
         "created_at": now,
     }
-
-
-async def _insert_many(
-    session: AsyncSession,
-    model: type[OutboxMessage] | type[SupportRecord],
-    rows: list[dict[str, Any]],
-) -> set[str]:
-    """Multi-row INSERT … ON CONFLICT DO NOTHING; the keys that were new."""
-    new: set[str] = set()
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    for i in range(0, len(rows), 500):
-        stmt = insert(model).values(rows[i : i + 500]).on_conflict_do_nothing()
-        result = await session.execute(stmt.returning(model.__table__.c.key))
-        new.update(str(r[0]) for r in result)
-    return new
 
 
 async def _active_identities(

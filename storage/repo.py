@@ -161,3 +161,17 @@ async def day_plan(
 
 async def facilities(session: AsyncSession) -> Sequence[Facility]:
     return (await session.execute(select(Facility).order_by(Facility.id))).scalars().all()
+
+
+async def insert_many_ignore(
+    session: AsyncSession, model: type[Base], rows: Sequence[dict[str, Any]], chunk: int = 500
+) -> dict[str, int]:
+    """Multi-row INSERT … ON CONFLICT DO NOTHING for keyed tables: {key: new id} of the rows
+    that were new (bursts of reminders and alerts in one round trip per chunk)."""
+    new: dict[str, int] = {}
+    table = model.__table__
+    for i in range(0, len(rows), chunk):
+        stmt = _insert(session, model).values(list(rows[i : i + chunk])).on_conflict_do_nothing()
+        result = await session.execute(stmt.returning(table.c.key, table.c.id))
+        new.update((str(k), int(v)) for k, v in result)
+    return new
