@@ -169,9 +169,13 @@ async def insert_many_ignore(
     """Multi-row INSERT … ON CONFLICT DO NOTHING for keyed tables: {key: new id} of the rows
     that were new (bursts of reminders and alerts in one round trip per chunk)."""
     new: dict[str, int] = {}
+    if not rows:
+        return new
     table = model.__table__
-    for i in range(0, len(rows), chunk):
-        stmt = _insert(session, model).values(list(rows[i : i + chunk])).on_conflict_do_nothing()
-        result = await session.execute(stmt.returning(table.c.key, table.c.id))
+    # executemany with RETURNING: SQLAlchemy batches it into multi-row statements
+    # ("insertmanyvalues") compiled once, instead of one round trip per row.
+    stmt = _insert(session, model).on_conflict_do_nothing().returning(table.c.key, table.c.id)
+    for i in range(0, len(rows), chunk * 10):
+        result = await session.execute(stmt, list(rows[i : i + chunk * 10]))
         new.update((str(k), int(v)) for k, v in result)
     return new
