@@ -11,6 +11,8 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot import policy
 from bot.domain import DayMode, ReportStatus
@@ -248,3 +250,65 @@ def test_open_alerts_are_resolved_even_on_a_day_without_a_ladder() -> None:
     assert [a.key for a in policy.decide(TickView((day,)), at("12:00"))] == [
         f"resolve:missed-start:{K}"
     ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    start=st.integers(min_value=8 * 60, max_value=13 * 60),
+    length=st.integers(min_value=60, max_value=8 * 60),
+    reported=st.one_of(st.none(), st.integers(min_value=0, max_value=12 * 60)),
+    ended=st.one_of(st.none(), st.integers(min_value=0, max_value=4 * 60)),
+    reachable=st.booleans(),
+    tick_minutes=st.lists(st.integers(min_value=0, max_value=14 * 60), min_size=1, max_size=40),
+)
+def test_policy_properties_over_random_days(
+    start: int,
+    length: int,
+    reported: int | None,
+    ended: int | None,
+    reachable: bool,
+    tick_minutes: list[int],
+) -> None:
+    """Duplicated, skipped and late ticks: at most one nudge of a phase at a time, none after
+    the report or stale, and a missed start is escalated at the first tick after +30."""
+    midnight = at("00:00")
+    planned = midnight + timedelta(minutes=start)
+    end = planned + timedelta(minutes=length)
+    day = member(
+        planned_start=time(start // 60, start % 60),
+        planned_end=time((start + length) // 60, (start + length) % 60),
+        reachable=reachable,
+    )
+    report_at = at("06:00") + timedelta(minutes=reported) if reported is not None else None
+    end_at = report_at + timedelta(minutes=ended) if report_at and ended is not None else None
+    ticks = sorted(at("06:00") + timedelta(minutes=m) for m in tick_minutes)
+    done: set[str] = set()
+    first_staff: datetime | None = None
+    for now in ticks:
+        status, s_at, e_at = ReportStatus.OPEN, None, None
+        if report_at is not None and now >= report_at:
+            status, s_at = ReportStatus.STARTED, report_at
+            if end_at is not None and now >= end_at:
+                status, e_at = ReportStatus.ENDED, end_at
+        view = replace(day, status=status, start_at=s_at, end_at=e_at)
+        actions = policy.decide(TickView((view,), done=frozenset(done)), now)
+        keys = [a.key for a in actions]
+        assert len(keys) == len(set(keys)) and not set(keys) & done
+        done.update(keys)
+        reminds = [a for a in actions if isinstance(a, policy.Remind)]
+        assert len(reminds) <= 1
+        for r in reminds:
+            assert reachable and r.at <= now <= r.at + timedelta(minutes=45)
+            if r.phase.value == "start":
+                assert status is ReportStatus.OPEN and now < end
+            else:
+                assert status is ReportStatus.STARTED
+        for a in actions:
+            if a.key.endswith(":staff") and "missed-start" in a.key:
+                first_staff = now
+    late = report_at is None or report_at > planned + timedelta(minutes=30)
+    after = [t for t in ticks if t >= planned + timedelta(minutes=30)]
+    if late and after and (report_at is None or after[0] < report_at):
+        assert first_staff == after[0]
+    if not late:
+        assert first_staff is None

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from bot import ticks
 from bot.domain import reply_from_json
 from storage.db import Database
-from storage.models import Alert, OutboxMessage, SupportRecord
+from storage.models import Alert, Member, OutboxMessage, SupportRecord
 from tests.scheduler.helpers import TOKYO, add_staff, effects
 from tests.support import Chat, jst, make_facility, make_member
 
@@ -93,3 +93,34 @@ async def test_a_day_of_reminders_escalations_and_resolutions(db: Database, t0: 
     }
     assert "鈴木 一郎: 連絡なし" in digest["text"]
     assert sorted(reminders) == sorted(k for _, p, _, k in got if k.startswith("remind:"))
+
+
+async def test_the_phone_call_step_mentions_the_members_own_staff_first(
+    db: Database, t0: datetime
+) -> None:
+    fid = await make_facility(db, t0, alert_channel="C-STAFF")
+    await add_staff(db, fid, "管理 者", "U-MGR", "manager", t0)
+    primary = await add_staff(db, fid, "担当 者", "U-PRI", "staff", t0)
+    substitute = await add_staff(db, fid, "副担当 者", "U-SUB", "staff", t0)
+    await add_staff(db, fid, "他の 職員", "U-OTHER", "staff", t0)
+    mid = await make_member(db, fid, t0, "鈴木 一郎")
+    async with db.transaction() as session:
+        member = await session.get_one(Member, mid)
+        member.primary_staff_id, member.substitute_staff_id = primary, substitute
+    summary = await ticks.tick(db, jst(DAY, "11:05"))  # first tick of the day, late
+    assert summary.alerts == [
+        f"alert:missed-start:{mid}:2026-07-01:manager",
+        f"alert:missed-start:{mid}:2026-07-01:staff",
+    ]
+    async with db.transaction() as session:
+        alert = (await session.scalars(select(Alert).where(Alert.key.endswith(":manager")))).one()
+        notice = (
+            await session.scalars(
+                select(OutboxMessage).where(OutboxMessage.key == f"notify:{alert.key}")
+            )
+        ).one()
+    assert alert.level == "urgent" and alert.kind == "missed_start"
+    assert notice.payload["text"] == (
+        "【開始の連絡がありません】鈴木 一郎さん(7/1) <@U-PRI> <@U-SUB> <@U-MGR> "
+        "予定の開始 10:00 から60分、連絡がありません。電話で確認してください。"
+    )
