@@ -92,7 +92,9 @@ async def test_a_day_of_reminders_escalations_and_resolutions(db: Database, t0: 
         "高橋 三郎": "open",
     }
     assert "鈴木 一郎: 連絡なし" in digest["text"]
-    assert sorted(reminders) == sorted(k for _, p, _, k in got if k.startswith("remind:"))
+    assert sorted(str(k) for k in reminders) == sorted(
+        k for _, p, _, k in got if k.startswith("remind:")
+    )
 
 
 async def test_the_phone_call_step_mentions_the_members_own_staff_first(
