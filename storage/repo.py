@@ -179,3 +179,29 @@ async def insert_many_ignore(
         result = await session.execute(stmt, list(rows[i : i + chunk * 10]))
         new.update((str(k), int(v)) for k, v in result)
     return new
+
+
+def outbox_row(
+    *,
+    key: str,
+    platform: str,
+    recipient: str,
+    member_id: int | None,
+    payload: dict[str, Any],
+    now: datetime,
+) -> dict[str, Any]:
+    """The values of a new outbox row, for multi-row inserts (see `enqueue`)."""
+    return {
+        "key": key,
+        "platform": platform,
+        "recipient": recipient,
+        "member_id": member_id,
+        "payload": payload,
+        "reply_token": None,
+        "reply_token_until": None,
+        "retry_key": str(uuid.uuid4()),
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
