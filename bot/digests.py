@@ -30,6 +30,7 @@ from storage.models import (
 )
 
 CHUNK = 1000
+SKIPPED = "skipped"  # an outbox status delivery never claims
 
 
 # --- end of day: the staff digest ----------------------------------------------------------
@@ -52,17 +53,29 @@ async def send_digests(
         for a in due:
             facility = facilities[a.facility_id]
             entries = lines.get(a.facility_id, [])
-            rows.append(
-                repo.outbox_row(
-                    key=a.key,
-                    platform=STAFF_PLATFORM,
-                    recipient=facility.alert_channel or "",
-                    member_id=None,
-                    payload=digest_payload(facility, day, entries),
-                    now=now,
-                )
+            row = repo.outbox_row(
+                key=a.key,
+                platform=STAFF_PLATFORM,
+                recipient=facility.alert_channel or "",
+                member_id=None,
+                payload=digest_payload(facility, day, entries),
+                now=now,
             )
-    return sorted(set(await repo.insert_many_ignore(session, OutboxMessage, rows)))
+            rows.append(row if entries else _skipped(row))
+    return await _insert(session, rows)
+
+
+def _skipped(row: dict[str, Any]) -> dict[str, Any]:
+    """Nothing to tell staff (e.g. a weekend with nobody 在宅): the row records that the key
+    was considered, so later ticks do not ask again, and delivery never claims it."""
+    return {**row, "status": SKIPPED}
+
+
+async def _insert(session: AsyncSession, rows: list[dict[str, Any]]) -> list[str]:
+    """Insert once per key; the keys of new messages that will actually be sent."""
+    new = await repo.insert_many_ignore(session, OutboxMessage, rows)
+    skipped = {r["key"] for r in rows if r["status"] == SKIPPED}
+    return sorted(k for k in new if k not in skipped)
 
 
 async def digest_members(
@@ -157,8 +170,6 @@ async def remind_evaluations(
     rows = []
     for a in actions:
         missing = await members_without_evaluation(session, a)
-        if not missing:
-            continue  # nothing to say; checked again next tick (one set-based query)
         facility = facilities[a.facility_id]
         names = "、".join(f"{name}さん" for _, name in missing)
         if a.kind is EvaluationKind.WEEKLY:
@@ -169,24 +180,23 @@ async def remind_evaluations(
             msg = texts.EVALUATION_MONTHLY.format(
                 period=f"{a.period_start.year}年{a.period_start.month}月", members=names
             )
-        rows.append(
-            repo.outbox_row(
-                key=a.key,
-                platform=STAFF_PLATFORM,
-                recipient=facility.alert_channel or "",
-                member_id=None,
-                payload={
-                    "kind": "evaluation_due",
-                    "evaluation": a.kind.value,
-                    "facility_id": a.facility_id,
-                    "period_start": a.period_start.isoformat(),
-                    "member_ids": [m for m, _ in missing],
-                    "text": msg,
-                },
-                now=now,
-            )
+        row = repo.outbox_row(
+            key=a.key,
+            platform=STAFF_PLATFORM,
+            recipient=facility.alert_channel or "",
+            member_id=None,
+            payload={
+                "kind": "evaluation_due",
+                "evaluation": a.kind.value,
+                "facility_id": a.facility_id,
+                "period_start": a.period_start.isoformat(),
+                "member_ids": [m for m, _ in missing],
+                "text": msg,
+            },
+            now=now,
         )
-    return sorted(set(await repo.insert_many_ignore(session, OutboxMessage, rows)))
+        rows.append(row if missing else _skipped(row))
+    return await _insert(session, rows)
 
 
 async def members_without_evaluation(

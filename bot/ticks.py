@@ -79,6 +79,7 @@ class TickSummary:
     skipped: bool = False  # another replica held the tick lock
     candidates: int = 0  # member-days loaded
     due: int = 0  # actions the policy found due, before dropping those done
+    applied: int = 0  # actions not done before, applied in this tick
     reminders: list[str] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)
     resolved: list[str] = field(default_factory=list)
@@ -110,6 +111,7 @@ async def run_tick(session: AsyncSession, now: datetime) -> TickSummary:
     summary.due = len(due)
     done = await existing_keys(session, due)
     actions = policy.decide(replace(view, done=done), now)
+    summary.applied = len(actions)
     await apply(session, view, actions, now, summary)
     log.info(
         "tick",

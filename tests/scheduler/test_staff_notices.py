@@ -110,3 +110,24 @@ async def test_evaluations_coming_due_remind_staff_once_per_week_and_month(
     assert weekly == "【評価の予定】今週(6/22〜)の週1回の評価がまだの利用者: 佐藤 花子さん"
     monthly = rows[f"evaluation-due:monthly:{fid}:2026-06-01"]["text"]
     assert "山田 太郎さん、佐藤 花子さん" in monthly and "2026年6月" in monthly
+
+
+async def test_nothing_to_say_is_recorded_silently_and_not_asked_again(
+    db: Database, t0: datetime
+) -> None:
+    fid = await make_facility(db, t0, alert_channel="C-STAFF")
+    await make_member(db, fid, t0, "山田 太郎")  # Mon-Fri 在宅, no evaluation this week
+    saturday = "2026-07-04"
+    first = await ticks.tick(db, jst(saturday, "16:30"))
+    assert first.digests == []  # nobody 在宅 on Saturday: no empty digest to staff
+    assert first.evaluations == [f"evaluation-due:weekly:{fid}:2026-06-29"]
+    again = await ticks.tick(db, jst(saturday, "16:31"))
+    assert (again.applied, again.effects) == (0, [])  # the considered keys exist: not redone
+    async with db.transaction() as session:
+        statuses = dict(
+            (await session.execute(select(OutboxMessage.key, OutboxMessage.status))).all()
+        )
+    assert statuses == {
+        f"digest:{fid}:2026-07-04": "skipped",
+        f"evaluation-due:weekly:{fid}:2026-06-29": "pending",
+    }
