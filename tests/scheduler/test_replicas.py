@@ -4,6 +4,7 @@ restart in the middle of a ladder. Each effect happens exactly once and none is 
 from __future__ import annotations
 
 import asyncio
+import sys
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -129,3 +130,60 @@ async def test_restart_in_the_middle_of_the_ladder_loses_and_doubles_nothing(
         ("16:00", "slack", "C-STAFF", f"notify:alert:missed-end:{late}:{d}:staff"),
         ("16:30", "slack", "C-STAFF", f"digest:{fid}:{d}"),
     ]
+
+
+TICKER = """
+import asyncio, sys
+from datetime import datetime, timedelta
+from bot import ticks
+from storage.db import Database
+
+async def main(url, start, minutes):
+    db = Database(url)
+    at = datetime.fromisoformat(start)
+    applied = []
+    try:
+        for _ in range(int(minutes)):
+            applied += (await ticks.tick(db, at, elect=False)).effects
+            at += timedelta(minutes=1)
+    finally:
+        await db.dispose()
+    print("\\n".join(applied))
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+async def test_two_os_processes_ticking_the_same_day(
+    db: Database, db_url: str, t0: datetime
+) -> None:
+    """Two real processes, not in lockstep, each ticking every minute of the morning."""
+    fid = await make_facility(db, t0, alert_channel="C-STAFF")
+    members = [await make_member(db, fid, t0, f"利用者{i}") for i in range(6)]
+    chat = Chat(db)
+    for i, mid in enumerate(members[:4]):
+        await chat.link(f"u{i}", mid, t0)
+    start = jst(DAY, "09:55").isoformat()
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            TICKER,
+            db_url,
+            start,
+            "70",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
+    outputs = [await p.communicate() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err.decode()[-2000:] for _, err in outputs]
+    applied = [line for out, _ in outputs for line in out.decode().split()]
+    d = "2026-07-01"
+    expected = sorted(
+        [f"remind:start:{m}:{d}:{step}" for m in members[:4] for step in (1, 2)]
+        + [f"alert:missed-start:{m}:{d}:{who}" for m in members for who in ("staff", "manager")]
+    )
+    assert sorted(applied) == expected  # each effect applied by exactly one process
+    assert sorted(k.removeprefix("notify:") for *_, k in await effects(db)) == expected
