@@ -167,9 +167,20 @@ async def remind_evaluations(
     facilities: dict[int, Facility],
     now: datetime,
 ) -> list[str]:
+    groups: dict[tuple[EvaluationKind, date], list[RemindEvaluations]] = defaultdict(list)
+    for a in actions:
+        groups[(a.kind, a.period_start)].append(a)
+    lacking: dict[tuple[EvaluationKind, date, int], list[tuple[int, str]]] = {}
+    for (kind, period), due in groups.items():
+        found = await members_without_evaluation(
+            session, kind, period, [a.facility_id for a in due]
+        )
+        lacking.update(
+            {(kind, period, fid): found.get(fid, []) for fid in (a.facility_id for a in due)}
+        )
     rows = []
     for a in actions:
-        missing = await members_without_evaluation(session, a)
+        missing = lacking[(a.kind, a.period_start, a.facility_id)]
         facility = facilities[a.facility_id]
         names = "、".join(f"{name}さん" for _, name in missing)
         if a.kind is EvaluationKind.WEEKLY:
@@ -200,31 +211,34 @@ async def remind_evaluations(
 
 
 async def members_without_evaluation(
-    session: AsyncSession, a: RemindEvaluations
-) -> list[tuple[int, str]]:
-    """Active members with a 在宅 weekday and no evaluation of the period (yet)."""
-    if a.kind is EvaluationKind.WEEKLY:
-        until = a.period_start + timedelta(days=7)
+    session: AsyncSession, kind: EvaluationKind, period_start: date, facility_ids: Sequence[int]
+) -> dict[int, list[tuple[int, str]]]:
+    """Per facility: active members with a 在宅 weekday and no evaluation of the period yet."""
+    if kind is EvaluationKind.WEEKLY:
+        until = period_start + timedelta(days=7)
         counts: ColumnElement[bool] = Evaluation.kind.in_(("weekly", "monthly"))
     else:
-        first = a.period_start
-        until = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+        until = (period_start.replace(day=28) + timedelta(days=4)).replace(day=1)
         counts = or_(Evaluation.kind == "monthly", Evaluation.counts_as_monthly.is_(True))
     evaluated = exists().where(
         Evaluation.member_id == Member.id,
-        Evaluation.date >= a.period_start,
+        Evaluation.date >= period_start,
         Evaluation.date < until,
         counts,
     )
     zaitaku = exists().where(
         Schedule.member_id == Member.id, Schedule.mode == DayMode.ZAITAKU.value
     )
-    stmt = (
-        select(Member.id, Member.name)
-        .where(Member.facility_id == a.facility_id, Member.active.is_(True), zaitaku, ~evaluated)
-        .order_by(Member.id)
-    )
-    return [(r[0], r[1]) for r in await session.execute(stmt)]
+    out: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for ids in _chunks(list(facility_ids)):
+        stmt = (
+            select(Member.facility_id, Member.id, Member.name)
+            .where(Member.facility_id.in_(ids), Member.active.is_(True), zaitaku, ~evaluated)
+            .order_by(Member.id)
+        )
+        for fid, mid, name in await session.execute(stmt):
+            out[fid].append((mid, name))
+    return out
 
 
 def _chunks(items: list[int]) -> list[list[int]]:
