@@ -137,6 +137,15 @@ def _zone(tz: str, now: datetime) -> _Zone:
     return _Zone(tz, local.date(), local.time(), int(offset.total_seconds() // 60))
 
 
+def _ahead(zone: _Zone, minutes: int) -> time:
+    """The local time `minutes` from now (a facility may remind before the planned time),
+    capped at the end of the day."""
+    if minutes <= 0:
+        return zone.local
+    later = datetime.combine(zone.day, zone.local) + timedelta(minutes=minutes)
+    return later.time() if later.date() == zone.day else time.max
+
+
 async def load_view(session: AsyncSession, now: datetime) -> TickView:
     tzs = (await session.scalars(select(Facility.tz).distinct())).all()
     members: list[MemberDay] = []
@@ -195,15 +204,18 @@ async def _member_days(
     closed = exists().where(
         FacilityClosure.facility_id == Member.facility_id, FacilityClosure.date == day
     )
-    now_t = zone.local
     conditions = [
         Member.active.is_(True),
         mode == DayMode.ZAITAKU.value,
-        start <= now_t,
+        start <= _ahead(zone, max((-lad.start_reminder for lad in ladders.values()), default=0)),
         or_(
             DailyReport.id.is_(None),
             DailyReport.status == ReportStatus.OPEN.value,
-            and_(DailyReport.status == ReportStatus.STARTED.value, end <= now_t),
+            and_(
+                DailyReport.status == ReportStatus.STARTED.value,
+                end
+                <= _ahead(zone, max((-lad.end_reminder for lad in ladders.values()), default=0)),
+            ),
             open_alert,
         ),
     ]

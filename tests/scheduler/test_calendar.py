@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 
 from bot import service, ticks
 from storage.db import Database
-from storage.models import FacilityClosure
+from storage.models import Facility, FacilityClosure
 from tests.scheduler.helpers import add_exception, effects
 from tests.support import Chat, jst, make_facility, make_member
 
@@ -83,3 +83,18 @@ async def test_an_account_that_left_gets_no_reminder_but_staff_still_hear(
     assert [(e[0], e[3]) for e in await effects(db)] == [
         ("10:30", f"notify:alert:missed-start:{mid}:2026-07-01:staff")
     ]
+
+
+async def test_a_facility_may_remind_before_the_planned_start(db: Database, t0: datetime) -> None:
+    fid = await make_facility(db, t0, alert_channel="C")
+    async with db.transaction() as session:
+        facility = await session.get_one(Facility, fid)
+        facility.ladder = {"start_reminder": -10, "end_reminder": -5}  # 9:50 and 14:55
+    mid = await make_member(db, fid, t0, "山田 太郎")
+    chat = Chat(db)
+    await chat.link("u1", mid, t0)
+    applied = await _day(db, "2026-07-01", "09:40", "10:05")
+    assert applied == [f"remind:start:{mid}:2026-07-01:1"]
+    assert [e[0] for e in await effects(db)] == ["09:50"]
+    await chat.say("u1", "開始 体調4 睡眠7 データ入力", jst("2026-07-01", "10:05"))
+    assert await _day(db, "2026-07-01", "14:50", "14:56") == [f"remind:end:{mid}:2026-07-01:1"]
