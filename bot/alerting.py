@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -10,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import texts
 from bot.domain import AlertLevel
 from storage import repo
-from storage.models import Alert, Facility, Member
+from storage.models import Alert, Facility, Member, OutboxMessage
 
 STAFF_PLATFORM = "slack"
 
@@ -65,3 +68,66 @@ async def raise_alert(
 
 def _md(d: date) -> str:
     return f"{d.month}/{d.day}"
+
+
+@dataclass(frozen=True)
+class AlertRequest:
+    facility: Facility
+    member: Member
+    day: date
+    kind: str
+    level: AlertLevel
+    detail: str
+    key: str
+
+
+async def raise_alerts(
+    session: AsyncSession, requests: Sequence[AlertRequest], now: datetime
+) -> list[str]:
+    """`raise_alert` for many at once (the scheduler's bursts): the same rows and messages,
+    in a few multi-row statements. Returns the keys of the alerts that were new."""
+    new = await repo.insert_many_ignore(
+        session,
+        Alert,
+        [
+            dict(
+                key=r.key,
+                member_id=r.member.id,
+                business_date=r.day,
+                kind=r.kind,
+                level=r.level.value,
+                state="open",
+                detail=r.detail,
+                opened_at=now,
+            )
+            for r in requests
+        ],
+    )
+    notices = []
+    for r in requests:
+        if r.key not in new:
+            continue
+        title = texts.CONCERN_TITLES.get(r.kind, r.kind)
+        template = texts.STAFF_INFO if r.level is AlertLevel.INFO else texts.STAFF_ALERT
+        text = template.format(title=title, member=r.member.name, date=_md(r.day), detail=r.detail)
+        notices.append(
+            dict(
+                key=f"notify:{r.key}",
+                platform=STAFF_PLATFORM,
+                recipient=r.facility.alert_channel or "",
+                member_id=r.member.id,
+                payload={
+                    "kind": "alert",
+                    "alert_id": new[r.key],
+                    "level": r.level.value,
+                    "text": text,
+                },
+                retry_key=str(uuid.uuid4()),
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+    await repo.insert_many_ignore(session, OutboxMessage, notices)
+    return sorted(new)

@@ -15,10 +15,19 @@ from fastapi.responses import PlainTextResponse
 from sqlalchemy import text
 
 from bot.metrics import REGISTRY, database_gauges
+from bot.ports import Sender
 from bot.settings import Settings
+from scheduler.runner import Runner
 from storage.db import Database
 
 log = logging.getLogger(__name__)
+
+
+def build_senders(settings: Settings) -> dict[str, Sender]:
+    """The outbound senders of the configured platforms (a platform with no credentials is
+    off: its messages wait in the outbox)."""
+    senders: dict[str, Sender] = {}
+    return senders
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
@@ -27,9 +36,15 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        runner = Runner(db, build_senders(settings)) if settings.scheduler_enabled else None
+        _app.state.runner = runner
+        if runner is not None:
+            runner.start()
         try:
             yield
         finally:
+            if runner is not None:
+                runner.stop()
             if database is None:
                 await db.dispose()
 

@@ -218,6 +218,61 @@ def schedule_set(
 
 
 @app.command()
+def tick(
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="ISO-8601 instant with an offset, e.g. 2026-07-01T10:31+09:00."),
+    ] = None,
+) -> None:
+    """Run one scheduler tick (now, or at that instant) and print its effects."""
+    from bot import ticks
+
+    instant = now()
+    if at is not None:
+        try:
+            instant = datetime.fromisoformat(at)
+        except ValueError as exc:
+            typer.echo(f"error: --at {at!r} is not an ISO-8601 instant", err=True)
+            raise typer.Exit(2) from exc
+        if instant.tzinfo is None:
+            typer.echo("error: --at needs a UTC offset, e.g. 2026-07-01T10:31+09:00", err=True)
+            raise typer.Exit(2)
+
+    async def work(database: Database) -> None:
+        summary = await ticks.tick(database, instant)
+        if summary.skipped:
+            typer.echo("another replica is ticking; nothing done")
+            return
+        typer.echo(
+            f"tick {instant.isoformat()}: {summary.candidates} member-days checked, "
+            f"{len(summary.reminders)} reminders, {len(summary.alerts)} alerts, "
+            f"{len(summary.resolved)} resolved, {len(summary.digests)} digests, "
+            f"{len(summary.evaluations)} evaluation reminders"
+        )
+        for key in summary.effects:
+            typer.echo(f"  {key}")
+
+    _run(work)
+
+
+@app.command()
+def deliver() -> None:
+    """Flush the outbox once through the configured platforms."""
+    from bot import delivery
+    from bot.app import build_senders
+
+    settings = Settings()
+    senders = build_senders(settings)
+
+    async def work(database: Database) -> None:
+        result = await delivery.flush(database, senders, now())
+        off = "" if senders else " (no platform configured: messages wait in the outbox)"
+        typer.echo(f"sent {result.sent}, retry {result.retried}, failed {result.failed}{off}")
+
+    _run(work, settings.database_url)
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8000,

@@ -15,9 +15,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from adapters.console import ConsoleSender, pick
-from bot import admin, delivery, service
+from bot import admin, delivery, service, ticks
 from bot.admin import ScheduleSpec
 from bot.domain import ContactRef, DayMode, InboundMessage, Platform
+from bot.ports import OutboxItem, Sender, SendResult
 from storage.db import Database
 from storage.models import DailyReport, Member
 
@@ -27,6 +28,7 @@ MEMBERS = (
     ("山田 太郎", "やまだ たろう", ("データ入力", "封入作業")),
     ("佐藤 花子", "さとう はなこ", ("封入作業", "イラスト制作")),
     ("鈴木 一郎", "すずき いちろう", ("検品",)),
+    ("田中 美咲", "たなか みさき", ("データ入力",)),
 )
 
 # (local time, member index, what they type or the button value they tap)
@@ -46,7 +48,12 @@ SCRIPT: tuple[tuple[str, int, str], ...] = (
     ("15:06", 1, "封入200枚"),
     ("15:06", 1, "[health:3]"),
     ("15:07", 1, "[none]"),
+    ("10:45", 3, "開始 体調3 睡眠6 データ入力"),
+    ("15:20", 3, "終了 入力80件 体調3"),
 )
+# Scheduler ticks on the fake clock: reminders, a missed-contact alert and its resolution,
+# the evening reminder and the staff digest (the real service ticks every minute).
+TICKS = ("10:00", "10:15", "10:30", "10:46", "15:00", "16:30")
 
 
 class FakeClock:
@@ -104,12 +111,21 @@ async def run_script(
     demo = await setup(db, start, name=name)
     printer = ConsoleSender(write)
     await _flush_quietly(db, printer, start)  # the linking replies
-    senders = {"console": printer, "slack": printer}
     counter = itertools.count(1)
     names = {user: MEMBERS[i][0] for i, (_, user) in enumerate(demo.members)}
+    pushes = _Pushes(printer, names, write)
+    senders: dict[str, Sender] = {"console": pushes, "slack": printer}
     write(f"=== {DEMO_DAY.isoformat()} (水) デモ: {name} ===")
-    for hhmm, idx, said in SCRIPT:
+    timeline = sorted(
+        [(hhmm, -1, "") for hhmm in TICKS] + list(SCRIPT), key=lambda e: (e[0], e[1] >= 0)
+    )
+    for hhmm, idx, said in timeline:
         at = datetime.combine(DEMO_DAY, time.fromisoformat(hhmm), TOKYO).astimezone(UTC)
+        if idx < 0:
+            write(f"{hhmm} (定時チェック)")
+            await ticks.tick(db, at)
+            await delivery.flush(db, senders, at + timedelta(seconds=1))
+            continue
         _, user = demo.members[idx]
         shown = said
         if said.startswith("["):
@@ -121,6 +137,18 @@ async def run_script(
         await delivery.flush(db, senders, at + timedelta(seconds=1))
     write("")
     await print_reports(db, demo, DEMO_DAY, write)
+
+
+class _Pushes:
+    """Shows whom a pushed reminder goes to (replies answer the line just above them)."""
+
+    def __init__(self, inner: ConsoleSender, names: dict[str, str], write: Callable[[str], None]):
+        self.inner, self.names, self.write = inner, names, write
+
+    async def send(self, item: OutboxItem, now: datetime) -> SendResult:
+        if item.reply_token is None and not item.key.startswith("reply:"):
+            self.write(f"{'':>6} → {self.names.get(item.recipient, item.recipient)}さんへ")
+        return await self.inner.send(item, now)
 
 
 async def print_reports(db: Database, demo: Demo, day: date, write: Callable[[str], None]) -> None:
@@ -205,7 +233,7 @@ async def run_interactive(
     counter = itertools.count(1)
     current = 0
     write("Nippo デモです。番号でボタンを選ぶか、文字で答えてください。")
-    write("  :who 1-3 で利用者を切り替え、:quit で終わります。")
+    write(f"  :who 1-{len(MEMBERS)} で利用者を切り替え、:quit で終わります。")
     for i, (full, _, _) in enumerate(MEMBERS, 1):
         write(f"  {i}: {full}")
     while True:

@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     log_format: str = "json"  # json | text
     # Years records are kept from the service date (R7); `nippo retention run` refuses < 5.
     retention_years: int = 5
+    # The minute tick and the outbox delivery loop run inside `nippo serve` unless switched off.
+    scheduler_enabled: bool = True
 
     @property
     def async_database_url(self) -> str:

@@ -167,3 +167,40 @@ COMPLIANCE_FINDINGS = {
     "approval_expiring": "{member}さん: 在宅利用の承認期間が{day}で終わります",
     "monthly_report_due": "{detail}分の在宅就労支援対象者リスト(様式在-1)の提出期限は{day}です",
 }
+
+# --- scheduler: reminders, escalations, digest (bot/ticks.py) --------------------------------
+
+MORNING_AGAIN = (
+    "{name}さん、今日の作業は始められそうですか? 始めるとき・お休みするときは、"
+    "下のボタンから教えてください。"
+)
+MISSED_START_DETAIL = "予定の開始 {planned} から{minutes}分、連絡がありません。"
+MISSED_START_CALL = (
+    "{mentions}予定の開始 {planned} から{minutes}分、連絡がありません。電話で確認してください。"
+)
+MISSED_END_DETAIL = "予定の終了 {planned} から{minutes}分、終了の連絡がありません。"
+RESOLVED_START = (
+    "【連絡がありました】{member}さん({date}) {what}。開始の未連絡アラートを解決にしました。"
+)
+RESOLVED_END = (
+    "【連絡がありました】{member}さん({date}) 終了の連絡がありました。"
+    "終了の未連絡アラートを解決にしました。"
+)
+RESOLVED_WHAT_START = "{time} に開始の連絡"
+RESOLVED_WHAT_ABSENT = "お休みの連絡"
+REMINDER_RECORD = "リマインド送信({phase} {step}回目)"
+REMINDER_PHASES = {"start": "開始", "end": "終了"}
+
+DIGEST_TITLE = "【本日のまとめ】{date} 在宅利用者 {count}名"
+DIGEST_NONE = "本日の在宅利用者はいません。"
+DIGEST_STATUS = {
+    "open": "連絡なし",
+    "started": "開始のみ(終了の連絡なし)",
+    "ended": "終了",
+    "absent": "お休み",
+}
+DIGEST_LINE = "・{member}: {status}{times}"
+DIGEST_FLAG = "    ⚠ {label}: {reason}"
+DIGEST_SIGN_OFF = "内容を確認したら「確認しました」を押してください。"
+EVALUATION_WEEKLY = "【評価の予定】今週({period}〜)の週1回の評価がまだの利用者: {members}"
+EVALUATION_MONTHLY = "【評価の予定】{period}の月1回の評価(訪問・通所)がまだの利用者: {members}"

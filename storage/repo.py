@@ -161,3 +161,47 @@ async def day_plan(
 
 async def facilities(session: AsyncSession) -> Sequence[Facility]:
     return (await session.execute(select(Facility).order_by(Facility.id))).scalars().all()
+
+
+async def insert_many_ignore(
+    session: AsyncSession, model: type[Base], rows: Sequence[dict[str, Any]], chunk: int = 500
+) -> dict[str, int]:
+    """Multi-row INSERT … ON CONFLICT DO NOTHING for keyed tables: {key: new id} of the rows
+    that were new (bursts of reminders and alerts in one round trip per chunk)."""
+    new: dict[str, int] = {}
+    if not rows:
+        return new
+    table = model.__table__
+    # executemany with RETURNING: SQLAlchemy batches it into multi-row statements
+    # ("insertmanyvalues") compiled once, instead of one round trip per row.
+    stmt = _insert(session, model).on_conflict_do_nothing().returning(table.c.key, table.c.id)
+    for i in range(0, len(rows), chunk * 10):
+        result = await session.execute(stmt, list(rows[i : i + chunk * 10]))
+        new.update((str(k), int(v)) for k, v in result)
+    return new
+
+
+def outbox_row(
+    *,
+    key: str,
+    platform: str,
+    recipient: str,
+    member_id: int | None,
+    payload: dict[str, Any],
+    now: datetime,
+) -> dict[str, Any]:
+    """The values of a new outbox row, for multi-row inserts (see `enqueue`)."""
+    return {
+        "key": key,
+        "platform": platform,
+        "recipient": recipient,
+        "member_id": member_id,
+        "payload": payload,
+        "reply_token": None,
+        "reply_token_until": None,
+        "retry_key": str(uuid.uuid4()),
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }

@@ -90,6 +90,11 @@ def test_demo_script_plays_a_day_and_prints_the_reports(
         in table
     )
     assert "鈴木 一郎 | absent" in table
+    # The scheduler's part: reminders, a missed contact escalated then resolved, the digest.
+    assert "おはようございます、田中 美咲さん。" in out
+    assert "【開始の連絡がありません】田中 美咲さん" in out
+    assert "【連絡がありました】田中 美咲さん" in out
+    assert "【本日のまとめ】7/1 在宅利用者 4名" in out
     assert (env / "nippo-demo.db").exists()
     # Running it again starts afresh.
     assert run("demo", "--script").count("=== 日報") == 1

@@ -1,0 +1,85 @@
+"""APScheduler 3 as a clock only (DESIGN §3, §10): a tick every minute and an outbox flush
+every few seconds. No job holds state and there are no per-member jobs; all work is derived
+from the database, so a missed or doubled run (or a second replica) changes nothing."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot import delivery, ticks
+from bot.delivery import Flushed
+from bot.ports import Sender
+from bot.ticks import TickSummary
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+# A late run still runs (once: coalesced); a tick is idempotent, so late is better than never.
+MISFIRE_GRACE_SECONDS = 600
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Runner:
+    """Owns one AsyncIOScheduler with two jobs: `tick` and `deliver`."""
+
+    def __init__(
+        self,
+        db: Database,
+        senders: Mapping[str, Sender],
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        deliver_seconds: float = 3.0,
+        tick_trigger: CronTrigger | IntervalTrigger | None = None,
+    ) -> None:
+        self.db = db
+        self.senders = senders
+        self.clock = clock
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        common = {"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_SECONDS}
+        self.scheduler.add_job(
+            self.tick,
+            tick_trigger or CronTrigger(second=0, timezone=UTC),
+            id="tick",
+            next_run_time=utc_now(),  # catch up at once after a (re)start (scheduler time)
+            **common,
+        )
+        self.scheduler.add_job(
+            self.deliver,
+            IntervalTrigger(seconds=deliver_seconds, timezone=UTC),
+            id="deliver",
+            **common,
+        )
+
+    def start(self) -> None:
+        """Start ticking; call from inside the running event loop (the app's lifespan)."""
+        self.scheduler.start()
+        log.info("scheduler started", extra={"platforms": sorted(self.senders)})
+
+    def stop(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    async def tick(self) -> TickSummary | None:
+        try:
+            return await ticks.tick(self.db, self.clock())
+        except Exception:  # the next minute catches up; a crash must not stop the clock
+            log.exception("tick failed")
+            return None
+
+    async def deliver(self) -> Flushed | None:
+        if not self.senders:
+            return None
+        try:
+            return await delivery.flush(self.db, self.senders, self.clock())
+        except Exception:
+            log.exception("delivery failed")
+            return None

@@ -1,0 +1,47 @@
+"""`nippo tick [--at ISO-8601]` and `nippo deliver` (DESIGN §7) against a real SQLite file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    return tmp_path
+
+
+def run(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_tick_at_an_instant_prints_its_effects_once(env: Path) -> None:
+    run("facility", "init", "--name", "ひまわり", "--alert-channel", "C1")
+    run("member", "add", "--name", "山田 太郎")
+    run(
+        "schedule", "set", "山田", "--days", "wed", "--mode", "zaitaku",
+        "--start", "10:00", "--end", "15:00",
+    )  # fmt: skip
+    first = run("tick", "--at", "2026-07-01T10:31+09:00")
+    assert "0 reminders, 1 alerts" in first  # not linked: no reminder, but staff hear of it
+    assert "alert:missed-start:1:2026-07-01:staff" in first
+    again = run("tick", "--at", "2026-07-01T10:32+09:00")
+    assert "0 reminders, 0 alerts" in again
+    assert "sent 0" in run("deliver")
+
+
+def test_tick_explains_a_bad_instant(env: Path) -> None:
+    naive = runner.invoke(app, ["tick", "--at", "2026-07-01T10:31"])
+    assert naive.exit_code == 2 and "UTC offset" in naive.output
+    bad = runner.invoke(app, ["tick", "--at", "soon"])
+    assert bad.exit_code == 2 and "ISO-8601" in bad.output
