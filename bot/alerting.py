@@ -6,7 +6,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,39 +30,8 @@ async def raise_alert(
     now: datetime,
 ) -> int | None:
     """Open an alert once per key and tell staff; None if that alert exists already."""
-    alert_id = await repo.insert_ignore(
-        session,
-        Alert,
-        key=key,
-        member_id=member.id,
-        business_date=day,
-        kind=kind,
-        level=level.value,
-        state="open",
-        detail=detail,
-        opened_at=now,
-    )
-    if alert_id is None:
-        return None
-    title = texts.CONCERN_TITLES.get(kind, kind)
-    template = texts.STAFF_INFO if level is AlertLevel.INFO else texts.STAFF_ALERT
-    text = template.format(title=title, member=member.name, date=_md(day), detail=detail)
-    payload: dict[str, Any] = {
-        "kind": "alert",
-        "alert_id": alert_id,
-        "level": level.value,
-        "text": text,
-    }
-    await repo.enqueue(
-        session,
-        key=f"notify:{key}",
-        platform=STAFF_PLATFORM,
-        recipient=facility.alert_channel or "",
-        payload=payload,
-        member_id=member.id,
-        now=now,
-    )
-    return alert_id
+    request = AlertRequest(facility, member, day, kind, level, detail, key)
+    return (await raise_alerts(session, [request], now)).get(key)
 
 
 def _md(d: date) -> str:
@@ -83,9 +51,9 @@ class AlertRequest:
 
 async def raise_alerts(
     session: AsyncSession, requests: Sequence[AlertRequest], now: datetime
-) -> list[str]:
-    """`raise_alert` for many at once (the scheduler's bursts): the same rows and messages,
-    in a few multi-row statements. Returns the keys of the alerts that were new."""
+) -> dict[str, int]:
+    """Open alerts once per key and tell staff, in a few multi-row statements (the
+    scheduler's bursts come through here too). Returns {key: alert id} of the new ones."""
     new = await repo.insert_many_ignore(
         session,
         Alert,
@@ -130,4 +98,4 @@ async def raise_alerts(
             )
         )
     await repo.insert_many_ignore(session, OutboxMessage, notices)
-    return sorted(new)
+    return new

@@ -431,7 +431,7 @@ async def _escalate(
         requests.append(
             AlertRequest(facility, member, a.business_date, a.kind.value, level, detail, a.key)
         )
-    return await raise_alerts(session, requests, now)
+    return sorted(await raise_alerts(session, requests, now))
 
 
 def _ladder_minutes(a: Escalate, facility: Facility) -> int:
