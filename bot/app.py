@@ -7,27 +7,62 @@ off, not an error.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from fastapi import FastAPI, Response
 from sqlalchemy import text
 
+from bot import delivery
+from bot.ports import Sender
 from bot.settings import Settings
 from storage.db import Database
 
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def build_senders(settings: Settings, db: Database) -> dict[str, Sender]:
+    """The outbox senders of every configured platform (for `nippo deliver`, the loops)."""
+    senders: dict[str, Sender] = {}
+    if settings.line_enabled and settings.line_channel_access_token is not None:
+        from adapters.line.sender import LineApi, LineSender
+
+        api = LineApi(
+            settings.line_channel_access_token.get_secret_value(),
+            settings.line_api_base_url,
+            settings.line_data_api_base_url,
+        )
+        senders["line"] = LineSender(api, db)
+    return senders
+
+
+async def close_senders(senders: dict[str, Sender]) -> None:
+    for sender in senders.values():
+        close = getattr(sender, "aclose", None)
+        if close is not None:
+            await close()
+
+
+def create_app(
+    settings: Settings | None = None,
+    database: Database | None = None,
+    clock: Callable[[], datetime] = _utc_now,
+) -> FastAPI:
     settings = settings or Settings()
     db = database or Database(settings.database_url)
+    senders = build_senders(settings, db)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         try:
             yield
         finally:
+            await close_senders(senders)
             if database is None:
                 await db.dispose()
 
@@ -46,8 +81,41 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             return {"status": "unavailable", "database": "down"}
         return {"status": "ok", "database": "up"}
 
-    if not settings.line_enabled:
-        log.info("LINE is off: LINE_CHANNEL_SECRET / LINE_CHANNEL_ACCESS_TOKEN not set")
+    app.state.senders = senders
+    if settings.line_enabled and settings.line_channel_secret is not None:
+        _mount_line(app, settings.line_channel_secret.get_secret_value(), db, senders, clock)
+    else:
+        log.info(
+            "LINE is off (POST /callback/line answers 404): "
+            "LINE_CHANNEL_SECRET / LINE_CHANNEL_ACCESS_TOKEN not set"
+        )
     if not settings.slack_enabled:
         log.info("Slack is off: SLACK_BOT_TOKEN / SLACK_SIGNING_SECRET not set")
     return app
+
+
+def _mount_line(
+    app: FastAPI,
+    secret: str,
+    db: Database,
+    senders: dict[str, Sender],
+    clock: Callable[[], datetime],
+) -> None:
+    from adapters.line.inbox import process_pending_inbox
+    from adapters.line.sender import LineContent, LineSender
+    from adapters.line.webhook import line_router
+
+    line = senders["line"]
+    content = LineContent(line.api) if isinstance(line, LineSender) else None
+
+    async def after_ack(inbox_ids: list[int]) -> None:
+        """Handle what was just stored, then send the replies while the token is fresh."""
+        try:
+            await process_pending_inbox(db, clock(), content, ids=inbox_ids)
+            await delivery.flush(db, senders, clock())
+        except Exception:  # the scheduler loop retries pending rows
+            log.exception("LINE processing after acknowledgement failed")
+
+    app.include_router(line_router(secret, db, clock, after_ack))
+    app.state.line_after_ack = after_ack
+    log.info("LINE webhook mounted at POST /callback/line")

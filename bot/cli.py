@@ -234,6 +234,28 @@ def serve(
 
 
 @app.command()
+def deliver() -> None:
+    """Flush the outbox once with the configured senders (LINE, …)."""
+    from bot import delivery
+    from bot.app import build_senders, close_senders
+
+    settings = Settings()
+
+    async def work(database: Database) -> None:
+        senders = build_senders(settings, database)
+        if not senders:
+            typer.echo("no platform configured (set LINE_* or SLACK_*): nothing to deliver")
+            return
+        try:
+            done = await delivery.flush(database, senders, now())
+        finally:
+            await close_senders(senders)
+        typer.echo(f"sent {done.sent}, retrying {done.retried}, failed {done.failed}")
+
+    _run(work)
+
+
+@app.command()
 def demo(
     script: Annotated[bool, typer.Option("--script", help="Play a whole simulated day.")] = False,
 ) -> None:

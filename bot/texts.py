@@ -141,3 +141,16 @@ CONCERN_TITLES = {
 }
 STAFF_ALERT = "【{title}】{member}さん({date}) {detail}"
 STAFF_INFO = "【お知らせ】{member}さん: {title}({date}) {detail}"
+
+# --- LINE front door -----------------------------------------------------------------------
+
+PHOTO_FAILED = (
+    "すみません、写真(ファイル)を受け取れませんでした。お手数ですが、もう一度送ってください。"
+)
+PHOTO_TOO_LARGE = "すみません、ファイルが大きすぎて保存できませんでした。小さくして送ってください。"
+CARD_EMPTY = "まだ記録はありません。"
+QUOTA_WARNING = (
+    "【LINE送信数のお知らせ】今月のプッシュ送信が上限の{percent}%に達しました"
+    "({used}/{limit}通)。上限を超えるとリマインドが届かなくなります。"
+    "プランの見直しをご検討ください。"
+)

@@ -1,0 +1,163 @@
+"""Processing stored LINE events: the inbox → the service.
+
+The webhook only stores raw events and answers 200; `process_pending_inbox` does the work
+afterwards. It runs right after each acknowledgement (a background task) and from the
+scheduler's loop, which retries whatever a dead process left pending. Each event is handled in
+its own transaction that first re-checks and locks its inbox row, so two processors never
+handle the same event twice. Photos and files are downloaded before that transaction (LINE
+deletes user content after a while, and no lock is held during the download).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import select, text
+
+from adapters.line.events import Kind, LineInbound, to_inbound
+from bot import intake, service, texts
+from bot.intake import Evidence
+from storage.db import Database
+from storage.models import InboxEvent
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "line"
+MAX_ATTEMPTS = 5
+MAX_CONTENT_BYTES = 20 * 1024 * 1024
+BATCH = 100
+
+
+class ContentGone(Exception):
+    """LINE will not give us the content (deleted, expired, or never hosted by LINE)."""
+
+
+class ContentSource(Protocol):
+    async def fetch(self, message_id: str) -> tuple[bytes, str]:
+        """The content bytes and their media type; ContentGone when it cannot be had."""
+        ...
+
+
+async def process_pending_inbox(
+    db: Database,
+    now: datetime,
+    content: ContentSource | None = None,
+    *,
+    ids: list[int] | None = None,
+    limit: int = BATCH,
+) -> int:
+    """Handle pending LINE inbox rows (oldest first); the number handled.
+
+    Call it from the scheduler loop with the current instant; `ids` narrows it to the rows
+    one webhook request just stored.
+    """
+    stmt = (
+        select(InboxEvent.id, InboxEvent.body)
+        .where(InboxEvent.platform == PLATFORM, InboxEvent.status == "pending")
+        .order_by(InboxEvent.id)
+        .limit(limit)
+    )
+    if ids is not None:
+        stmt = stmt.where(InboxEvent.id.in_(ids))
+    async with db.sessions() as session:
+        rows = (await session.execute(stmt)).all()
+    handled = 0
+    for row_id, body in rows:
+        if await _process(db, row_id, dict(body), now, content):
+            handled += 1
+    return handled
+
+
+async def _process(
+    db: Database,
+    row_id: int,
+    body: dict[str, Any],
+    now: datetime,
+    content: ContentSource | None,
+) -> bool:
+    inbound = to_inbound(body)
+    try:
+        evidence, problem = await _download(db, inbound, content)
+        async with db.transaction() as session:
+            if db.dialect == "postgresql":
+                # One member's events one at a time, in order, across replicas.
+                user = inbound.msg.sender.user_id if inbound else ""
+                await session.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"line:{user}"}
+                )
+            locked = select(InboxEvent).where(
+                InboxEvent.id == row_id, InboxEvent.status == "pending"
+            )
+            if db.dialect == "postgresql":
+                locked = locked.with_for_update(skip_locked=True)
+            row = (await session.execute(locked)).scalar_one_or_none()
+            if row is None:  # another processor got there first
+                return False
+            await _dispatch(session, inbound, evidence, problem, now)
+            row.status = "done" if inbound is not None else "ignored"
+            row.processed_at, row.attempts = now, row.attempts + 1
+        return True
+    except Exception as exc:  # keep the row; the next pass retries it
+        log.exception("LINE inbox event failed", extra={"inbox_id": row_id})
+        async with db.transaction() as session:
+            row = await session.get(InboxEvent, row_id)
+            if row is not None and row.status == "pending":
+                row.attempts += 1
+                row.error = f"{type(exc).__name__}: {exc}"[:2000]
+                if row.attempts >= MAX_ATTEMPTS:
+                    row.status = "failed"
+        return False
+
+
+async def _download(
+    db: Database, inbound: LineInbound | None, content: ContentSource | None
+) -> tuple[Evidence | None, str]:
+    """Fetch a member's photo or file now; strangers' content is never downloaded."""
+    if inbound is None or inbound.kind is not Kind.EVIDENCE or not inbound.message_id:
+        return None, texts.PHOTO_FAILED
+    async with db.sessions() as session:
+        if not await intake.is_linked(session, inbound.msg):
+            return None, texts.PHOTO_FAILED
+    if inbound.file_size is not None and inbound.file_size > MAX_CONTENT_BYTES:
+        return None, texts.PHOTO_TOO_LARGE
+    if content is None or inbound.external:
+        return None, texts.PHOTO_FAILED
+    try:
+        data, media_type = await content.fetch(inbound.message_id)
+    except ContentGone:
+        log.warning("LINE content unavailable", extra={"event_id": inbound.msg.event_id})
+        return None, texts.PHOTO_FAILED
+    if len(data) > MAX_CONTENT_BYTES:
+        return None, texts.PHOTO_TOO_LARGE
+    return Evidence(inbound.message_id, media_type, data, inbound.filename), texts.PHOTO_FAILED
+
+
+async def _dispatch(
+    session: Any,
+    inbound: LineInbound | None,
+    evidence: Evidence | None,
+    problem: str,
+    now: datetime,
+) -> None:
+    if inbound is None:
+        return
+    msg = inbound.msg
+    match inbound.kind:
+        case Kind.FOLLOW:
+            await service.greet(session, msg, now)
+        case Kind.UNFOLLOW:
+            await service.deactivate(session, msg.sender.platform.value, msg.sender.user_id)
+        case Kind.TEXT:
+            await service.handle_message(session, msg, now)
+        case Kind.CHOICE:
+            await intake.choose(session, msg, inbound.button_day, now)
+        case Kind.STALE:
+            await intake.stale_button(session, msg, now)
+        case Kind.STICKER:
+            await intake.sticker(session, msg, now)
+        case Kind.EVIDENCE:
+            await intake.save_evidence(session, msg, evidence, now, problem=problem)
+        case Kind.UNSUPPORTED:
+            await intake.unsupported(session, msg, now)
