@@ -125,9 +125,7 @@ async def fake_line() -> AsyncIterator[FakeLine]:
 
 
 @pytest.fixture
-async def line(
-    db: Database, db_url: str, fake_line: FakeLine, t0: datetime
-) -> AsyncIterator[Line]:
+async def line(db: Database, db_url: str, fake_line: FakeLine, t0: datetime) -> AsyncIterator[Line]:
     clock = Clock(t0)
     app = create_app(line_settings(db_url, fake_line), db, clock)
     async with (

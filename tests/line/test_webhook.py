@@ -129,8 +129,9 @@ async def test_whole_official_sample_file_is_stored_and_acknowledged(
         rows = (await s.execute(select(InboxEvent).order_by(InboxEvent.id))).scalars().all()
     assert len(rows) == 28
     assert rows[0].body == events[0]  # kept raw
-    status = {r.body["type"] + "/" + str(r.body.get("message", {}).get("type")): r.status
-              for r in rows}
+    status = {
+        r.body["type"] + "/" + str(r.body.get("message", {}).get("type")): r.status for r in rows
+    }
     assert status["undefined/None"] == "ignored"
     assert status["join/None"] == "ignored"
     assert status["beacon/None"] == "ignored"
@@ -184,9 +185,7 @@ async def test_without_credentials_the_route_is_not_mounted(
     assert "LINE is off" in caplog.text
 
 
-async def test_events_are_stored_before_ack_and_survive_a_crash(
-    db: Database, t0: datetime
-) -> None:
+async def test_events_are_stored_before_ack_and_survive_a_crash(db: Database, t0: datetime) -> None:
     """The process dies after the 200: the scheduler's pass handles the pending rows."""
     app = FastAPI()
     clock = Clock(t0)
