@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -143,8 +145,8 @@ class FakeLineServer:
         config = uvicorn.Config(self.fake.app, log_level="warning", lifespan="off")
         self._server = uvicorn.Server(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
-        while not self._server.started:
-            await asyncio.sleep(0.01)
+        while not self._server.started:  # a tiny poll until uvicorn listens
+            await asyncio.sleep(0.01)  # noqa: ASYNC110
         self.fake.url = f"http://127.0.0.1:{port}"
         return self.fake
 
@@ -152,3 +154,32 @@ class FakeLineServer:
         assert self._server is not None and self._task is not None
         self._server.should_exit = True
         await self._task
+
+
+class FakeLineThread:
+    """The same fake on its own thread and loop, for synchronous callers such as the CLI."""
+
+    def __init__(self, fake: FakeLine) -> None:
+        self.fake = fake
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> FakeLine:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        config = uvicorn.Config(self.fake.app, log_level="warning", lifespan="off")
+        server = self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True
+        )
+        self._thread.start()
+        while not server.started:
+            time.sleep(0.01)
+        self.fake.url = f"http://127.0.0.1:{port}"
+        return self.fake
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._server is not None and self._thread is not None
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
