@@ -145,8 +145,8 @@ class FakeLineServer:
         config = uvicorn.Config(self.fake.app, log_level="warning", lifespan="off")
         self._server = uvicorn.Server(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
-        while not self._server.started:  # a tiny poll until uvicorn listens
-            await asyncio.sleep(0.01)  # noqa: ASYNC110
+        while not self._server.started:  # noqa: ASYNC110 - a tiny poll until uvicorn listens
+            await asyncio.sleep(0.01)
         self.fake.url = f"http://127.0.0.1:{port}"
         return self.fake
 
