@@ -7,7 +7,7 @@ off, not an error.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
@@ -82,6 +82,7 @@ def create_app(
         return {"status": "ok", "database": "up"}
 
     app.state.senders = senders
+    app.state.inbox_processors = build_inbox_processors(db, senders)
     if settings.line_enabled and settings.line_channel_secret is not None:
         _mount_line(app, settings.line_channel_secret.get_secret_value(), db, senders, clock)
     else:
@@ -94,6 +95,30 @@ def create_app(
     return app
 
 
+InboxPass = Callable[[datetime, list[int] | None], Awaitable[int]]
+
+
+def build_inbox_processors(db: Database, senders: dict[str, Sender]) -> dict[str, InboxPass]:
+    """Per platform, a pass over its pending inbox rows: `await process(now, None)`.
+
+    The scheduler loop calls each one every tick, so events stored by a process that died
+    before handling them are still handled (once: rows are locked and re-checked).
+    """
+    processors: dict[str, InboxPass] = {}
+    line = senders.get("line")
+    if line is not None:
+        from adapters.line.inbox import process_pending_inbox
+        from adapters.line.sender import LineContent, LineSender
+
+        content = LineContent(line.api) if isinstance(line, LineSender) else None
+
+        async def line_pass(now: datetime, ids: list[int] | None = None) -> int:
+            return await process_pending_inbox(db, now, content, ids=ids)
+
+        processors["line"] = line_pass
+    return processors
+
+
 def _mount_line(
     app: FastAPI,
     secret: str,
@@ -101,17 +126,14 @@ def _mount_line(
     senders: dict[str, Sender],
     clock: Callable[[], datetime],
 ) -> None:
-    from adapters.line.inbox import process_pending_inbox
-    from adapters.line.sender import LineContent, LineSender
     from adapters.line.webhook import line_router
 
-    line = senders["line"]
-    content = LineContent(line.api) if isinstance(line, LineSender) else None
+    process = build_inbox_processors(db, senders)["line"]
 
     async def after_ack(inbox_ids: list[int]) -> None:
         """Handle what was just stored, then send the replies while the token is fresh."""
         try:
-            await process_pending_inbox(db, clock(), content, ids=inbox_ids)
+            await process(clock(), inbox_ids)
             await delivery.flush(db, senders, clock())
         except Exception:  # the scheduler loop retries pending rows
             log.exception("LINE processing after acknowledgement failed")

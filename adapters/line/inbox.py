@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.line.events import Kind, LineInbound, to_inbound
 from bot import intake, service, texts
@@ -135,7 +136,7 @@ async def _download(
 
 
 async def _dispatch(
-    session: Any,
+    session: AsyncSession,
     inbound: LineInbound | None,
     evidence: Evidence | None,
     problem: str,

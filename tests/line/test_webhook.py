@@ -183,6 +183,7 @@ async def test_without_credentials_the_route_is_not_mounted(
         assert response.status_code == 404
         assert (await client.get("/healthz")).status_code == 200
     assert "LINE is off" in caplog.text
+    assert app.state.senders == {} and app.state.inbox_processors == {}
 
 
 async def test_events_are_stored_before_ack_and_survive_a_crash(db: Database, t0: datetime) -> None:
