@@ -2,9 +2,9 @@
 
 Replies are free and pushes cost money (200 a month on the free plan), so:
 - a fresh reply token (`reply_token_until > now`) is used, once, on the first attempt; an
-  invalid or expired token (400 "Invalid reply token") falls back to a push at once. A reply
-  is never retried blindly: after a failed reply attempt (429, 5xx, network) the retry is a
-  push with the retry key, because LINE may have shown the reply it did not confirm;
+  invalid or expired token (400 "Invalid reply token") falls back to a push at once. The
+  token is single-use, so a reply is never retried: after a failed reply attempt (429, 5xx,
+  network) the retry is a push with the retry key (a rare duplicate beats a lost answer);
 - a push carries `X-Line-Retry-Key` = the row's retry key, reused on every retry, so a push
   LINE already accepted is never shown twice (409 on a repeated key → SENT);
 - 429 → RETRY honouring `Retry-After` (delivery's own backoff when absent), except LINE's
