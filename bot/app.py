@@ -62,6 +62,9 @@ def create_app(
         try:
             yield
         finally:
+            worker = getattr(_app.state, "line_worker", None)
+            if worker is not None:
+                await worker.aclose()
             await close_senders(senders)
             if database is None:
                 await db.dispose()
@@ -126,18 +129,22 @@ def _mount_line(
     senders: dict[str, Sender],
     clock: Callable[[], datetime],
 ) -> None:
+    from adapters.line.inbox import BATCH, AfterAckWorker
     from adapters.line.webhook import line_router
 
     process = build_inbox_processors(db, senders)["line"]
 
-    async def after_ack(inbox_ids: list[int]) -> None:
-        """Handle what was just stored, then send the replies while the token is fresh."""
-        try:
-            await process(clock(), inbox_ids)
-            await delivery.flush(db, senders, clock())
-        except Exception:  # the scheduler loop retries pending rows
-            log.exception("LINE processing after acknowledgement failed")
+    async def one_pass() -> None:
+        """Handle what is stored, then send the replies while the tokens are fresh."""
+        while await process(clock(), None) >= BATCH:
+            pass
+        await delivery.flush(db, senders, clock())
+
+    worker = AfterAckWorker(one_pass)
+
+    async def after_ack(_inbox_ids: list[int]) -> None:
+        await worker.request()
 
     app.include_router(line_router(secret, db, clock, after_ack))
-    app.state.line_after_ack = after_ack
+    app.state.line_worker = worker
     log.info("LINE webhook mounted at POST /callback/line")

@@ -10,7 +10,10 @@ deletes user content after a while, and no lock is held during the download).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -62,7 +65,7 @@ async def process_pending_inbox(
     )
     if ids is not None:
         stmt = stmt.where(InboxEvent.id.in_(ids))
-    async with db.sessions() as session:
+    async with db.transaction() as session:
         rows = (await session.execute(stmt)).all()
     handled = 0
     for row_id, body in rows:
@@ -118,7 +121,7 @@ async def _download(
     """Fetch a member's photo or file now; strangers' content is never downloaded."""
     if inbound is None or inbound.kind is not Kind.EVIDENCE or not inbound.message_id:
         return None, texts.PHOTO_FAILED
-    async with db.sessions() as session:
+    async with db.transaction() as session:
         if not await intake.is_linked(session, inbound.msg):
             return None, texts.PHOTO_FAILED
     if inbound.file_size is not None and inbound.file_size > MAX_CONTENT_BYTES:
@@ -162,3 +165,43 @@ async def _dispatch(
             await intake.save_evidence(session, msg, evidence, now, problem=problem)
         case Kind.UNSUPPORTED:
             await intake.unsupported(session, msg, now)
+
+
+class AfterAckWorker:
+    """One per process: runs passes over the inbox after acknowledgements, one at a time.
+
+    Each webhook request asks for a pass and (in its background task, after the 200 went
+    out) waits for it; requests arriving during a pass share the next one. One pass at a
+    time keeps the database's writers few, so acknowledgements are not queued behind a
+    crowd of concurrent handlers (SQLite has a single writer).
+    """
+
+    def __init__(self, run_pass: Callable[[], Awaitable[None]]) -> None:
+        self._run_pass = run_pass
+        self._waiting: list[asyncio.Future[None]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def request(self) -> None:
+        """Ask for a pass that starts after now, and wait until it has run."""
+        done = asyncio.get_running_loop().create_future()
+        self._waiting.append(done)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._loop())
+        await done
+
+    async def _loop(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                await self._run_pass()
+            except Exception:  # the scheduler's pass retries whatever is still pending
+                log.exception("LINE pass after acknowledgement failed")
+            for done in batch:
+                if not done.done():
+                    done.set_result(None)
+
+    async def aclose(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
