@@ -63,9 +63,33 @@ def serve_nippo(port: int) -> None:
     from bot.app import create_app
     from bot.settings import Settings
 
-    uvicorn.run(
-        create_app(Settings()), host="127.0.0.1", port=port, log_level="warning", access_log=False
+    app = create_app(Settings())
+    profile = os.environ.get("BENCH_PROFILE")  # a file: where to dump a cProfile of the server
+    if not profile:
+        uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+        return
+    import cProfile
+    import signal
+    import threading
+
+    # uvicorn re-raises SIGTERM after its shutdown, so serve on a thread and stop it here.
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
     )
+    prof = cProfile.Profile()
+
+    def run() -> None:
+        prof.enable()
+        asyncio.run(server.serve())
+        prof.disable()
+
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # for sigwait (threads inherit)
+    thread = threading.Thread(target=run)
+    thread.start()
+    signal.sigwait({signal.SIGTERM})
+    server.should_exit = True
+    thread.join()
+    prof.dump_stats(profile)
 
 
 def serve_baseline(port: int) -> None:
@@ -129,16 +153,22 @@ async def seed(url: str, members: int) -> list[str]:
 
 
 async def pending(url: str) -> int:
+    """Events not yet handled plus replies not yet sent."""
     from sqlalchemy import func, select
 
     from storage.db import Database
-    from storage.models import InboxEvent
+    from storage.models import InboxEvent, OutboxMessage
 
     db = Database(url)
     try:
         async with db.transaction() as s:
-            stmt = select(func.count()).where(InboxEvent.status == "pending")
-            return int((await s.execute(stmt)).scalar_one())
+            inbox = select(func.count()).where(InboxEvent.status == "pending")
+            outbox = select(func.count()).where(
+                OutboxMessage.platform == "line", OutboxMessage.status.in_(("pending", "sending"))
+            )
+            return int((await s.execute(inbox)).scalar_one()) + int(
+                (await s.execute(outbox)).scalar_one()
+            )
     finally:
         await db.dispose()
 
@@ -257,7 +287,11 @@ async def main(args: argparse.Namespace) -> None:
                     drained = time.perf_counter() - t0
             finally:
                 proc.terminate()
-                proc.wait(timeout=30)
+                try:
+                    proc.wait(timeout=120 if os.environ.get("BENCH_PROFILE") else 30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
         replies = len(fake.calls("/v2/bot/message/reply"))
 
     base, nippo = results
@@ -268,7 +302,7 @@ async def main(args: argparse.Namespace) -> None:
     print(f"{'app':<10}{'events/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
     for r in results:
         print(f"{r.name:<10}{r.events_per_s:>10.0f}{r.p50_ms:>10.1f}{r.p99_ms:>10.1f}{r.errors:>8}")
-    print(f"nippo/baseline throughput ratio: {nippo.events_per_s / base.events_per_s:.2f}")
+    print(f"nippo/baseline ack throughput ratio: {nippo.events_per_s / base.events_per_s:.2f}")
     if drained is not None:
         print(
             f"nippo: all {args.requests} events handled {drained:.1f} s after the first "

@@ -135,10 +135,16 @@ def _mount_line(
     process = build_inbox_processors(db, senders)["line"]
 
     async def one_pass() -> None:
-        """Handle what is stored, then send the replies while the tokens are fresh."""
-        while await process(clock(), None) >= BATCH:
-            pass
-        await delivery.flush(db, senders, clock())
+        """Handle what is stored, a batch at a time, each followed by its replies, so reply
+        tokens are used while fresh (an answer sent later becomes a paid push)."""
+        while True:
+            handled = await process(clock(), None)
+            while True:
+                done = await delivery.flush(db, senders, clock())
+                if done.retried or done.sent + done.failed == 0:
+                    break
+            if handled < BATCH:
+                return
 
     worker = AfterAckWorker(one_pass)
 

@@ -130,6 +130,15 @@ class FakeLine:
         return Response(found[0], media_type=found[1])
 
 
+def _listening_socket() -> socket.socket:
+    """A free loopback port. TCP_NODELAY is set here because connections accepted on a
+    socket handed to uvicorn otherwise wait ~40 ms on Nagle + delayed ACK per response."""
+    sock = socket.socket()
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
 class FakeLineServer:
     """Runs a FakeLine under uvicorn on a free loopback port for the test's duration."""
 
@@ -139,8 +148,7 @@ class FakeLineServer:
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> FakeLine:
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
+        sock = _listening_socket()
         port = sock.getsockname()[1]
         config = uvicorn.Config(self.fake.app, log_level="warning", lifespan="off")
         self._server = uvicorn.Server(config)
@@ -165,8 +173,7 @@ class FakeLineThread:
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> FakeLine:
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
+        sock = _listening_socket()
         port = sock.getsockname()[1]
         config = uvicorn.Config(self.fake.app, log_level="warning", lifespan="off")
         server = self._server = uvicorn.Server(config)
