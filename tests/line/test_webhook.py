@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime
 
@@ -208,3 +209,33 @@ async def test_events_are_stored_before_ack_and_survive_a_crash(db: Database, t0
         out = (await s.execute(select(OutboxMessage))).scalar_one()
     assert out.recipient == USER and out.reply_token == ev["replyToken"]
     assert out.payload["replies"][0]["text"] == texts.LINK_PROMPT
+
+
+async def test_stored_events_are_handled_once_and_in_order_per_member(
+    db: Database, t0: datetime
+) -> None:
+    """Several members' events wait in the inbox; two passes race (scheduler and after-ack):
+    each event is handled once, and each member's events in the order they were sent."""
+    fid = await make_facility(db, t0)
+    app = FastAPI()
+    app.include_router(line_router(SECRET, db, Clock(t0), after_ack=None))
+    at = jst(DAY, "10:00")
+    users = [f"Umember{i}" for i in range(4)]
+    events = []
+    for i, user in enumerate(users):
+        mid = await make_member(db, fid, t0, name=f"利用者 {i}")
+        code = await link_code(db, mid, t0)
+        events.append(event("00_message_text", at, user=user, message={"text": code}))
+    for user in users:
+        text = "開始 体調4 睡眠7 データ入力"
+        events.append(event("00_message_text", at, user=user, message={"text": text}))
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client:
+        body = webhook(*events)
+        response = await client.post(
+            "/callback/line", content=body, headers={"X-Line-Signature": sign(body)}
+        )
+    assert response.status_code == 200
+    done = await asyncio.gather(process_pending_inbox(db, at), process_pending_inbox(db, at))
+    assert sum(done) == len(events)
+    assert await count(db, OutboxMessage) == len(events)
+    assert await count(db, DailyReport, DailyReport.status == "started") == len(users)
