@@ -169,13 +169,13 @@ class LineSender:
     ) -> SendResult:
         async with self.db.transaction() as session:
             identity = await repo.identity_for(session, "line", item.recipient)
-            active = identity is not None and identity.active
-        if not active:
-            return SendResult(
-                Outcome.FAILED,
-                via="push",
-                error="not pushed: the member has blocked or left the LINE account (unfollowed)",
+        if identity is None or not identity.active:
+            reason = (
+                "the member has blocked the LINE account (unfollowed)"
+                if identity is not None
+                else "no LINE account is known for this recipient"
             )
+            return SendResult(Outcome.FAILED, via="push", error=f"not pushed: {reason}")
         await self._watch_quota(now)
         request = PushMessageRequest.from_dict({"to": item.recipient, "messages": messages})
         try:

@@ -187,3 +187,14 @@ async def test_sticker_unsupported_and_unfollow(line: Line, t0: datetime) -> Non
     # Coming back resumes the linked account with a welcome, not the linking prompt.
     await line.send(event("06_follow", at + timedelta(hours=1), user=U))
     assert texts_of(last_body(line)) == [texts.WELCOME_BACK.format(name="山田 太郎")]
+
+
+async def test_a_strangers_photo_is_never_downloaded(line: Line, t0: datetime) -> None:
+    line.fake.content["999"] = (b"secret", "image/jpeg")
+    at = jst(DAY, "14:30")
+    ev = event("24_message_image", at, user="Ustranger", message={"id": "999"})
+    await line.send(ev, at=at)
+    assert texts_of(last_body(line)) == [texts.LINK_PROMPT]
+    assert not [r for r in line.fake.requests if "content" in r.path]
+    async with line.db.transaction() as s:
+        assert (await s.execute(select(Attachment))).first() is None
