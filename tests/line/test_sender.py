@@ -265,3 +265,17 @@ async def test_monthly_limit_is_a_failure_not_a_retry(
     fake_line.script(PUSH, Scripted(429, {"message": "You have reached your monthly limit."}))
     assert (await flush(db, sender, t0)).failed == 1
     assert "monthly limit" in ((await row(db, rid)).last_error or "")
+
+
+async def test_a_reply_is_not_retried_a_push_is(
+    db: Database, fake_line: FakeLine, sender: LineSender, t0: datetime
+) -> None:
+    """A reply token is single use: after a failed reply the retry is a push with the key."""
+    await setup_member(db, t0)
+    rid = await enqueue(db, t0, "reply:line:1", token="tok-1")
+    fake_line.script(REPLY, Scripted(500, {"message": "boom"}))
+    assert (await flush(db, sender, t0 + timedelta(seconds=1))).retried == 1
+    await flush(db, sender, t0 + timedelta(seconds=10))
+    r = await row(db, rid)
+    assert (r.status, r.via) == ("sent", "push")
+    assert len(fake_line.calls(REPLY)) == 1 and len(fake_line.calls(PUSH)) == 1

@@ -239,3 +239,38 @@ async def test_stored_events_are_handled_once_and_in_order_per_member(
     assert sum(done) == len(events)
     assert await count(db, OutboxMessage) == len(events)
     assert await count(db, DailyReport, DailyReport.status == "started") == len(users)
+
+
+async def test_an_event_that_keeps_failing_is_given_up_after_five_tries(
+    db: Database, t0: datetime
+) -> None:
+    class Broken:
+        async def fetch(self, message_id: str) -> tuple[bytes, str]:
+            raise ConnectionError("LINE content API unreachable")
+
+    fid = await make_facility(db, t0)
+    mid = await make_member(db, fid, t0)
+    async with db.transaction() as s:
+        s.add(
+            Identity(
+                platform="line",
+                platform_user_id=USER,
+                member_id=mid,
+                active=True,
+                link_failures=0,
+                created_at=t0,
+            )
+        )
+    app = FastAPI()
+    app.include_router(line_router(SECRET, db, Clock(t0), after_ack=None))
+    body = webhook(event("24_message_image", t0))
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client:
+        await client.post("/callback/line", content=body, headers={"X-Line-Signature": sign(body)})
+    for attempt in range(1, 6):
+        assert await process_pending_inbox(db, t0, Broken()) == 0
+        async with db.transaction() as s:
+            row = (await s.execute(select(InboxEvent))).scalar_one()
+        assert row.attempts == attempt
+        assert row.error is not None and "unreachable" in row.error
+    assert row.status == "failed"
+    assert await count(db, OutboxMessage) == 0
