@@ -125,6 +125,9 @@ async def _process(
                 row.error = f"{type(exc).__name__}: {exc}"[:2000]
                 if row.attempts >= MAX_ATTEMPTS:
                     row.status = "failed"
+                    if inbound is not None and inbound.kind is Kind.EVIDENCE:
+                        # Giving up: the member hears the photo was not kept.
+                        await intake.save_evidence(session, inbound.msg, None, now)
         return False
 
 

@@ -273,4 +273,6 @@ async def test_an_event_that_keeps_failing_is_given_up_after_five_tries(
         assert row.attempts == attempt
         assert row.error is not None and "unreachable" in row.error
     assert row.status == "failed"
-    assert await count(db, OutboxMessage) == 0
+    async with db.transaction() as s:
+        told = (await s.execute(select(OutboxMessage))).scalar_one()
+    assert told.payload["replies"] == [{"text": texts.PHOTO_FAILED}]
