@@ -279,3 +279,26 @@ async def test_a_reply_is_not_retried_a_push_is(
     r = await row(db, rid)
     assert (r.status, r.via) == ("sent", "push")
     assert len(fake_line.calls(REPLY)) == 1 and len(fake_line.calls(PUSH)) == 1
+
+
+async def test_our_own_push_count_warns_even_when_line_reports_less(
+    db: Database, fake_line: FakeLine, sender: LineSender, t0: datetime
+) -> None:
+    """Pushes counted from the outbox (via="push") this month; last month's do not count."""
+    await setup_member(db, t0)
+    async with db.transaction() as s:
+        for i in range(165):
+            rid = await repo.enqueue(
+                s, key=f"old:{i}", platform="line", recipient=U, payload={}, now=t0
+            )
+            r_ = await s.get_one(OutboxMessage, rid)
+            last_month = t0 - timedelta(days=3) if i >= 160 else t0
+            r_.status, r_.via, r_.sent_at = "sent", "push", last_month
+    fake_line.usage = 0
+    await enqueue(db, t0, "remind:1")
+    await flush(db, sender, t0)
+    async with db.transaction() as s:
+        warning = (
+            await s.execute(select(OutboxMessage).where(OutboxMessage.platform == "slack"))
+        ).scalar_one()
+    assert (warning.payload["threshold"], warning.payload["used"]) == (80, 160)
