@@ -7,36 +7,66 @@ off, not an error.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from fastapi import FastAPI, Response
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import text
 
+from bot import delivery
 from bot.metrics import REGISTRY, database_gauges
 from bot.ports import Sender
 from bot.settings import Settings
-from scheduler.runner import Runner
+from scheduler.runner import InboxPass, Runner
 from storage.db import Database
 
 log = logging.getLogger(__name__)
 
 
-def build_senders(settings: Settings) -> dict[str, Sender]:
-    """The outbound senders of the configured platforms (a platform with no credentials is
-    off: its messages wait in the outbox)."""
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def build_senders(settings: Settings, db: Database) -> dict[str, Sender]:
+    """The outbox senders of every configured platform (for `nippo deliver`, the loops)."""
     senders: dict[str, Sender] = {}
+    if settings.line_enabled and settings.line_channel_access_token is not None:
+        from adapters.line.sender import LineApi, LineSender
+
+        api = LineApi(
+            settings.line_channel_access_token.get_secret_value(),
+            settings.line_api_base_url,
+            settings.line_data_api_base_url,
+        )
+        senders["line"] = LineSender(api, db)
     return senders
 
 
-def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+async def close_senders(senders: dict[str, Sender]) -> None:
+    for sender in senders.values():
+        close = getattr(sender, "aclose", None)
+        if close is not None:
+            await close()
+
+
+def create_app(
+    settings: Settings | None = None,
+    database: Database | None = None,
+    clock: Callable[[], datetime] = _utc_now,
+) -> FastAPI:
     settings = settings or Settings()
     db = database or Database(settings.database_url)
+    senders = build_senders(settings, db)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        runner = Runner(db, build_senders(settings)) if settings.scheduler_enabled else None
+        runner = (
+            Runner(db, senders, inbox_passes=app.state.inbox_processors)
+            if settings.scheduler_enabled
+            else None
+        )
         _app.state.runner = runner
         if runner is not None:
             runner.start()
@@ -45,6 +75,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         finally:
             if runner is not None:
                 runner.stop()
+            worker = getattr(_app.state, "line_worker", None)
+            if worker is not None:
+                await worker.aclose()
+            await close_senders(senders)
             if database is None:
                 await db.dispose()
 
@@ -69,8 +103,70 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             gauges = await database_gauges(session)
         return REGISTRY.render(gauges)
 
-    if not settings.line_enabled:
-        log.info("LINE is off: LINE_CHANNEL_SECRET / LINE_CHANNEL_ACCESS_TOKEN not set")
+    app.state.senders = senders
+    app.state.inbox_processors = build_inbox_processors(db, senders)
+    if settings.line_enabled and settings.line_channel_secret is not None:
+        _mount_line(app, settings.line_channel_secret.get_secret_value(), db, senders, clock)
+    else:
+        log.info(
+            "LINE is off (POST /callback/line answers 404): "
+            "LINE_CHANNEL_SECRET / LINE_CHANNEL_ACCESS_TOKEN not set"
+        )
     if not settings.slack_enabled:
         log.info("Slack is off: SLACK_BOT_TOKEN / SLACK_SIGNING_SECRET not set")
     return app
+
+
+def build_inbox_processors(db: Database, senders: dict[str, Sender]) -> dict[str, InboxPass]:
+    """Per platform, a pass over its pending inbox rows: `await process(now, None)`.
+
+    The scheduler loop calls each one every tick, so events stored by a process that died
+    before handling them are still handled (once: rows are locked and re-checked).
+    """
+    processors: dict[str, InboxPass] = {}
+    line = senders.get("line")
+    if line is not None:
+        from adapters.line.inbox import process_pending_inbox
+        from adapters.line.sender import LineContent, LineSender
+
+        content = LineContent(line.api) if isinstance(line, LineSender) else None
+
+        async def line_pass(now: datetime, ids: list[int] | None = None) -> int:
+            return await process_pending_inbox(db, now, content, ids=ids)
+
+        processors["line"] = line_pass
+    return processors
+
+
+def _mount_line(
+    app: FastAPI,
+    secret: str,
+    db: Database,
+    senders: dict[str, Sender],
+    clock: Callable[[], datetime],
+) -> None:
+    from adapters.line.inbox import BATCH, AfterAckWorker
+    from adapters.line.webhook import line_router
+
+    process = build_inbox_processors(db, senders)["line"]
+
+    async def one_pass() -> None:
+        """Handle what is stored, a batch at a time, each followed by its replies, so reply
+        tokens are used while fresh (an answer sent later becomes a paid push)."""
+        while True:
+            handled = await process(clock(), None)
+            while True:
+                done = await delivery.flush(db, senders, clock())
+                if done.retried or done.sent + done.failed == 0:
+                    break
+            if handled < BATCH:
+                return
+
+    worker = AfterAckWorker(one_pass)
+
+    async def after_ack(_inbox_ids: list[int]) -> None:
+        await worker.request()
+
+    app.include_router(line_router(secret, db, clock, after_ack))
+    app.state.line_worker = worker
+    log.info("LINE webhook mounted at POST /callback/line")

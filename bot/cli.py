@@ -256,23 +256,6 @@ def tick(
 
 
 @app.command()
-def deliver() -> None:
-    """Flush the outbox once through the configured platforms."""
-    from bot import delivery
-    from bot.app import build_senders
-
-    settings = Settings()
-    senders = build_senders(settings)
-
-    async def work(database: Database) -> None:
-        result = await delivery.flush(database, senders, now())
-        off = "" if senders else " (no platform configured: messages wait in the outbox)"
-        typer.echo(f"sent {result.sent}, retry {result.retried}, failed {result.failed}{off}")
-
-    _run(work, settings.database_url)
-
-
-@app.command()
 def serve(
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8000,
@@ -287,6 +270,28 @@ def serve(
     logs.configure(settings.log_level, settings.log_format)
     storage_db.upgrade(settings.database_url)
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+
+
+@app.command()
+def deliver() -> None:
+    """Flush the outbox once with the configured senders (LINE, …)."""
+    from bot import delivery
+    from bot.app import build_senders, close_senders
+
+    settings = Settings()
+
+    async def work(database: Database) -> None:
+        senders = build_senders(settings, database)
+        if not senders:
+            typer.echo("no platform configured (set LINE_* or SLACK_*): nothing to deliver")
+            return
+        try:
+            done = await delivery.flush(database, senders, now())
+        finally:
+            await close_senders(senders)
+        typer.echo(f"sent {done.sent}, retrying {done.retried}, failed {done.failed}")
+
+    _run(work)
 
 
 @app.command()

@@ -461,3 +461,20 @@ def _body(msg: InboundMessage) -> dict[str, Any]:
         "text": msg.text,
         "choice": msg.choice,
     }
+
+
+async def answer(
+    session: AsyncSession, msg: InboundMessage, replies: list[Reply], now: datetime
+) -> None:
+    """Reply to an event handled outside the dialog (old buttons, stickers, files)."""
+    identity = await repo.identity_for(session, msg.sender.platform.value, msg.sender.user_id)
+    await _send(session, msg, replies, now, identity.member_id if identity else None)
+
+
+async def report_of_day(
+    session: AsyncSession, member: Member, day: date, now: datetime
+) -> DailyReport:
+    """The member's 日報 for a date, opened if there is none yet."""
+    return await repo.report_for(session, member.id, day) or await _open_report(
+        session, member, day, now
+    )

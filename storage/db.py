@@ -6,6 +6,7 @@ work inside it and never commit.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -83,6 +84,10 @@ class Database:
         self.url = async_url(url)
         self.engine = create_engine(self.url, echo=echo)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one writer and every transaction here begins IMMEDIATE. Queueing them in
+        # the process (first come, first served) spares them SQLite's busy handler, which
+        # sleeps and lets a busy writer win again and again (seen as ack latency spikes).
+        self._sqlite_gate = asyncio.Lock() if is_sqlite(self.url) else None
 
     @property
     def dialect(self) -> str:
@@ -91,8 +96,20 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One unit of work: commits on success, rolls back on error."""
-        async with self.sessions() as session, session.begin():
-            yield session
+        if self._sqlite_gate is None:
+            async with self.sessions() as session, session.begin():
+                yield session
+            return
+        try:  # like SQLite's own busy timeout: a nested transaction fails, never hangs
+            async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_MS / 1000):
+                await self._sqlite_gate.acquire()
+        except TimeoutError as exc:
+            raise TimeoutError("waited too long for the SQLite write lock") from exc
+        try:
+            async with self.sessions() as session, session.begin():
+                yield session
+        finally:
+            self._sqlite_gate.release()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

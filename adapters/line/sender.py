@@ -1,0 +1,216 @@
+"""Delivering outbox rows to LINE with line-bot-sdk v3's AsyncMessagingApi.
+
+Replies are free and pushes cost money (200 a month on the free plan), so:
+- a fresh reply token (`reply_token_until > now`) is used, once, on the first attempt; an
+  invalid or expired token (400 "Invalid reply token") falls back to a push at once. The
+  token is single-use, so a reply is never retried: after a failed reply attempt (429, 5xx,
+  network) the retry is a push with the retry key (a rare duplicate beats a lost answer);
+- a push carries `X-Line-Retry-Key` = the row's retry key, reused on every retry, so a push
+  LINE already accepted is never shown twice (409 on a repeated key → SENT);
+- 429 → RETRY honouring `Retry-After` (delivery's own backoff when absent), except LINE's
+  monthly limit, which no retry fixes → FAILED; 5xx and network errors → RETRY; other 4xx →
+  FAILED with LINE's message (delivery tells staff);
+- an account that unfollowed is not pushed to (FAILED, no API call);
+- before pushes, LINE's quota endpoints are read (at most every few minutes) and managers are
+  warned in Slack at 80 % and 95 % of the month's quota, once per month and threshold.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from linebot.v3.messaging import (
+    AsyncApiClient,
+    AsyncMessagingApi,
+    AsyncMessagingApiBlob,
+    Configuration,
+    PushMessageRequest,
+    ReplyMessageRequest,
+)
+from linebot.v3.messaging.exceptions import ApiException
+
+from adapters.line import quota
+from adapters.line.inbox import ContentGone
+from adapters.line.render import render_payload
+from bot.ports import OutboxItem, Outcome, SendResult
+from storage import repo
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+QUOTA_REFRESH = timedelta(minutes=5)
+MONTHLY_LIMIT_HINT = "monthly limit"
+INVALID_REPLY_TOKEN = "invalid reply token"
+
+
+class LineApi:
+    """The SDK clients, built lazily inside the running event loop (aiohttp needs one)."""
+
+    def __init__(self, access_token: str, base_url: str, data_base_url: str) -> None:
+        self._token = access_token
+        self._base_url = base_url.rstrip("/")
+        self._data_base_url = data_base_url.rstrip("/")
+        self._client: AsyncApiClient | None = None
+        self._data_client: AsyncApiClient | None = None
+
+    @property
+    def messaging(self) -> AsyncMessagingApi:
+        if self._client is None:
+            self._client = AsyncApiClient(
+                Configuration(host=self._base_url, access_token=self._token)
+            )
+        return AsyncMessagingApi(self._client)
+
+    @property
+    def blob(self) -> AsyncMessagingApiBlob:
+        if self._data_client is None:
+            self._data_client = AsyncApiClient(
+                Configuration(host=self._data_base_url, access_token=self._token)
+            )
+        return AsyncMessagingApiBlob(self._data_client)
+
+    async def aclose(self) -> None:
+        for client in (self._client, self._data_client):
+            if client is not None:
+                await client.close()
+        self._client = self._data_client = None
+
+
+class LineContent:
+    """Downloads message content (photos, files) through LINE's data API."""
+
+    def __init__(self, api: LineApi) -> None:
+        self.api = api
+
+    async def fetch(self, message_id: str) -> tuple[bytes, str]:
+        try:
+            resp = await self.api.blob.get_message_content_with_http_info(message_id)
+        except ApiException as exc:
+            if exc.status is not None and 400 <= exc.status < 500 and exc.status != 429:
+                raise ContentGone(f"LINE {exc.status}") from exc
+            raise
+        headers = resp.headers or {}
+        media_type = str(headers.get("Content-Type") or headers.get("content-type") or "")
+        return bytes(resp.data or b""), media_type or "application/octet-stream"
+
+
+def _error_message(exc: ApiException) -> str:
+    """LINE's own error text ("message" and the details) for staff and logs."""
+    raw = exc.body
+    if isinstance(raw, bytes | bytearray):
+        raw = raw.decode("utf-8", "replace")
+    try:
+        data = json.loads(raw) if raw else {}
+    except ValueError:
+        data = {}
+    if not isinstance(data, dict):
+        data = {}
+    message = str(data.get("message") or exc.reason or "error")
+    details = [
+        f"{d.get('property', '')}: {d.get('message', '')}".strip(": ")
+        for d in data.get("details") or []
+        if isinstance(d, dict)
+    ]
+    return f"LINE {exc.status}: {message}" + (f" ({'; '.join(details)})" if details else "")
+
+
+def retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds from a Retry-After header (seconds or an HTTP date); None when absent."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - now).total_seconds())
+
+
+def _header(exc: ApiException, name: str) -> str | None:
+    headers: Any = exc.headers or {}
+    got = headers.get(name) or headers.get(name.lower())
+    return str(got) if got is not None else None
+
+
+class LineSender:
+    """The `Sender` for platform "line"."""
+
+    def __init__(self, api: LineApi, db: Database) -> None:
+        self.api = api
+        self.db = db
+        self._quota_checked_at: datetime | None = None
+
+    async def send(self, item: OutboxItem, now: datetime) -> SendResult:
+        messages = render_payload(item.payload)
+        if not messages:
+            return SendResult(Outcome.FAILED, error="nothing to send to LINE for this payload")
+        fresh = item.reply_token_until is not None and item.reply_token_until > now
+        if item.reply_token and fresh and item.attempts == 0:
+            request = ReplyMessageRequest.from_dict(
+                {"replyToken": item.reply_token, "messages": messages}
+            )
+            try:
+                await self.api.messaging.reply_message_with_http_info(request)
+                return SendResult(Outcome.SENT, via="reply")
+            except ApiException as exc:
+                if not (exc.status == 400 and INVALID_REPLY_TOKEN in _error_message(exc).lower()):
+                    return self._failure(exc, now, via="reply")
+                log.info("reply token refused, pushing instead", extra={"outbox_id": item.id})
+        return await self._push(item, messages, now)
+
+    async def _push(
+        self, item: OutboxItem, messages: list[dict[str, Any]], now: datetime
+    ) -> SendResult:
+        async with self.db.transaction() as session:
+            identity = await repo.identity_for(session, "line", item.recipient)
+        if identity is None or not identity.active:
+            reason = (
+                "the member has blocked the LINE account (unfollowed)"
+                if identity is not None
+                else "no LINE account is known for this recipient"
+            )
+            return SendResult(Outcome.FAILED, via="push", error=f"not pushed: {reason}")
+        await self._watch_quota(now)
+        request = PushMessageRequest.from_dict({"to": item.recipient, "messages": messages})
+        try:
+            await self.api.messaging.push_message_with_http_info(
+                request, x_line_retry_key=item.retry_key
+            )
+        except ApiException as exc:
+            if exc.status == 409:  # this retry key was accepted on an earlier try
+                accepted = _header(exc, "X-Line-Accepted-Request-Id")
+                return SendResult(Outcome.SENT, via="push", external_id=accepted)
+            return self._failure(exc, now, via="push")
+        return SendResult(Outcome.SENT, via="push")
+
+    def _failure(self, exc: ApiException, now: datetime, *, via: str) -> SendResult:
+        status = exc.status or 0
+        message = _error_message(exc)
+        if status == 429 and MONTHLY_LIMIT_HINT in message.lower():
+            return SendResult(Outcome.FAILED, via=via, error=message)
+        if status == 429:
+            wait = retry_after(_header(exc, "Retry-After"), now)
+            return SendResult(Outcome.RETRY, via=via, retry_after=wait, error=message)
+        if status == 0 or status >= 500:
+            return SendResult(Outcome.RETRY, via=via, error=message)
+        return SendResult(Outcome.FAILED, via=via, error=message)
+
+    async def _watch_quota(self, now: datetime) -> None:
+        """Warn managers before the month's push quota runs out (never blocks a push)."""
+        checked = self._quota_checked_at
+        if checked is not None and now - checked < QUOTA_REFRESH:
+            return
+        self._quota_checked_at = now
+        try:
+            await quota.check(self.db, self.api.messaging, now)
+        except Exception:  # a quota read must not stop delivery
+            log.warning("LINE quota check failed", exc_info=True)
+
+    async def aclose(self) -> None:
+        await self.api.aclose()

@@ -1,0 +1,108 @@
+"""`POST /callback/line`: verify, store raw, acknowledge; the work happens afterwards.
+
+LINE wants an answer within seconds and retries (redelivers) otherwise, so the request only
+checks the signature over the raw bytes with line-bot-sdk's WebhookParser, stores every event
+in `inbox_event` under its `webhookEventId` (a repeat or redelivery of a seen id is a no-op)
+and answers 200. The stored events are handled by `after_ack` (a background task), and again
+by the scheduler loop if the process died in between.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, BackgroundTasks, Request, Response
+from linebot.v3.exceptions import InvalidSignatureError
+from linebot.v3.webhook import WebhookParser
+
+from adapters.line.events import event_id
+from storage import repo
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024
+PATH = "/callback/line"
+
+AfterAck = Callable[[list[int]], Awaitable[None]]
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _error(status: int, message: str) -> Response:
+    return Response(
+        content=json.dumps({"message": message}),
+        status_code=status,
+        media_type="application/json",
+    )
+
+
+def line_router(
+    channel_secret: str,
+    db: Database,
+    clock: Callable[[], datetime],
+    after_ack: AfterAck | None = None,
+) -> APIRouter:
+    parser = WebhookParser(channel_secret)
+    router = APIRouter()
+
+    @router.post(PATH)
+    async def callback(request: Request, background: BackgroundTasks) -> Response:
+        try:
+            raw = await _read_body(request)
+        except _TooLarge:
+            log.warning("LINE webhook refused: body over 1 MiB")
+            return _error(413, "request body too large")
+        signature = request.headers.get("x-line-signature")
+        if not signature:
+            log.warning("LINE webhook refused: no signature")
+            return _error(400, "missing signature")
+        try:
+            body = raw.decode("utf-8")
+            parser.parse(body, signature)  # verifies the raw bytes, then reads the events
+            payload: Any = json.loads(body)
+            events = payload["events"]
+            if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+                raise ValueError("events is not a list of objects")
+        except InvalidSignatureError:
+            log.warning("LINE webhook refused: bad signature")
+            return _error(400, "invalid signature")
+        except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
+            log.warning("LINE webhook refused: malformed body")
+            return _error(400, "malformed body")
+
+        stored: list[int] = []
+        if events:
+            now = clock()
+            async with db.transaction() as session:
+                for event in events:
+                    inbox_id = await repo.add_inbox(session, "line", event_id(event), event, now)
+                    if inbox_id is None:
+                        log.info("LINE event seen before", extra={"event_id": event_id(event)})
+                    else:
+                        stored.append(inbox_id)
+        if stored and after_ack is not None:
+            background.add_task(after_ack, stored)
+        return Response(status_code=200)
+
+    return router

@@ -1,0 +1,137 @@
+"""LINE test fixtures: a fake LINE API on loopback, the real app, signed official payloads."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import hmac
+import itertools
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pydantic import SecretStr
+
+from bot.app import create_app
+from bot.settings import Settings
+from storage.db import Database
+from tests.line.fake_api import FakeLine, FakeLineServer
+
+PAYLOADS = Path("/work/shared/specs/payloads")
+SECRET = "test-channel-secret"
+USER = "U206d25c2ea6bd87c17655609a1c37cb8"  # the user id of LINE's samples
+
+
+def sample(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((PAYLOADS / "line" / name).read_text(encoding="utf-8"))
+    return data
+
+
+def sign(body: bytes, secret: str = SECRET) -> str:
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+@dataclass
+class Clock:
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+_ids = itertools.count(1)
+
+
+def event(
+    sample_name: str,
+    at: datetime,
+    *,
+    user: str = USER,
+    event_id: str | None = None,
+    redelivery: bool = False,
+    **fields: Any,
+) -> dict[str, Any]:
+    """One event from an official sample, with its own id, reply token and timestamp."""
+    ev: dict[str, Any] = copy.deepcopy(sample(f"events/{sample_name}.json")["events"][0])
+    n = next(_ids)
+    ev["webhookEventId"] = event_id or f"01TESTEVENT{n:015d}"
+    if "replyToken" in ev:
+        ev["replyToken"] = f"reply-token-{n}"
+    ev["timestamp"] = int(at.timestamp() * 1000)
+    ev["source"]["userId"] = user
+    ev["deliveryContext"] = {"isRedelivery": redelivery}
+    for key, value in fields.items():
+        if isinstance(value, dict) and isinstance(ev.get(key), dict):
+            ev[key] = {**ev[key], **value}
+        else:
+            ev[key] = value
+    return ev
+
+
+def webhook(*events: dict[str, Any]) -> bytes:
+    return json.dumps({"destination": "Ubot", "events": list(events)}).encode()
+
+
+@dataclass
+class Line:
+    """The app under test with its fake LINE API and clock."""
+
+    app: FastAPI
+    client: httpx.AsyncClient
+    fake: FakeLine
+    clock: Clock
+    db: Database
+
+    async def post(
+        self, body: bytes, *, signature: str | None = "sign", **headers: str
+    ) -> httpx.Response:
+        if signature == "sign":
+            signature = sign(body)
+        if signature is not None:
+            headers["X-Line-Signature"] = signature
+        headers.setdefault("Content-Type", "application/json")
+        return await self.client.post("/callback/line", content=body, headers=headers)
+
+    async def send(self, *events: dict[str, Any], at: datetime | None = None) -> httpx.Response:
+        """Deliver events as LINE would; the app handles them and replies before returning."""
+        if at is not None:
+            self.clock.now = at
+        response = await self.post(webhook(*events))
+        assert response.status_code == 200, response.text
+        return response
+
+
+def line_settings(db_url: str, fake: FakeLine) -> Settings:
+    return Settings(
+        database_url=db_url,
+        line_channel_secret=SecretStr(SECRET),
+        line_channel_access_token=SecretStr("test-access-token"),
+        line_api_base_url=fake.url,
+        line_data_api_base_url=fake.url,
+    )
+
+
+@pytest.fixture
+async def fake_line() -> AsyncIterator[FakeLine]:
+    async with FakeLineServer(FakeLine()) as fake:
+        yield fake
+
+
+@pytest.fixture
+async def line(db: Database, db_url: str, fake_line: FakeLine, t0: datetime) -> AsyncIterator[Line]:
+    clock = Clock(t0)
+    app = create_app(line_settings(db_url, fake_line), db, clock)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://nippo.test"
+        ) as client,
+    ):
+        yield Line(app, client, fake_line, clock, db)

@@ -1,0 +1,192 @@
+"""A local fake of the LINE Messaging API, served by uvicorn on 127.0.0.1 in the test.
+
+It records every request (method, path, headers, JSON body) and behaves like LINE where the
+tests depend on it: a reply token works once, a push whose X-Line-Retry-Key was accepted
+before gets 409, and responses can be scripted per path (429 with Retry-After, 500, 400 with
+LINE's error JSON …). `shown` lists what a member would actually see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class Scripted:
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class FakeLine:
+    def __init__(self) -> None:
+        self.requests: list[Recorded] = []
+        self.scripts: dict[str, list[Scripted]] = defaultdict(list)
+        self.used_tokens: set[str] = set()
+        self.accepted_keys: dict[str, str] = {}
+        self.shown: list[tuple[str, dict[str, Any]]] = []  # (recipient or token, body)
+        self.content: dict[str, tuple[bytes, str]] = {}
+        self.quota_limit: int | None = 200
+        self.usage = 0
+        self.url = ""
+        self.app = Starlette(
+            routes=[
+                Route("/v2/bot/message/reply", self.reply, methods=["POST"]),
+                Route("/v2/bot/message/push", self.push, methods=["POST"]),
+                Route("/v2/bot/message/quota", self.quota, methods=["GET"]),
+                Route("/v2/bot/message/quota/consumption", self.consumption, methods=["GET"]),
+                Route("/v2/bot/message/{mid}/content", self.get_content, methods=["GET"]),
+            ]
+        )
+
+    def script(self, path: str, *responses: Scripted) -> None:
+        self.scripts[path].extend(responses)
+
+    def calls(self, path: str) -> list[Recorded]:
+        return [r for r in self.requests if r.path == path]
+
+    async def _record(self, request: Request) -> Recorded:
+        raw = await request.body()
+        body = json.loads(raw) if raw else None
+        rec = Recorded(request.method, request.url.path, dict(request.headers), body)
+        self.requests.append(rec)
+        return rec
+
+    def _scripted(self, path: str) -> Response | None:
+        if self.scripts[path]:
+            s = self.scripts[path].pop(0)
+            return JSONResponse(s.body or {}, status_code=s.status, headers=s.headers)
+        return None
+
+    async def reply(self, request: Request) -> Response:
+        rec = await self._record(request)
+        scripted = self._scripted(rec.path)
+        if scripted is not None:
+            return scripted
+        token = rec.body["replyToken"]
+        if token in self.used_tokens:
+            return JSONResponse({"message": "Invalid reply token"}, status_code=400)
+        self.used_tokens.add(token)
+        self.shown.append((token, rec.body))
+        return JSONResponse({"sentMessages": [{"id": "1", "quoteToken": "q"}]})
+
+    async def push(self, request: Request) -> Response:
+        rec = await self._record(request)
+        scripted = self._scripted(rec.path)
+        if scripted is not None:
+            return scripted
+        key = rec.headers.get("x-line-retry-key")
+        if key and key in self.accepted_keys:
+            return JSONResponse(
+                {"message": "The retry key is already accepted"},
+                status_code=409,
+                headers={"x-line-accepted-request-id": self.accepted_keys[key]},
+            )
+        if key:
+            self.accepted_keys[key] = f"req-{len(self.accepted_keys) + 1}"
+        self.usage += 1
+        self.shown.append((rec.body["to"], rec.body))
+        return JSONResponse({"sentMessages": [{"id": "2", "quoteToken": "q"}]})
+
+    async def quota(self, request: Request) -> Response:
+        await self._record(request)
+        if self.quota_limit is None:
+            return JSONResponse({"type": "none"})
+        return JSONResponse({"type": "limited", "value": self.quota_limit})
+
+    async def consumption(self, request: Request) -> Response:
+        await self._record(request)
+        return JSONResponse({"totalUsage": self.usage})
+
+    async def get_content(self, request: Request) -> Response:
+        await self._record(request)
+        scripted = self._scripted("content")
+        if scripted is not None:
+            return scripted
+        found = self.content.get(request.path_params["mid"])
+        if found is None:
+            return JSONResponse({"message": "Not found"}, status_code=404)
+        return Response(found[0], media_type=found[1])
+
+
+def _listening_socket() -> socket.socket:
+    """A free loopback port. TCP_NODELAY is set here because connections accepted on a
+    socket handed to uvicorn otherwise wait ~40 ms on Nagle + delayed ACK per response."""
+    sock = socket.socket()
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+class FakeLineServer:
+    """Runs a FakeLine under uvicorn on a free loopback port for the test's duration."""
+
+    def __init__(self, fake: FakeLine) -> None:
+        self.fake = fake
+        self._server: uvicorn.Server | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> FakeLine:
+        sock = _listening_socket()
+        port = sock.getsockname()[1]
+        config = uvicorn.Config(self.fake.app, log_level="warning", lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
+        while not self._server.started:  # noqa: ASYNC110 - a tiny poll until uvicorn listens
+            await asyncio.sleep(0.01)
+        self.fake.url = f"http://127.0.0.1:{port}"
+        return self.fake
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None and self._task is not None
+        self._server.should_exit = True
+        await self._task
+
+
+class FakeLineThread:
+    """The same fake on its own thread and loop, for synchronous callers such as the CLI."""
+
+    def __init__(self, fake: FakeLine) -> None:
+        self.fake = fake
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> FakeLine:
+        sock = _listening_socket()
+        port = sock.getsockname()[1]
+        config = uvicorn.Config(self.fake.app, log_level="warning", lifespan="off")
+        server = self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True
+        )
+        self._thread.start()
+        while not server.started:
+            time.sleep(0.01)
+        self.fake.url = f"http://127.0.0.1:{port}"
+        return self.fake
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._server is not None and self._thread is not None
+        self._server.should_exit = True
+        self._thread.join(timeout=10)

@@ -1,0 +1,278 @@
+"""POST /callback/line: signatures, official samples, dedupe, and what a bad request changes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime
+
+import pytest
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient
+from linebot.v3.exceptions import InvalidSignatureError
+from linebot.v3.webhook import WebhookParser
+from sqlalchemy import func, select
+
+from adapters.line.inbox import process_pending_inbox
+from adapters.line.webhook import line_router
+from bot import texts
+from bot.app import create_app
+from bot.settings import Settings
+from storage.db import Database
+from storage.models import DailyReport, Identity, InboxEvent, OutboxMessage
+from tests.line.conftest import (
+    PAYLOADS,
+    SECRET,
+    USER,
+    Clock,
+    Line,
+    event,
+    sample,
+    sign,
+    webhook,
+)
+from tests.support import jst, link_code, make_facility, make_member
+
+DAY = "2026-07-01"
+
+
+async def count(db: Database, model: type, *where: object) -> int:
+    async with db.transaction() as s:
+        stmt = select(func.count()).select_from(model).where(*where)
+        return int((await s.execute(stmt)).scalar_one())
+
+
+async def counts(db: Database) -> dict[str, int]:
+    return {
+        m.__tablename__: await count(db, m)
+        for m in (InboxEvent, OutboxMessage, Identity, DailyReport)
+    }
+
+
+def test_signature_vector_from_the_sdk_matches_ours() -> None:
+    vector = json.loads((PAYLOADS / "vectors.json").read_text())["line"]
+    assert sign(vector["body"].encode(), vector["channel_secret"]) == vector["signature"]
+    parser = WebhookParser(vector["channel_secret"])
+    with pytest.raises(InvalidSignatureError):
+        parser.parse('{"events": []}', vector["signature"])
+
+
+def test_the_sdk_parser_accepts_every_official_sample() -> None:
+    parser = WebhookParser(SECRET)
+    files = sorted((PAYLOADS / "line" / "events").glob("*.json"))
+    assert len(files) == 29  # 28 events alone + the verify button's empty webhook
+    for path in [PAYLOADS / "line" / "webhook_all_events.json", *files]:
+        body = path.read_text(encoding="utf-8")
+        events = parser.parse(body, sign(body.encode()))
+        assert len(events) == len(json.loads(body)["events"])
+
+
+async def test_verify_button_webhook_without_events_is_ok(line: Line) -> None:
+    before = await counts(line.db)
+    response = await line.post(webhook())
+    assert response.status_code == 200
+    assert await counts(line.db) == before
+
+
+async def test_forged_or_missing_signature_is_refused_and_stores_nothing(
+    line: Line, t0: datetime
+) -> None:
+    body = webhook(event("00_message_text", t0))
+    before = await counts(line.db)
+    assert (await line.post(body, signature=None)).status_code == 400
+    assert (await line.post(body, signature=sign(body, "another-secret"))).status_code == 400
+    assert (await line.post(body, signature="not base64 at all")).status_code == 400
+    tampered = body.replace(b"Hello, world", b"Hello, World")
+    assert (await line.post(tampered, signature=sign(body))).status_code == 400
+    assert await counts(line.db) == before
+    assert line.fake.requests == []
+
+
+async def test_malformed_json_and_oversized_bodies(line: Line) -> None:
+    before = await counts(line.db)
+    for bad in (b"{not json", b'{"destination": "U1"}', b'{"events": "x"}', b"\xff\xfe"):
+        assert (await line.post(bad)).status_code == 400, bad
+    huge = b'{"events": [], "pad": "' + b"x" * (1024 * 1024) + b'"}'
+    assert (await line.post(huge)).status_code == 413
+    assert await counts(line.db) == before
+
+
+async def test_replayed_event_id_and_redelivery_are_no_ops(line: Line, t0: datetime) -> None:
+    first = event("00_message_text", t0, event_id="01REPLAYED")
+    await line.send(first)
+    after_first = await counts(line.db)
+    assert after_first["inbox_event"] == 1 and after_first["outbox_message"] == 1
+
+    await line.send(first)  # a captured request replayed byte for byte
+    again = event("00_message_text", t0, event_id="01REPLAYED", redelivery=True)
+    await line.send(again)  # LINE's redelivery of the same event
+    assert await counts(line.db) == after_first
+    assert len(line.fake.calls("/v2/bot/message/reply")) == 1
+
+    # A redelivered event we never saw is handled: the first delivery may have been lost.
+    await line.send(event("00_message_text", t0, redelivery=True))
+    assert await count(line.db, InboxEvent) == 2
+
+
+async def test_whole_official_sample_file_is_stored_and_acknowledged(
+    line: Line, t0: datetime
+) -> None:
+    events = sample("webhook_all_events.json")["events"]
+    for i, ev in enumerate(events):  # the sample shares one token and id among 28 events
+        ev["webhookEventId"] = f"01ALL{i:020d}"
+        if "replyToken" in ev:
+            ev["replyToken"] = f"token-{i}"
+        ev["timestamp"] = int(t0.timestamp() * 1000)
+    body = json.dumps({"destination": "Ubot", "events": events}).encode()
+    assert (await line.post(body)).status_code == 200
+
+    async with line.db.transaction() as s:
+        rows = (await s.execute(select(InboxEvent).order_by(InboxEvent.id))).scalars().all()
+    assert len(rows) == 28
+    assert rows[0].body == events[0]  # kept raw
+    status = {
+        r.body["type"] + "/" + str(r.body.get("message", {}).get("type")): r.status for r in rows
+    }
+    assert status["undefined/None"] == "ignored"
+    assert status["join/None"] == "ignored"
+    assert status["beacon/None"] == "ignored"
+    assert all(r.status in ("done", "ignored") for r in rows)
+    # Every answer went to the sample's 1:1 user as a reply; groups and rooms got nothing.
+    replies = line.fake.calls("/v2/bot/message/reply")
+    assert replies and all(r.body["replyToken"].startswith("token-") for r in replies)
+    assert line.fake.calls("/v2/bot/message/push") == []
+    texts_sent = [m["text"] for r in replies for m in r.body["messages"] if m["type"] == "text"]
+    assert texts.UNSUPPORTED not in texts_sent  # unlinked: only the linking prompt
+    assert set(texts_sent) == {texts.LINK_PROMPT}
+
+
+async def test_unlinked_user_probing_a_members_name_learns_nothing(
+    line: Line, t0: datetime
+) -> None:
+    fid = await make_facility(line.db, t0)
+    mid = await make_member(line.db, fid, t0, name="佐藤 花子")
+    code = await link_code(line.db, mid, t0)
+    at = jst(DAY, "09:00")
+    await line.send(event("00_message_text", at, user="Umember", message={"text": code}), at=at)
+    await line.send(
+        event("00_message_text", at, user="Umember", message={"text": "開始 体調2 睡眠3 入力"})
+    )
+    before = await counts(line.db)
+    for probe in ("佐藤 花子", "佐藤さんの記録", "今日の記録", "000000"):
+        await line.send(event("00_message_text", at, user="Ustranger", message={"text": probe}))
+    sent = [r.body for r in line.fake.calls("/v2/bot/message/reply")][-4:]
+    expected = [texts.LINK_PROMPT] * 3 + [texts.LINK_WRONG]
+    assert [[m.get("text") for m in b["messages"]] for b in sent] == [[e] for e in expected]
+    for body in sent:
+        assert "佐藤" not in json.dumps(body, ensure_ascii=False)
+        assert "quickReply" not in body["messages"][0]
+    after = await counts(line.db)
+    assert after["daily_report"] == before["daily_report"] == 1
+    assert after["identity"] == before["identity"] + 1  # only the stranger's own account
+
+
+async def test_without_credentials_the_route_is_not_mounted(
+    db: Database, db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO")
+    app = create_app(Settings(database_url=db_url), db)
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client:
+        body = webhook()
+        response = await client.post(
+            "/callback/line", content=body, headers={"X-Line-Signature": sign(body)}
+        )
+        assert response.status_code == 404
+        assert (await client.get("/healthz")).status_code == 200
+    assert "LINE is off" in caplog.text
+    assert app.state.senders == {} and app.state.inbox_processors == {}
+
+
+async def test_events_are_stored_before_ack_and_survive_a_crash(db: Database, t0: datetime) -> None:
+    """The process dies after the 200: the scheduler's pass handles the pending rows."""
+    app = FastAPI()
+    clock = Clock(t0)
+    app.include_router(line_router(SECRET, db, clock, after_ack=None))
+    ev = event("00_message_text", t0, message={"text": "こんにちは"})
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client:
+        body = webhook(ev)
+        response = await client.post(
+            "/callback/line", content=body, headers={"X-Line-Signature": sign(body)}
+        )
+    assert response.status_code == 200
+    assert await count(db, InboxEvent, InboxEvent.status == "pending") == 1
+    assert await count(db, OutboxMessage) == 0
+
+    assert await process_pending_inbox(db, t0) == 1
+    assert await process_pending_inbox(db, t0) == 0  # nothing twice
+    assert await count(db, InboxEvent, InboxEvent.status == "done") == 1
+    async with db.transaction() as s:
+        out = (await s.execute(select(OutboxMessage))).scalar_one()
+    assert out.recipient == USER and out.reply_token == ev["replyToken"]
+    assert out.payload["replies"][0]["text"] == texts.LINK_PROMPT
+
+
+async def test_stored_events_are_handled_once_and_in_order_per_member(
+    db: Database, t0: datetime
+) -> None:
+    """Several members' events wait in the inbox; two passes race (scheduler and after-ack):
+    each event is handled once, and each member's events in the order they were sent."""
+    fid = await make_facility(db, t0)
+    app = FastAPI()
+    app.include_router(line_router(SECRET, db, Clock(t0), after_ack=None))
+    at = jst(DAY, "10:00")
+    users = [f"Umember{i}" for i in range(4)]
+    events = []
+    for i, user in enumerate(users):
+        mid = await make_member(db, fid, t0, name=f"利用者 {i}")
+        code = await link_code(db, mid, t0)
+        events.append(event("00_message_text", at, user=user, message={"text": code}))
+    for user in users:
+        text = "開始 体調4 睡眠7 データ入力"
+        events.append(event("00_message_text", at, user=user, message={"text": text}))
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client:
+        body = webhook(*events)
+        response = await client.post(
+            "/callback/line", content=body, headers={"X-Line-Signature": sign(body)}
+        )
+    assert response.status_code == 200
+    done = await asyncio.gather(process_pending_inbox(db, at), process_pending_inbox(db, at))
+    assert sum(done) == len(events)
+    assert await count(db, OutboxMessage) == len(events)
+    assert await count(db, DailyReport, DailyReport.status == "started") == len(users)
+
+
+async def test_an_event_that_keeps_failing_is_given_up_after_five_tries(
+    db: Database, t0: datetime
+) -> None:
+    class Broken:
+        async def fetch(self, message_id: str) -> tuple[bytes, str]:
+            raise ConnectionError("LINE content API unreachable")
+
+    fid = await make_facility(db, t0)
+    mid = await make_member(db, fid, t0)
+    async with db.transaction() as s:
+        s.add(
+            Identity(
+                platform="line",
+                platform_user_id=USER,
+                member_id=mid,
+                active=True,
+                link_failures=0,
+                created_at=t0,
+            )
+        )
+    app = FastAPI()
+    app.include_router(line_router(SECRET, db, Clock(t0), after_ack=None))
+    body = webhook(event("24_message_image", t0))
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client:
+        await client.post("/callback/line", content=body, headers={"X-Line-Signature": sign(body)})
+    for attempt in range(1, 6):
+        assert await process_pending_inbox(db, t0, Broken()) == 0
+        async with db.transaction() as s:
+            row = (await s.execute(select(InboxEvent))).scalar_one()
+        assert row.attempts == attempt
+        assert row.error is not None and "unreachable" in row.error
+    assert row.status == "failed"
+    async with db.transaction() as s:
+        told = (await s.execute(select(OutboxMessage))).scalar_one()
+    assert told.payload["replies"] == [{"text": texts.PHOTO_FAILED}]
