@@ -13,13 +13,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Response
 from sqlalchemy import text
 
+from bot.ports import Clock
 from bot.settings import Settings
 from storage.db import Database
 
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, database: Database | None = None, clock: Clock | None = None
+) -> FastAPI:
     settings = settings or Settings()
     db = database or Database(settings.database_url)
 
@@ -48,6 +51,23 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     if not settings.line_enabled:
         log.info("LINE is off: LINE_CHANNEL_SECRET / LINE_CHANNEL_ACCESS_TOKEN not set")
-    if not settings.slack_enabled:
+    if settings.slack_enabled:
+        _mount_slack(app, settings, db, clock)
+    else:
         log.info("Slack is off: SLACK_BOT_TOKEN / SLACK_SIGNING_SECRET not set")
     return app
+
+
+def _mount_slack(app: FastAPI, settings: Settings, db: Database, clock: Clock | None) -> None:
+    from adapters.slack import app as slack_app
+
+    assert settings.slack_bot_token is not None and settings.slack_signing_secret is not None
+    bolt = slack_app.build(
+        token=settings.slack_bot_token.get_secret_value(),
+        signing_secret=settings.slack_signing_secret.get_secret_value(),
+        base_url=settings.slack_api_base_url,
+        db=db,
+        clock=clock,
+    )
+    slack_app.mount(app, bolt)
+    log.info("Slack is on: POST /slack/events")

@@ -1,0 +1,45 @@
+"""What the Slack listeners share: the database, the clock, the sender (built once)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.sender import SlackSender
+from bot import delivery
+from bot.ports import Clock
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass
+class Deps:
+    """What the listeners need, built once by the composition root."""
+
+    db: Database
+    clock: Clock
+    sender: SlackSender
+
+    async def flush(self) -> None:
+        """Deliver the replies and alerts this request produced without waiting for a loop."""
+        try:
+            await delivery.flush(self.db, {"slack": self.sender}, self.clock.now())
+        except Exception:  # the delivery loop will pick the rows up again
+            log.exception("slack flush failed")
+
+
+def web_client(token: str, base_url: str, *, retries: bool = True) -> AsyncWebClient:
+    """A Web API client; `retries=False` for posting, where a blind retry could double-post."""
+    base = base_url if base_url.endswith("/") else base_url + "/"
+    if retries:
+        return AsyncWebClient(token=token, base_url=base)
+    return AsyncWebClient(token=token, base_url=base, retry_handlers=[])

@@ -1,0 +1,170 @@
+"""The Slack `Sender` for outbox rows of platform "slack".
+
+Kinds: "alert" (to the facility's alert channel, with the staff buttons), "delivery_failed",
+"quota_warning" and anything else with a "text" (staff notices), and "replies" (check-in
+replies to a member in a DM: conversations.open, then chat.postMessage).
+
+Slack has no idempotency key, so a message must not be posted twice when a retry follows an
+unknown outcome: the returned `ts` is stored at once (outbox_message.external_id and, for an
+alert, alert.slack_channel/slack_ts), a row that already has one is not posted again, and each
+message carries the outbox key in its metadata so that a retry after a lost response first
+looks for it in the channel's recent history.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from adapters.slack import blocks as bk
+from adapters.slack import views
+from bot import alert_actions, texts
+from bot.domain import reply_from_json
+from bot.ports import OutboxItem, Outcome, SendResult
+from storage.db import Database
+from storage.models import Facility, Member, OutboxMessage
+
+log = logging.getLogger(__name__)
+
+METADATA_EVENT = "nippo_outbox"
+LOOKBACK = timedelta(hours=24)
+RETRYABLE_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable"}
+
+
+class SlackSender:
+    def __init__(self, client: AsyncWebClient, db: Database) -> None:
+        self.client = client
+        self.db = db
+
+    async def send(self, item: OutboxItem, now: datetime) -> SendResult:
+        posted = await self._posted_before(item)
+        if posted is not None:
+            return SendResult(Outcome.SENT, via="api", external_id=posted)
+        try:
+            channel, text, blocks = await self._render(item)
+            if not channel:
+                return SendResult(Outcome.FAILED, error="no Slack channel for this message")
+            ts = await self._find_previous(item, channel, now) if item.attempts else None
+            if ts is None:
+                resp = await self.client.chat_postMessage(
+                    channel=channel,
+                    text=text,
+                    blocks=blocks,
+                    unfurl_links=False,
+                    unfurl_media=False,
+                    metadata={"event_type": METADATA_EVENT, "event_payload": {"key": item.key}},
+                )
+                ts, channel = str(resp["ts"]), str(resp.get("channel") or channel)
+        except SlackApiError as exc:
+            return _classify(exc)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            # The post may or may not have happened; the next attempt looks before posting.
+            return SendResult(Outcome.RETRY, error=f"unknown outcome: {type(exc).__name__}")
+        await self._remember(item, channel, ts)
+        return SendResult(Outcome.SENT, via="api", external_id=ts)
+
+    # --- idempotency ---------------------------------------------------------------------
+
+    async def _posted_before(self, item: OutboxItem) -> str | None:
+        async with self.db.transaction() as session:
+            row = await session.get(OutboxMessage, item.id)
+            return row.external_id if row is not None else None
+
+    async def _find_previous(self, item: OutboxItem, channel: str, now: datetime) -> str | None:
+        """A message this row posted in an attempt whose response was lost, if any."""
+        try:
+            resp = await self.client.conversations_history(
+                channel=channel,
+                oldest=f"{(now - LOOKBACK).timestamp():.6f}",
+                limit=100,
+                include_all_metadata=True,
+            )
+        except SlackApiError as exc:  # e.g. a missing history scope: posting beats losing it
+            log.warning("history lookup failed: %s", exc.response.get("error"))
+            return None
+        for message in resp.get("messages") or []:
+            meta = message.get("metadata") or {}
+            if (
+                meta.get("event_type") == METADATA_EVENT
+                and (meta.get("event_payload") or {}).get("key") == item.key
+            ):
+                return str(message["ts"])
+        return None
+
+    async def _remember(self, item: OutboxItem, channel: str, ts: str) -> None:
+        async with self.db.transaction() as session:
+            row = await session.get(OutboxMessage, item.id)
+            if row is not None:
+                row.external_id = ts
+            if item.payload.get("kind") == "alert":
+                await alert_actions.record_message(
+                    session, int(item.payload["alert_id"]), channel, ts
+                )
+
+    # --- rendering -----------------------------------------------------------------------
+
+    async def _render(self, item: OutboxItem) -> tuple[str, str, list[bk.Block]]:
+        payload = item.payload
+        kind = payload.get("kind")
+        if kind == "replies":
+            replies = [reply_from_json(r) for r in payload.get("replies") or []]
+            day = _date(payload.get("business_date"))
+            opened = await self.client.conversations_open(users=item.recipient)
+            channel = str((opened.get("channel") or {}).get("id") or "")
+            return channel, bk.reply_fallback(replies), bk.reply_blocks(replies, day)
+        async with self.db.transaction() as session:
+            channel = item.recipient or await _staff_channel(session, payload, item.member_id)
+            if kind == "alert":
+                rendered = await views.alert_message(session, int(payload["alert_id"]))
+                if rendered is not None:
+                    return channel, rendered[0], rendered[1]
+        text = str(payload.get("text") or "")
+        title = {
+            "delivery_failed": texts.DELIVERY_FAILED_TITLE,
+            "quota_warning": texts.QUOTA_WARNING_TITLE,
+        }.get(str(kind), "")
+        return channel, bk.clip(f"{title} {text}".strip(), 3000), bk.notice_blocks(title, text)
+
+
+async def _staff_channel(
+    session: AsyncSession, payload: dict[str, Any], member_id: int | None
+) -> str:
+    """Where a staff notice without a recipient goes: the member's (or only) facility channel."""
+    facility = None
+    if payload.get("facility_id"):
+        facility = await session.get(Facility, int(payload["facility_id"]))
+    mid = member_id or payload.get("member_id")
+    if facility is None and mid:
+        member = await session.get(Member, int(mid))
+        facility = await session.get(Facility, member.facility_id) if member else None
+    if facility is None:
+        stmt = select(Facility).where(Facility.alert_channel.is_not(None)).order_by(Facility.id)
+        facility = (await session.execute(stmt.limit(1))).scalar_one_or_none()
+    return (facility.alert_channel or "") if facility is not None else ""
+
+
+def _date(raw: object) -> date | None:
+    try:
+        return date.fromisoformat(str(raw)) if raw else None
+    except ValueError:
+        return None
+
+
+def _classify(exc: SlackApiError) -> SendResult:
+    resp = exc.response
+    error = str(resp.get("error") or resp.status_code)
+    if resp.status_code == 429 or error in RETRYABLE_ERRORS or resp.status_code >= 500:
+        raw = resp.headers.get("Retry-After") or resp.headers.get("retry-after")
+        try:
+            retry_after = float(raw) if raw is not None else None
+        except (TypeError, ValueError):
+            retry_after = None
+        return SendResult(Outcome.RETRY, error=error, retry_after=retry_after)
+    return SendResult(Outcome.FAILED, error=error)
