@@ -60,10 +60,10 @@ class FakeSlack:
     def of(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
 
-    async def wait_for(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
+    async def wait_for(self, method: str, count: int = 1, within: float = 10.0) -> list[Call]:
         """Poll until at least `count` calls of `method` arrived (listeners run after ack)."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + within
         while len(self.of(method)) < count:
             if loop.time() > deadline:
                 got = [c.method for c in self.calls]
@@ -71,10 +71,10 @@ class FakeSlack:
             await asyncio.sleep(0.02)
         return self.of(method)
 
-    async def settle(self, quiet: float = 0.3, timeout: float = 10.0) -> None:
+    async def settle(self, quiet: float = 0.3, within: float = 10.0) -> None:
         """Poll until no call has arrived for `quiet` seconds (a listener finished posting)."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + within
         seen, since = len(self.calls), loop.time()
         while loop.time() - since < quiet or not self.calls:
             if loop.time() > deadline:
@@ -186,7 +186,7 @@ class Served:
 
     async def __aenter__(self) -> FakeSlack:
         self.task = asyncio.create_task(self.server.serve())
-        while not self.server.started:
+        while not self.server.started:  # noqa: ASYNC110 (uvicorn exposes only a flag)
             await asyncio.sleep(0.01)
         port = self.server.servers[0].sockets[0].getsockname()[1]
         self.fake.url = f"http://127.0.0.1:{port}/api/"
