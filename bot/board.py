@@ -200,7 +200,7 @@ async def _staff_names(session: AsyncSession, ids: Sequence[int | None]) -> dict
     if not wanted:
         return {}
     rows = await session.execute(select(Staff.id, Staff.name).where(Staff.id.in_(wanted)))
-    return {i: n for i, n in rows.tuples()}
+    return {int(i): str(n) for i, n in rows.all()}
 
 
 async def report_view(session: AsyncSession, member: Member, day: date) -> ReportView:

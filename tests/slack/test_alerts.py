@@ -1,0 +1,249 @@
+"""Alerts in the staff channel: posted once, taken by one, closed with a 支援記録."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+
+from adapters.slack.deps import web_client
+from adapters.slack.sender import SlackSender
+from bot import alerting, delivery
+from bot.domain import AlertLevel
+from bot.ports import OutboxItem, Outcome
+from storage.models import Alert, DailyReport, Facility, Member, OutboxMessage, SupportRecord
+from tests.slack.conftest import CHANNEL, STAFF1, STAFF2, TEAM, Rig, sample
+from tests.support import jst, make_member
+
+
+async def raise_one(rig: Rig, name: str = "山田 太郎", detail: str = "体調 1") -> int:
+    mid = await make_member(rig.db, rig.facility_id, rig.clock.at, name)
+    async with rig.db.transaction() as session:
+        member = await session.get_one(Member, mid)
+        facility = await session.get_one(Facility, rig.facility_id)
+        session.add(
+            DailyReport(
+                member_id=mid,
+                business_date=date(2026, 7, 1),
+                mode="zaitaku",
+                status="started",
+                start_at=jst("2026-07-01", "10:20"),
+                health_start=1,
+                sleep_hours=4,
+                planned_work="データ入力",
+                flags={},
+                created_at=rig.clock.at,
+                updated_at=rig.clock.at,
+            )
+        )
+        alert_id = await alerting.raise_alert(
+            session,
+            facility=facility,
+            member=member,
+            day=date(2026, 7, 1),
+            kind="low_health",
+            level=AlertLevel.URGENT,
+            detail=detail,
+            key=f"concern:{mid}",
+            now=jst("2026-07-01", "10:21"),
+        )
+    assert alert_id is not None
+    return alert_id
+
+
+def sender(rig: Rig) -> SlackSender:
+    return SlackSender(web_client("xoxb-test", rig.fake.url, retries=False), rig.db)
+
+
+async def deliver(rig: Rig) -> delivery.Flushed:
+    return await delivery.flush(rig.db, {"slack": sender(rig)}, rig.clock.at)
+
+
+def press(user: str, action_id: str, value: str, ts: str, channel: str = CHANNEL) -> dict[str, Any]:
+    body = sample("interactivity/block_actions.json")
+    body["user"].update(id=user, team_id=TEAM)
+    body["team"]["id"] = TEAM
+    body["channel"]["id"] = channel
+    body["container"].update(channel_id=channel, message_ts=ts, is_ephemeral=False)
+    body["actions"][0].update(action_id=action_id, value=value, block_id=f"alert:{value}")
+    return body
+
+
+async def test_alert_is_posted_with_answers_and_buttons_and_its_ts_kept(rig: Rig) -> None:
+    alert_id = await raise_one(rig, name="<@U999> 太郎")
+    assert (await deliver(rig)).sent == 1
+    (post,) = rig.fake.of("chat.postMessage")
+    assert post.args["channel"] == CHANNEL
+    text = json.dumps(post.args["blocks"], ensure_ascii=False)
+    assert "体調がすぐれないとの回答" in text and "&lt;@U999&gt; 太郎さん" in text
+    assert "<@U999>" not in text
+    assert "発生 " in text and "7/1(水) 10:21" in text
+    assert "1 悪い" in text and "4時間" in text and "データ入力" in text  # latest answers
+    buttons = [e for b in post.args["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert [b["text"]["text"] for b in buttons] == ["対応します", "対応済み"]
+    async with rig.db.transaction() as session:
+        alert = await session.get_one(Alert, alert_id)
+        row = (await session.execute(select(OutboxMessage))).scalar_one()
+    assert (alert.slack_channel, alert.slack_ts) == (CHANNEL, row.external_id)
+    assert row.status == "sent" and row.external_id
+    # a second flush (or a replica) never posts it again
+    assert (await deliver(rig)).sent == 0
+    assert len(rig.fake.of("chat.postMessage")) == 1
+
+
+async def test_two_staff_press_take_at_once_one_wins_both_see_the_truth(rig: Rig) -> None:
+    alert_id = await raise_one(rig)
+    await deliver(rig)
+    ts = (await _alert(rig, alert_id)).slack_ts
+    assert ts is not None
+    r1, r2 = await asyncio.gather(
+        rig.interact(press(STAFF1, "alert_take", str(alert_id), ts)),
+        rig.interact(press(STAFF2, "alert_take", str(alert_id), ts)),
+    )
+    assert r1.status_code == r2.status_code == 200
+    await rig.fake.wait_for("chat.postEphemeral")
+    await rig.fake.settle()
+    alert = await _alert(rig, alert_id)
+    assert alert.state == "acked"
+    async with rig.db.transaction() as session:
+        records = (await session.execute(select(SupportRecord))).scalars().all()
+        staff_names = {1: "佐藤 花子", 2: "鈴木 一郎"}
+    assert len(records) == 1 and records[0].kind == "alert_action"
+    assert records[0].staff_id == alert.acked_by
+    winner = staff_names[alert.acked_by or 0]
+    loser_id = STAFF2 if alert.acked_by == 1 else STAFF1
+    (eph,) = rig.fake.of("chat.postEphemeral")
+    assert eph.args["user"] == loser_id
+    assert f"すでに{winner}さんが対応しています" in eph.args["text"]
+    updates = rig.fake.of("chat.update")
+    assert updates and all(u.args["ts"] == ts and u.args["channel"] == CHANNEL for u in updates)
+    last = json.dumps(updates[-1].args["blocks"], ensure_ascii=False)
+    assert f"{winner}さんが対応中" in last and "対応します" not in last and "対応済み" in last
+
+
+async def _alert(rig: Rig, alert_id: int) -> Alert:
+    async with rig.db.transaction() as session:
+        return await session.get_one(Alert, alert_id)
+
+
+async def test_done_opens_a_form_and_submitting_it_resolves_the_alert(rig: Rig) -> None:
+    alert_id = await raise_one(rig)
+    await deliver(rig)
+    ts = (await _alert(rig, alert_id)).slack_ts or ""
+    await rig.interact(press(STAFF1, "alert_resolve", str(alert_id), ts))
+    (opened,) = await rig.fake.wait_for("views.open")
+    view = opened.args["view"]
+    assert view["type"] == "modal" and len(view["title"]["text"]) <= 24
+    submission = sample("interactivity/view_submission.json")
+    submission["user"].update(id=STAFF1, team_id=TEAM)
+    submission["team"]["id"] = TEAM
+    submission["view"].update(
+        callback_id=view["callback_id"],
+        private_metadata=view["private_metadata"],
+        blocks=view["blocks"],
+        state={
+            "values": {
+                "method": {
+                    "method": {"type": "static_select", "selected_option": {"value": "電話"}}
+                },
+                "outcome": {
+                    "outcome": {"type": "plain_text_input", "value": "電話で様子を確認 <@U1>"}
+                },
+            }
+        },
+    )
+    resp = await rig.interact(submission)
+    assert resp.status_code == 200
+    await rig.fake.wait_for("chat.update")
+    await rig.fake.settle()
+    alert = await _alert(rig, alert_id)
+    assert alert.state == "resolved" and alert.resolved_by == alert.acked_by == 1
+    async with rig.db.transaction() as session:
+        record = (await session.execute(select(SupportRecord))).scalar_one()
+    assert (record.kind, record.channel, record.staff_id) == ("alert_action", "phone", 1)
+    assert "電話で様子を確認" in record.content
+    update = json.dumps(rig.fake.of("chat.update")[-1].args["blocks"], ensure_ascii=False)
+    assert "佐藤 花子さんが対応済み" in update and "&lt;@U1&gt;" in update
+    assert '"type": "actions"' not in update
+
+
+async def test_an_empty_outcome_keeps_the_form_open(rig: Rig) -> None:
+    alert_id = await raise_one(rig)
+    submission = sample("interactivity/view_submission.json")
+    submission["user"]["id"] = STAFF1
+    submission["view"].update(
+        callback_id="alert_resolve_view",
+        private_metadata=json.dumps({"alert_id": alert_id, "channel": CHANNEL, "ts": None}),
+        state={
+            "values": {
+                "method": {"method": {"selected_option": {"value": "電話"}}},
+                "outcome": {"outcome": {"value": "  "}},
+            }
+        },
+    )
+    resp = await rig.interact(submission)
+    assert resp.json()["response_action"] == "errors"
+    assert (await _alert(rig, alert_id)).state == "open"
+
+
+async def test_429_is_retried_after_slacks_retry_after(rig: Rig) -> None:
+    await raise_one(rig)
+    rig.fake.fail(
+        "chat.postMessage", 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "7"}
+    )
+    async with rig.db.transaction() as session:
+        row = (await session.execute(select(OutboxMessage))).scalar_one()
+        item = _item(row)
+    result = await sender(rig).send(item, rig.clock.at)
+    assert result.outcome is Outcome.RETRY and result.retry_after == 7
+
+
+async def test_a_retry_after_a_lost_answer_does_not_post_twice(rig: Rig) -> None:
+    alert_id = await raise_one(rig)
+    rig.fake.lose("chat.postMessage")  # the message lands, the answer is lost
+    first = await deliver(rig)
+    assert first.retried == 1
+    rig.clock.at = jst("2026-07-01", "11:05")
+    second = await deliver(rig)
+    assert second.sent == 1
+    assert len(rig.fake.of("chat.postMessage")) == 1
+    assert rig.fake.of("conversations.history")
+    alert = await _alert(rig, alert_id)
+    assert alert.slack_ts == rig.fake.history[CHANNEL][0]["ts"]
+
+
+async def test_delivery_failures_go_to_the_members_facility_channel(rig: Rig) -> None:
+    mid = await make_member(rig.db, rig.facility_id, rig.clock.at)
+    async with rig.db.transaction() as session:
+        from storage import repo
+
+        await repo.enqueue(
+            session,
+            key="delivery-failed:1",
+            platform="slack",
+            recipient="",
+            payload={"kind": "delivery_failed", "member_id": mid, "text": "送信ID 1: <broken>"},
+            member_id=mid,
+            now=rig.clock.at,
+        )
+    assert (await deliver(rig)).sent == 1
+    (post,) = rig.fake.of("chat.postMessage")
+    assert post.args["channel"] == CHANNEL
+    assert "届きませんでした" in post.args["text"]
+    assert "&lt;broken&gt;" in json.dumps(post.args["blocks"], ensure_ascii=False)
+
+
+def _item(row: OutboxMessage) -> OutboxItem:
+    return OutboxItem(
+        id=row.id,
+        key=row.key,
+        platform=row.platform,
+        recipient=row.recipient,
+        payload=dict(row.payload),
+        retry_key=row.retry_key,
+        attempts=row.attempts,
+        member_id=row.member_id,
+    )
