@@ -121,6 +121,7 @@ async def rig(db: Database, db_url: str) -> AsyncIterator[Rig]:
         async with httpx.AsyncClient(transport=transport, base_url="http://nippo.test") as http:
             yield Rig(http, fake, db, clock, facility_id)
         fake.check_limits()
+        fake.check_spec()
 
 
 async def facility(db: Database, facility_id: int) -> Facility:

@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -34,10 +35,14 @@ CONTEXT_ELEMENTS = 10
 ACTIONS_ELEMENTS = 25
 
 
+SPEC = Path("/work/shared/specs/slack/slack_web_openapi_v2.json")
+
+
 @dataclass
 class Call:
     method: str
     args: dict[str, Any]
+    authorization: str = ""
 
 
 @dataclass
@@ -96,7 +101,7 @@ class FakeSlack:
         for key in ("blocks", "view", "metadata"):
             if isinstance(args.get(key), str):
                 args[key] = json.loads(args[key])
-        self.calls.append(Call(method, args))
+        self.calls.append(Call(method, args, request.headers.get("authorization", "")))
         if self.failures.get(method):
             status, body, headers = self.failures[method].pop(0)
             return JSONResponse(body, status_code=status, headers=headers)
@@ -134,6 +139,21 @@ class FakeSlack:
         return Starlette(routes=[Route("/api/{method}", self.handle, methods=["GET", "POST"])])
 
     # --- limits ------------------------------------------------------------------------
+
+    def check_spec(self) -> None:
+        """Each recorded call names a documented method and carries its required arguments."""
+        paths = json.loads(SPEC.read_text(encoding="utf-8"))["paths"]
+        for call in self.calls:
+            ops = paths.get(f"/{call.method}")
+            assert ops, f"{call.method} is not a Slack Web API method"
+            params = [p for op in ops.values() for p in op.get("parameters", [])]
+            for p in params:
+                if not p.get("required"):
+                    continue
+                if p["name"] == "token":  # the SDK sends it as a bearer header
+                    assert call.authorization == "Bearer xoxb-test", call.method
+                else:
+                    assert call.args.get(p["name"]) not in (None, ""), (call.method, p["name"])
 
     def check_limits(self) -> None:
         for call in self.calls:
