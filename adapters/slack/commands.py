@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +25,7 @@ from storage.models import Facility, Member, Staff
 
 log = logging.getLogger(__name__)
 
+NOT_A_MEMBER = {"channel_not_found", "not_in_channel"}
 ALIASES = {
     "状況": "status",
     "日報": "report",
@@ -43,21 +45,32 @@ class Answer:
 
 def register(bolt: AsyncApp, deps: Deps) -> None:
     @bolt.command("/nippo")
-    async def nippo(ack: Any, command: dict[str, Any], client: AsyncWebClient) -> None:
+    async def nippo(
+        ack: Any, command: dict[str, Any], client: AsyncWebClient, respond: Any
+    ) -> None:
         await ack()  # Slack hears back at once; the answer follows as its own message
         answer = await run(deps, command)
-        await post(client, command, answer)
+        await post(client, respond, command, answer)
 
 
-async def post(client: AsyncWebClient, command: dict[str, Any], answer: Answer) -> None:
+async def post(
+    client: AsyncWebClient, respond: Any, command: dict[str, Any], answer: Answer
+) -> None:
+    """Post the answer as the bot; where the bot is not a member, through the response_url."""
     channel, user = command["channel_id"], command["user_id"]
     for blocks in answer.messages:
-        if answer.share:
-            await client.chat_postMessage(channel=channel, text=answer.text, blocks=blocks)
-        else:
-            await client.chat_postEphemeral(
-                channel=channel, user=user, text=answer.text, blocks=blocks
-            )
+        try:
+            if answer.share:
+                await client.chat_postMessage(channel=channel, text=answer.text, blocks=blocks)
+            else:
+                await client.chat_postEphemeral(
+                    channel=channel, user=user, text=answer.text, blocks=blocks
+                )
+        except SlackApiError as exc:
+            if exc.response.get("error") not in NOT_A_MEMBER:
+                raise
+            kind = "in_channel" if answer.share else "ephemeral"
+            await respond(text=answer.text, blocks=blocks, response_type=kind)
 
 
 def _say(text: str) -> Answer:

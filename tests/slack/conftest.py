@@ -83,6 +83,7 @@ class Rig:
     async def command(self, user: str, text: str, channel: str = "C_STAFF") -> httpx.Response:
         form = sample("commands/slash_command.json")
         form.update(team_id=TEAM, user_id=user, command="/nippo", text=text, channel_id=channel)
+        form["response_url"] = self.fake.url.replace("/api/", "/hooks/commands/T111/1/x")
         return await self.post(urlencode(form).encode(), "application/x-www-form-urlencoded")
 
     async def interact(self, payload: dict[str, Any]) -> httpx.Response:

@@ -136,7 +136,17 @@ class FakeSlack:
         return {"ok": True}
 
     def app(self) -> Starlette:
-        return Starlette(routes=[Route("/api/{method}", self.handle, methods=["GET", "POST"])])
+        return Starlette(
+            routes=[
+                Route("/api/{method}", self.handle, methods=["GET", "POST"]),
+                Route("/hooks/{path:path}", self.hook, methods=["POST"]),
+            ]
+        )
+
+    async def hook(self, request: Request) -> JSONResponse:
+        """A response_url: recorded as the pseudo-method "response_url"."""
+        self.calls.append(Call("response_url", json.loads(await request.body())))
+        return JSONResponse({"ok": True})
 
     # --- limits ------------------------------------------------------------------------
 
@@ -144,6 +154,8 @@ class FakeSlack:
         """Each recorded call names a documented method and carries its required arguments."""
         paths = json.loads(SPEC.read_text(encoding="utf-8"))["paths"]
         for call in self.calls:
+            if call.method == "response_url":
+                continue
             ops = paths.get(f"/{call.method}")
             assert ops, f"{call.method} is not a Slack Web API method"
             params = [p for op in ops.values() for p in op.get("parameters", [])]

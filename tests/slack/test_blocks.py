@@ -42,8 +42,17 @@ def rows(draw: st.DrawFn, i: int) -> BoardRow:
 
 def alert(i: int, name: str) -> AlertItem:
     return AlertItem(
-        alert_id=i, member_id=i, member_name=name, kind="low_health", title="体調", level="urgent",
-        state="open", detail=name * 10, opened_at=AT, acked_by=None, acked_at=None,
+        alert_id=i,
+        member_id=i,
+        member_name=name,
+        kind="low_health",
+        title="体調",
+        level="urgent",
+        state="open",
+        detail=name * 10,
+        opened_at=AT,
+        acked_by=None,
+        acked_at=None,
     )
 
 

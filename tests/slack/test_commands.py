@@ -205,3 +205,13 @@ async def test_week_link_alerts_and_help(rig: Rig) -> None:
 async def _audits(rig: Rig) -> list[tuple[str]]:
     async with rig.db.transaction() as session:
         return [tuple(r) for r in (await session.execute(select(AuditLog.action))).all()]
+
+
+async def test_in_a_channel_without_the_bot_the_answer_goes_to_the_response_url(rig: Rig) -> None:
+    await make_member(rig.db, rig.facility_id, rig.clock.at, "山田 太郎")
+    missing = {"ok": False, "error": "channel_not_found"}
+    rig.fake.fail("chat.postEphemeral", 200, missing, {})
+    await rig.command(STAFF1, "status", channel="D_OTHER")
+    (hook,) = await rig.fake.wait_for("response_url")
+    assert hook.args["response_type"] == "ephemeral"
+    assert "山田 太郎" in all_text([hook])
