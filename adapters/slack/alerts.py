@@ -74,7 +74,7 @@ async def on_take(deps: Deps, client: AsyncWebClient, body: dict[str, Any]) -> N
         await _update(client, body, rendered)
     if not result.allowed:
         await _ephemeral(client, channel, user, texts.ALERT_NOT_YOURS)
-    elif not result.ok:
+    elif not result.ok and result.holder != staff.name:  # pressing one's own again: no news
         await _ephemeral(client, channel, user, _lost(result))
 
 

@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.slack import blocks as bk
@@ -37,8 +39,9 @@ def register(bolt: AsyncApp, deps: Deps) -> None:
         await deps.flush()
 
     @bolt.action(re.compile(rf"^{bk.ACTION_CHECKIN}:\d+$"))
-    async def on_button(ack: Any, body: dict[str, Any]) -> None:
+    async def on_button(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
+        await mark_tapped(client, body)
         msg, day = button_inbound(body)
         async with deps.db.transaction() as session:
             if day is not None and await _stale(session, msg, day):
@@ -46,6 +49,29 @@ def register(bolt: AsyncApp, deps: Deps) -> None:
             else:
                 await service.receive(session, msg, deps.clock.now(), body)
         await deps.flush()
+
+
+async def mark_tapped(client: AsyncWebClient, body: dict[str, Any]) -> None:
+    """Replace the tapped row of buttons with what was chosen, so it is not tapped twice."""
+    message = body.get("message") or {}
+    container = body.get("container") or {}
+    action = body["actions"][0]
+    if not message.get("blocks") or not container.get("message_ts"):
+        return
+    label = str((action.get("text") or {}).get("text") or "")
+    blocks = [
+        bk.context(f"✔ {bk.escape(label)}") if b.get("block_id") == action.get("block_id") else b
+        for b in message["blocks"]
+    ]
+    try:
+        await client.chat_update(
+            channel=str(container.get("channel_id") or (body.get("channel") or {}).get("id")),
+            ts=container["message_ts"],
+            text=str(message.get("text") or label),
+            blocks=blocks,
+        )
+    except SlackApiError as exc:  # cosmetic: the answer itself is already on its way
+        log.warning("could not mark a tapped button: %s", exc.response.get("error"))
 
 
 def to_inbound(event: dict[str, Any], body: dict[str, Any]) -> InboundMessage | None:

@@ -28,7 +28,7 @@ def dm(text: str, at: datetime) -> dict[str, Any]:
     return body
 
 
-def tap(value: str, label: str, at: datetime) -> dict[str, Any]:
+def tap(value: str, label: str, at: datetime, shown: Call | None = None) -> dict[str, Any]:
     body = sample("interactivity/block_actions.json")
     body["user"].update(id=MEMBER, team_id=TEAM)
     body["team"]["id"] = TEAM
@@ -41,6 +41,15 @@ def tap(value: str, label: str, at: datetime) -> dict[str, Any]:
         text={"type": "plain_text", "text": label},
         action_ts=f"{at.timestamp() + next(_ids) / 1000:.6f}",  # each press has its own
     )
+    if shown is not None:  # pressed on a message we posted: Slack sends that message along
+        block_id = next(b["block_id"] for b in shown.args["blocks"] if b["type"] == "actions")
+        body["actions"][0]["block_id"] = block_id
+        body["container"]["message_ts"] = "1700000000.000001"
+        body["message"] = {
+            "type": "message",
+            "text": shown.args["text"],
+            "blocks": shown.args["blocks"],
+        }
     return body
 
 
@@ -77,7 +86,10 @@ async def test_a_member_links_and_checks_in_by_dm(rig: Rig) -> None:
     start = buttons(linked)["開始します"]
     assert start == "2026-07-01|start"  # the button carries the business date it was shown for
 
-    health = await exchange(rig, tap(start, "開始します", at), interactive=True)
+    health = await exchange(rig, tap(start, "開始します", at, shown=linked), interactive=True)
+    (marked,) = rig.fake.of("chat.update")
+    shown = json.dumps(marked.args["blocks"], ensure_ascii=False)
+    assert "✔ 開始します" in shown and '"type": "actions"' not in shown
     assert "体調" in health.args["text"]
     sleep = await exchange(rig, tap(buttons(health)["4 良い"], "4 良い", at), interactive=True)
     plan = await exchange(rig, tap(buttons(sleep)["7時間"], "7時間", at), interactive=True)
