@@ -62,7 +62,7 @@ def _mount_slack(app: FastAPI, settings: Settings, db: Database, clock: Clock | 
     from adapters.slack import app as slack_app
 
     assert settings.slack_bot_token is not None and settings.slack_signing_secret is not None
-    bolt = slack_app.build(
+    bolt, sender = slack_app.build(
         token=settings.slack_bot_token.get_secret_value(),
         signing_secret=settings.slack_signing_secret.get_secret_value(),
         base_url=settings.slack_api_base_url,
@@ -70,4 +70,6 @@ def _mount_slack(app: FastAPI, settings: Settings, db: Database, clock: Clock | 
         clock=clock,
     )
     slack_app.mount(app, bolt)
+    # For the delivery loop: alerts raised by LINE events or ticks leave through this sender.
+    app.state.senders = {**getattr(app.state, "senders", {}), "slack": sender}
     log.info("Slack is on: POST /slack/events")

@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 
 def build(
     *, token: str, signing_secret: str, base_url: str, db: Database, clock: Clock | None = None
-) -> AsyncApp:
+) -> tuple[AsyncApp, SlackSender]:
+    """The bolt app with every listener, and the outbox sender for platform "slack"."""
     bolt = AsyncApp(
         client=web_client(token, base_url),
         signing_secret=signing_secret,
@@ -36,7 +37,7 @@ def build(
     alerts.register(bolt, deps)
     checkin.register(bolt, deps)
     home.register(bolt, deps)
-    return bolt
+    return bolt, sender
 
 
 def mount(app: FastAPI, bolt: AsyncApp) -> None:

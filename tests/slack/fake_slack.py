@@ -52,6 +52,7 @@ class FakeSlack:
         default_factory=dict
     )
     lost: set[str] = field(default_factory=set)
+    slow: dict[str, float] = field(default_factory=dict)  # method -> seconds before answering
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     url: str = ""
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -102,6 +103,8 @@ class FakeSlack:
             if isinstance(args.get(key), str):
                 args[key] = json.loads(args[key])
         self.calls.append(Call(method, args, request.headers.get("authorization", "")))
+        if method in self.slow:
+            await asyncio.sleep(self.slow[method])
         if self.failures.get(method):
             status, body, headers = self.failures[method].pop(0)
             return JSONResponse(body, status_code=status, headers=headers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -14,7 +15,7 @@ from bot.app import create_app
 from bot.settings import Settings
 from storage.db import Database
 from storage.models import InboxEvent, OutboxMessage
-from tests.slack.conftest import TEAM, Rig, sample, sign
+from tests.slack.conftest import STAFF1, TEAM, Rig, sample, sign
 from tests.support import make_member
 
 
@@ -93,3 +94,18 @@ async def test_messages_from_channels_and_bots_are_ignored(rig: Rig) -> None:
     assert (await rig.event(channel_msg)).status_code == 200
     assert (await rig.event(bot_msg)).status_code == 200
     assert await rig.count(InboxEvent) == 0
+
+
+async def test_slack_hears_back_before_the_slow_work_is_done(rig: Rig) -> None:
+    """Slack allows 3 seconds: the ack goes out first, Web API calls happen after it."""
+    await make_member(rig.db, rig.facility_id, rig.clock.at)
+    rig.fake.slow = {"chat.postEphemeral": 3.0, "conversations.open": 3.0}
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    command = await rig.command(STAFF1, "status")
+    event = await rig.event(dm_event("U_NEW", "こんにちは", event_id="EvSLOW"))
+    acked = loop.time() - started
+    assert command.status_code == event.status_code == 200
+    assert acked < 2.0, acked
+    await rig.fake.wait_for("chat.postEphemeral")
+    await rig.fake.wait_for("chat.postMessage")  # the DM reply still arrives
