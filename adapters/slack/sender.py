@@ -136,15 +136,18 @@ class SlackSender:
 async def _staff_channel(
     session: AsyncSession, payload: dict[str, Any], member_id: int | None
 ) -> str:
-    """Where a staff notice without a recipient goes: the member's (or only) facility channel."""
-    facility = None
+    """Where a staff notice without a recipient goes: its facility's alert channel.
+
+    A notice about a member goes only to that member's facility (never to another one's
+    channel); a notice about no one in particular goes to the first facility with a channel.
+    """
+    mid = member_id or payload.get("member_id")
     if payload.get("facility_id"):
         facility = await session.get(Facility, int(payload["facility_id"]))
-    mid = member_id or payload.get("member_id")
-    if facility is None and mid:
+    elif mid:
         member = await session.get(Member, int(mid))
         facility = await session.get(Facility, member.facility_id) if member else None
-    if facility is None:
+    else:
         stmt = select(Facility).where(Facility.alert_channel.is_not(None)).order_by(Facility.id)
         facility = (await session.execute(stmt.limit(1))).scalar_one_or_none()
     return (facility.alert_channel or "") if facility is not None else ""

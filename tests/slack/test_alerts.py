@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from adapters.slack.deps import web_client
 from adapters.slack.sender import SlackSender
-from bot import alerting, delivery
+from bot import admin, alerting, delivery, texts
 from bot.domain import AlertLevel
 from bot.ports import OutboxItem, Outcome
 from storage.models import Alert, DailyReport, Facility, Member, OutboxMessage, SupportRecord
@@ -105,6 +105,7 @@ async def test_two_staff_press_take_at_once_one_wins_both_see_the_truth(rig: Rig
     )
     assert r1.status_code == r2.status_code == 200
     await rig.fake.wait_for("chat.postEphemeral")
+    await rig.fake.wait_for("chat.update")
     await rig.fake.settle()
     alert = await _alert(rig, alert_id)
     assert alert.state == "acked"
@@ -247,3 +248,44 @@ def _item(row: OutboxMessage) -> OutboxItem:
         attempts=row.attempts,
         member_id=row.member_id,
     )
+
+
+async def test_staff_of_another_facility_and_strangers_cannot_act_on_an_alert(rig: Rig) -> None:
+    alert_id = await raise_one(rig)
+    await deliver(rig)
+    ts = (await _alert(rig, alert_id)).slack_ts or ""
+    async with rig.db.transaction() as session:
+        other = await admin.init_facility(session, name="別の事業所", now=rig.clock.at)
+        await admin.add_staff(
+            session, other, name="他 職員", slack_user="U_OTHER", role="manager", now=rig.clock.at
+        )
+    await rig.interact(press("U_OTHER", "alert_take", str(alert_id), ts))
+    await rig.interact(press("U_STRANGER", "alert_take", str(alert_id), ts))
+    await rig.interact(press("U_OTHER", "alert_resolve", str(alert_id), ts))
+    replies = await rig.fake.wait_for("chat.postEphemeral", 3)
+    assert sorted(r.args["text"] for r in replies) == sorted(
+        [texts.ALERT_NOT_YOURS, texts.ALERT_NOT_YOURS, texts.SLACK_NOT_STAFF]
+    )
+    assert (await _alert(rig, alert_id)).state == "open"
+    assert not rig.fake.of("chat.update") and not rig.fake.of("views.open")
+
+
+async def test_an_alert_for_a_facility_without_a_channel_is_not_posted_elsewhere(rig: Rig) -> None:
+    async with rig.db.transaction() as session:
+        other = await admin.init_facility(session, name="別の事業所", now=rig.clock.at)
+        other_id = other.id
+    mid = await make_member(rig.db, other_id, rig.clock.at, "田中 次郎")
+    async with rig.db.transaction() as session:
+        await alerting.raise_alert(
+            session,
+            facility=await session.get_one(Facility, other_id),
+            member=await session.get_one(Member, mid),
+            day=date(2026, 7, 1),
+            kind="consult",
+            level=AlertLevel.WARNING,
+            detail="",
+            key="k-other",
+            now=rig.clock.at,
+        )
+    assert (await deliver(rig)).failed == 1
+    assert not rig.fake.of("chat.postMessage")

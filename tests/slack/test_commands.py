@@ -79,6 +79,7 @@ async def test_status_for_40_members_shows_everyone_within_limits(rig: Rig) -> N
     ids = await forty_members(rig)
     resp = await rig.command(STAFF1, "status")
     assert resp.status_code == 200
+    await rig.fake.wait_for("chat.postEphemeral", 2)
     await rig.fake.settle()
     posts = rig.fake.of("chat.postEphemeral")
     assert len(posts) >= 2  # 40 members do not fit in one message of 50 blocks

@@ -130,7 +130,7 @@ async def test_a_repeated_button_press_counts_once(rig: Rig) -> None:
     press = tap("2026-07-01|absent", "今日は休みます", at)
     await exchange(rig, press, interactive=True)
     await rig.interact(press)  # the same action_ts again
-    await rig.fake.settle()
+    await rig.fake.settle(quiet=1.0)
     absence = [c for c in rig.fake.of("chat.postMessage") if "休んで" in c.args["text"]]
     assert len(absence) == 1
 
