@@ -1,20 +1,23 @@
 """Members who use Slack instead of LINE: DMs and DM buttons into the one check-in service.
 
-Each Slack event is recorded once under team_id + event_id (a retry with X-Slack-Retry-Num is
-the same event), each button press under its action_ts; replies leave through the outbox.
-A button shown for another business date is not applied to today.
+Each Slack event is stored raw in inbox_event before Slack is answered (a bolt middleware),
+once under team_id + event_id (a retry with X-Slack-Retry-Num is the same event) and each
+button press under its action_ts; it is handled right after the ack, and `process_pending`
+picks up any event a crash left unhandled. Replies leave through the outbox. A button shown
+for another business date is not applied to today.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.slack import blocks as bk
@@ -22,33 +25,113 @@ from adapters.slack.deps import Deps
 from bot import dialog, service, texts
 from bot.domain import ContactRef, InboundMessage, Platform, Reply, reply_to_json
 from storage import repo
-from storage.models import Facility, Member
+from storage.db import Database
+from storage.models import Facility, InboxEvent, Member
 
 log = logging.getLogger(__name__)
 
+INBOX_ID = "nippo_inbox_id"
+CHECKIN_ACTION = re.compile(rf"^{bk.ACTION_CHECKIN}:\d+$")
+GRACE = timedelta(minutes=1)
+
 
 def register(bolt: AsyncApp, deps: Deps) -> None:
+    @bolt.middleware
+    async def store_first(body: dict[str, Any], context: dict[str, Any], next: Any) -> Any:
+        """Record a member's DM or button press before Slack is answered (bolt acks after)."""
+        found = normalize(body)
+        if found is not None:
+            msg = found[0]
+            async with deps.db.transaction() as session:
+                context[INBOX_ID] = await repo.add_inbox(
+                    session, Platform.SLACK.value, msg.event_id, body, deps.clock.now()
+                )
+            if context[INBOX_ID] is None:
+                log.info("duplicate slack event ignored", extra={"event_id": msg.event_id})
+        return await next()
+
     # One listener for every message event: bolt runs only the first matching listener.
     @bolt.event("message")
-    async def on_message(event: dict[str, Any], body: dict[str, Any]) -> None:
-        msg = to_inbound(event, body)
-        if msg is None:
-            return
-        async with deps.db.transaction() as session:
-            await service.receive(session, msg, deps.clock.now(), body)
-        await deps.flush()
+    async def on_message(context: dict[str, Any]) -> None:
+        if context.get(INBOX_ID) is not None:
+            await process(deps, int(context[INBOX_ID]))
 
-    @bolt.action(re.compile(rf"^{bk.ACTION_CHECKIN}:\d+$"))
-    async def on_button(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+    @bolt.action(CHECKIN_ACTION)
+    async def on_button(
+        ack: Any, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+    ) -> None:
         await ack()
+        if context.get(INBOX_ID) is None:
+            return
         await mark_tapped(client, body)
-        msg, day = button_inbound(body)
-        async with deps.db.transaction() as session:
-            if day is not None and await _stale(session, msg, day):
-                await stale_button(session, msg, deps.clock.now(), body)
-            else:
-                await service.receive(session, msg, deps.clock.now(), body)
-        await deps.flush()
+        await process(deps, int(context[INBOX_ID]))
+
+
+async def process(deps: Deps, inbox_id: int) -> None:
+    async with deps.db.transaction() as session:
+        await handle(session, inbox_id, deps.clock.now())
+    await deps.flush()
+
+
+async def handle(session: AsyncSession, inbox_id: int, now: datetime) -> bool:
+    """Handle one stored Slack event (once: the row is locked and must still be pending)."""
+    stmt = select(InboxEvent).where(InboxEvent.id == inbox_id, InboxEvent.status == "pending")
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    row = (await session.execute(stmt)).scalar_one_or_none()
+    if row is None:
+        return False
+    found = normalize(row.body)
+    row.attempts += 1
+    if found is None:
+        row.status, row.error = "failed", "not a member message"
+        return False
+    msg, day = found
+    if day is not None and await _stale(session, msg, day):
+        await stale_button(session, msg, now)
+    else:
+        await service.handle_message(session, msg, now)
+    row.status, row.processed_at = "done", now
+    return True
+
+
+async def process_pending(db: Database, now: datetime, grace: timedelta = GRACE) -> int:
+    """Events stored but never handled (a crash after the ack): handle them now.
+
+    For the scheduler's loop; `grace` leaves events that are being handled right now alone.
+    """
+    stmt = (
+        select(InboxEvent.id)
+        .where(
+            InboxEvent.platform == Platform.SLACK.value,
+            InboxEvent.status == "pending",
+            InboxEvent.received_at < now - grace,
+        )
+        .order_by(InboxEvent.id)
+        .limit(100)
+    )
+    async with db.transaction() as session:
+        ids = list((await session.execute(stmt)).scalars())
+    done = 0
+    for inbox_id in ids:
+        async with db.transaction() as session:
+            done += await handle(session, inbox_id, now)
+    return done
+
+
+def normalize(body: dict[str, Any]) -> tuple[InboundMessage, date | None] | None:
+    """A member's DM or DM button press as a neutral message (and the button's date)."""
+    if body.get("type") == "event_callback":
+        event = body.get("event") or {}
+        if event.get("type") != "message":
+            return None
+        msg = to_inbound(event, body)
+        return (msg, None) if msg is not None else None
+    if body.get("type") == "block_actions":
+        actions = body.get("actions") or []
+        if actions and CHECKIN_ACTION.match(str(actions[0].get("action_id") or "")):
+            return button_inbound(body)
+    return None
 
 
 async def mark_tapped(client: AsyncWebClient, body: dict[str, Any]) -> None:
@@ -88,7 +171,7 @@ def to_inbound(event: dict[str, Any], body: dict[str, Any]) -> InboundMessage | 
     )
 
 
-def button_inbound(body: dict[str, Any]) -> tuple[InboundMessage, Any]:
+def button_inbound(body: dict[str, Any]) -> tuple[InboundMessage, date | None]:
     action = body["actions"][0]
     day, choice = bk.parse_choice(str(action.get("value") or ""))
     team = (body.get("team") or {}).get("id") or body["user"].get("team_id", "")
@@ -116,7 +199,7 @@ async def _member(session: AsyncSession, user: str) -> Member | None:
     return await session.get(Member, identity.member_id)
 
 
-async def _stale(session: AsyncSession, msg: InboundMessage, day: Any) -> bool:
+async def _stale(session: AsyncSession, msg: InboundMessage, day: date) -> bool:
     member = await _member(session, msg.sender.user_id)
     if member is None:
         return False
@@ -124,12 +207,8 @@ async def _stale(session: AsyncSession, msg: InboundMessage, day: Any) -> bool:
     return bool(service.business_date(facility, msg.sent_at) != day)
 
 
-async def stale_button(
-    session: AsyncSession, msg: InboundMessage, now: datetime, body: dict[str, Any]
-) -> None:
-    """Yesterday's button: record the press, say so, and offer today's menu instead."""
-    if await repo.add_inbox(session, Platform.SLACK.value, msg.event_id, body, now) is None:
-        return
+async def stale_button(session: AsyncSession, msg: InboundMessage, now: datetime) -> None:
+    """Yesterday's button: say so, and offer today's menu instead."""
     member = await _member(session, msg.sender.user_id)
     if member is None:
         return

@@ -9,7 +9,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from storage.models import DailyReport, SupportRecord
+from adapters.slack import checkin
+from storage import repo
+from storage.models import DailyReport, InboxEvent, OutboxMessage, SupportRecord
 from tests.slack.conftest import STAFF1, TEAM, Rig, sample
 from tests.slack.fake_slack import Call
 from tests.support import jst, link_code, make_member
@@ -152,3 +154,18 @@ async def test_app_home_shows_the_board_to_staff_and_nothing_to_others(rig: Rig)
     views = {c.args["user_id"]: json.dumps(c.args["view"], ensure_ascii=False) for c in published}
     assert "山田 太郎" in views[STAFF1] and "あなたが対応中のアラート" in views[STAFF1]
     assert "山田" not in views["U_STRANGER"] and "登録済みの職員だけ" in views["U_STRANGER"]
+
+
+async def test_an_event_stored_but_not_handled_is_picked_up_later(rig: Rig) -> None:
+    """A crash after the ack leaves a pending inbox row; the loop handles it once."""
+    stored_at = jst("2026-07-01", "10:00")
+    async with rig.db.transaction() as session:
+        body = dm("こんにちは", stored_at)
+        await repo.add_inbox(session, "slack", f"{TEAM}:{body['event_id']}", body, stored_at)
+    rig.clock.at = jst("2026-07-01", "10:05")
+    assert await checkin.process_pending(rig.db, rig.clock.at) == 1
+    assert await checkin.process_pending(rig.db, rig.clock.at) == 0
+    async with rig.db.transaction() as session:
+        row = (await session.execute(select(InboxEvent))).scalar_one()
+        reply = (await session.execute(select(OutboxMessage))).scalar_one()
+    assert row.status == "done" and reply.recipient == MEMBER
