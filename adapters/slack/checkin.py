@@ -87,8 +87,11 @@ async def handle(session: AsyncSession, inbox_id: int, now: datetime) -> bool:
         row.status, row.error = "failed", "not a member message"
         return False
     msg, day = found
-    if day is not None and await _stale(session, msg, day):
-        await stale_button(session, msg, now)
+    is_file = (row.body.get("event") or {}).get("subtype") == "file_share"
+    if is_file and not msg.text.strip():
+        await reply_only(session, msg, now, texts.UNSUPPORTED)
+    elif day is not None and await _stale(session, msg, day):
+        await reply_only(session, msg, now, texts.STALE_BUTTON)
     else:
         await service.handle_message(session, msg, now)
     row.status, row.processed_at = "done", now
@@ -159,7 +162,9 @@ async def mark_tapped(client: AsyncWebClient, body: dict[str, Any]) -> None:
 
 def to_inbound(event: dict[str, Any], body: dict[str, Any]) -> InboundMessage | None:
     """A member's DM as a neutral message; None for anything that is not one."""
-    if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+    if event.get("channel_type") != "im" or event.get("bot_id"):
+        return None
+    if event.get("subtype") not in (None, "file_share"):  # edits, deletions, joins …
         return None
     if not event.get("user"):
         return None
@@ -207,16 +212,16 @@ async def _stale(session: AsyncSession, msg: InboundMessage, day: date) -> bool:
     return bool(service.business_date(facility, msg.sent_at) != day)
 
 
-async def stale_button(session: AsyncSession, msg: InboundMessage, now: datetime) -> None:
-    """Yesterday's button: say so, and offer today's menu instead."""
+async def reply_only(session: AsyncSession, msg: InboundMessage, now: datetime, text: str) -> None:
+    """Answer without touching the 日報 (yesterday's button, a file): today's menu with it."""
     member = await _member(session, msg.sender.user_id)
-    if member is None:
+    if member is None:  # not linked yet: the service asks for the link code
+        await service.handle_message(session, msg, now)
         return
     facility = await session.get_one(Facility, member.facility_id)
     day = service.business_date(facility, msg.sent_at)
     report = repo.snapshot(await repo.report_for(session, member.id, day), day)
-    reply = Reply(texts.STALE_BUTTON, dialog.menu_for(report))
-    log.info("stale slack button", extra={"member_id": member.id})
+    reply = Reply(text, dialog.menu_for(report))
     await repo.enqueue(
         session,
         key=f"reply:{Platform.SLACK.value}:{msg.event_id}",

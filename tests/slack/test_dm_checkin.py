@@ -169,3 +169,15 @@ async def test_an_event_stored_but_not_handled_is_picked_up_later(rig: Rig) -> N
         row = (await session.execute(select(InboxEvent))).scalar_one()
         reply = (await session.execute(select(OutboxMessage))).scalar_one()
     assert row.status == "done" and reply.recipient == MEMBER
+
+
+async def test_a_file_without_words_gets_a_gentle_answer_and_today_s_buttons(rig: Rig) -> None:
+    at = jst("2026-07-01", "10:05")
+    rig.clock.at = at
+    mid = await make_member(rig.db, rig.facility_id, at, "山田 太郎")
+    await exchange(rig, dm(await link_code(rig.db, mid, at), at))
+    photo = dm("", at)
+    photo["event"].update(subtype="file_share", files=[{"id": "F1", "name": "photo.jpg"}])
+    answer = await exchange(rig, photo)
+    assert "この種類のメッセージには対応していません" in answer.args["text"]
+    assert "開始します" in buttons(answer)
