@@ -56,6 +56,7 @@ class Board:
     day: date
     rows: tuple[BoardRow, ...]
     alerts: tuple[AlertItem, ...]
+    is_today: bool = True  # a past day's missing reports are not "overdue by N minutes"
 
     def count(self, status: ReportStatus) -> int:
         return sum(1 for r in self.rows if r.report.status is status)
@@ -123,6 +124,7 @@ async def status_board(
         day=day,
         rows=tuple(rows),
         alerts=tuple(await open_alerts(session, facility)),
+        is_today=day == now.astimezone(tz).date(),
     )
 
 

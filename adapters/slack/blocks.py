@@ -125,15 +125,13 @@ def split(groups: Sequence[Sequence[Block]], limit: int = MAX_MESSAGE_BLOCKS) ->
 def board_messages(board: Board) -> list[list[Block]]:
     """The day's board as one or more messages; every member appears exactly once."""
     groups: list[list[Block]] = [_board_head(board)]
-    groups.extend([member_section(r, board.tz), divider()] for r in board.rows)
+    groups.extend([member_section(r, board), divider()] for r in board.rows)
     groups.extend(_alert_summary_groups(board.alerts, board.tz))
-    messages = split(groups)
+    messages = split(groups, MAX_MESSAGE_BLOCKS - 1)  # room for the "(2/3)" line
     if len(messages) > 1:
         for i, blocks in enumerate(messages[1:], start=2):
             note = texts.BOARD_CONTINUED.format(part=i, parts=len(messages))
             blocks.insert(0, context(f"{escape(board.facility_name)} {md(board.day)} {note}"))
-            if len(blocks) > MAX_MESSAGE_BLOCKS:  # the note pushed a full message over
-                blocks.pop()
     return messages
 
 
@@ -157,14 +155,16 @@ def _board_head(board: Board) -> list[Block]:
     return head
 
 
-def member_section(row: BoardRow, tz: str) -> Block:
+def member_section(row: BoardRow, board: Board) -> Block:
     r = row.report
     headline = f"*{escape(row.name)}*  {texts.STATUS_LABELS.get(r.status.value, r.status.value)}"
-    if row.overdue_minutes is not None:
+    if row.overdue_minutes is not None and board.is_today:
         headline += "  " + texts.BOARD_MISSING.format(duration=duration(row.overdue_minutes))
+    elif row.overdue_minutes is not None:
+        headline += "  " + texts.BOARD_MISSING_PAST
     if r.status.value == "absent" and row.absence_note:
         headline += f"  {user(row.absence_note, 100)}"
-    return section(headline, _answer_fields(r, tz, row.planned_start, row.planned_end))
+    return section(headline, _answer_fields(r, board.tz, row.planned_start, row.planned_end))
 
 
 def _answer_fields(
@@ -333,7 +333,7 @@ def report_blocks(view: ReportView) -> list[list[Block]]:
     groups: list[list[Block]] = [
         [
             section(f"*{title}*  {status}"),
-            section(f"*{labels['start_at']}*", _answer_fields(r, view.tz)),
+            section("", _answer_fields(r, view.tz)),
         ]
     ]
     more = [e for e in extra if e]
@@ -430,7 +430,7 @@ def home_view(board: Board | None, mine: Sequence[AlertItem], note: str = "") ->
         tail.append(context(texts.HOME_MINE_NONE))
     head = _board_head(board)
     room = MAX_VIEW_BLOCKS - len(head) - len(tail) - 1
-    rows = [member_section(r, board.tz) for r in board.rows]
+    rows = [member_section(r, board) for r in board.rows]
     blocks = head + rows[:room]
     if len(rows) > room:
         blocks.append(context(texts.HOME_MORE.format(count=len(rows) - room)))

@@ -74,6 +74,7 @@ def test_any_board_fits_and_shows_every_member_once(
     shown = "".join(str(m) for m in messages)
     for i in range(n):
         assert shown.count(f"#{i:03d}#") == 1
+    assert shown.count("体調*") == n_alerts  # every open alert is listed too
     home = bk.home_view(board, board.alerts)
     check_blocks(home["blocks"], VIEW_BLOCKS, "home")
 

@@ -114,8 +114,10 @@ async def test_status_for_another_day_and_a_bad_date(rig: Rig) -> None:
     await make_member(rig.db, rig.facility_id, rig.clock.at, "山田 太郎")
     await rig.command(STAFF1, "status 2026-07-04")  # a Saturday: nobody works from home
     await rig.command(STAFF1, "status 7月")
-    posts = await rig.fake.wait_for("chat.postEphemeral", 2)
+    await rig.command(STAFF1, "status 2026-06-30")  # yesterday: missing, not "overdue by 25h"
+    posts = await rig.fake.wait_for("chat.postEphemeral", 3)
     texts_ = {all_text([p]) for p in posts}
+    assert any("山田 太郎" in t and "⚠ 報告がありません" in t and "経過" not in t for t in texts_)
     assert any("在宅予定の利用者はいません" in t for t in texts_)
     assert any("YYYY-MM-DD" in t for t in texts_)
 
