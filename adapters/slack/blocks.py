@@ -164,7 +164,14 @@ def member_section(row: BoardRow, board: Board) -> Block:
         headline += "  " + texts.BOARD_MISSING_PAST
     if r.status.value == "absent" and row.absence_note:
         headline += f"  {user(row.absence_note, 100)}"
+    if r.start_at is None and r.end_at is None:  # nothing reported yet: just the plan
+        plan = f"{_hm(row.planned_start)}〜{_hm(row.planned_end)}"
+        return section(headline, [f"*{texts.PLAN_LABEL}*\n{plan}"])
     return section(headline, _answer_fields(r, board.tz, row.planned_start, row.planned_end))
+
+
+def _hm(t: time | None) -> str:
+    return t.strftime("%H:%M") if t is not None else texts.NOT_YET
 
 
 def _answer_fields(
@@ -226,7 +233,7 @@ def alert_blocks(
     )
     if full and a.detail:
         head += f"\n{user(a.detail, 1000)}"
-    blocks = [section(head, [f"*{texts.ALERT_SINCE.format(time='')}*\n{_when(a.opened_at, tz)}"])]
+    blocks = [section(head, [f"*{texts.ALERT_SINCE_LABEL}*\n{_when(a.opened_at, tz)}"])]
     if full and latest is not None:
         blocks.append(section(f"*{texts.ALERT_LATEST}*", _answer_fields(latest, tz)))
     if a.state == "resolved":

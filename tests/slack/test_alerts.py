@@ -80,7 +80,7 @@ async def test_alert_is_posted_with_answers_and_buttons_and_its_ts_kept(rig: Rig
     text = json.dumps(post.args["blocks"], ensure_ascii=False)
     assert "体調がすぐれないとの回答" in text and "&lt;@U999&gt; 太郎さん" in text
     assert "<@U999>" not in text
-    assert "発生 " in text and "7/1(水) 10:21" in text
+    assert "*発生*\\n7/1(水) 10:21" in text
     assert "1 悪い" in text and "4時間" in text and "データ入力" in text  # latest answers
     buttons = [e for b in post.args["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert [b["text"]["text"] for b in buttons] == ["対応します", "対応済み"]
