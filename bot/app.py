@@ -7,21 +7,27 @@ off, not an error.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from fastapi import FastAPI, Response
 from sqlalchemy import text
 
-from bot.ports import Clock
 from bot.settings import Settings
 from storage.db import Database
 
 log = logging.getLogger(__name__)
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 def create_app(
-    settings: Settings | None = None, database: Database | None = None, clock: Clock | None = None
+    settings: Settings | None = None,
+    database: Database | None = None,
+    clock: Callable[[], datetime] = _utc_now,
 ) -> FastAPI:
     settings = settings or Settings()
     db = database or Database(settings.database_url)
@@ -58,8 +64,11 @@ def create_app(
     return app
 
 
-def _mount_slack(app: FastAPI, settings: Settings, db: Database, clock: Clock | None) -> None:
+def _mount_slack(
+    app: FastAPI, settings: Settings, db: Database, clock: Callable[[], datetime]
+) -> None:
     from adapters.slack import app as slack_app
+    from adapters.slack.checkin import process_pending
 
     assert settings.slack_bot_token is not None and settings.slack_signing_secret is not None
     bolt, sender = slack_app.build(
@@ -72,4 +81,10 @@ def _mount_slack(app: FastAPI, settings: Settings, db: Database, clock: Clock | 
     slack_app.mount(app, bolt)
     # For the delivery loop: alerts raised by LINE events or ticks leave through this sender.
     app.state.senders = {**getattr(app.state, "senders", {}), "slack": sender}
+
+    async def slack_pass(now: datetime, ids: list[int] | None = None) -> int:
+        return await process_pending(db, now, ids=ids)
+
+    # For the scheduler loop: Slack events stored before a crash are handled on the next tick.
+    app.state.inbox_processors = {**getattr(app.state, "inbox_processors", {}), "slack": slack_pass}
     log.info("Slack is on: POST /slack/events")

@@ -65,7 +65,7 @@ async def on_take(deps: Deps, client: AsyncWebClient, body: dict[str, Any]) -> N
             result = ActionResult(False, "", allowed=False)
             rendered = None
         else:
-            result = await alert_actions.take(session, alert_id, staff, deps.clock.now())
+            result = await alert_actions.take(session, alert_id, staff, deps.clock())
             rendered = await views.alert_message(session, alert_id) if result.allowed else None
     if staff is None:
         await _ephemeral(client, channel, user, texts.SLACK_NOT_STAFF)
@@ -116,7 +116,7 @@ async def on_resolve_submit(
         if staff is None:
             return
         result = await alert_actions.resolve(
-            session, alert_id, staff, method=method, outcome=outcome, now=deps.clock.now()
+            session, alert_id, staff, method=method, outcome=outcome, now=deps.clock()
         )
         rendered = await views.alert_message(session, alert_id) if result.allowed else None
     if rendered is not None:

@@ -8,22 +8,28 @@ database work and Web API calls afterwards, so Slack always hears back within 3 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
 
 from fastapi import FastAPI, Request, Response
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 
 from adapters.slack import alerts, checkin, commands, home
-from adapters.slack.deps import Deps, SystemClock, web_client
+from adapters.slack.deps import Deps, utc_now, web_client
 from adapters.slack.sender import SlackSender
-from bot.ports import Clock
 from storage.db import Database
 
 log = logging.getLogger(__name__)
 
 
 def build(
-    *, token: str, signing_secret: str, base_url: str, db: Database, clock: Clock | None = None
+    *,
+    token: str,
+    signing_secret: str,
+    base_url: str,
+    db: Database,
+    clock: Callable[[], datetime] = utc_now,
 ) -> tuple[AsyncApp, SlackSender]:
     """The bolt app with every listener, and the outbox sender for platform "slack"."""
     bolt = AsyncApp(
@@ -32,7 +38,7 @@ def build(
         logger=logging.getLogger("adapters.slack.bolt"),
     )
     sender = SlackSender(web_client(token, base_url, retries=False), db)
-    deps = Deps(db, clock or SystemClock(), sender)
+    deps = Deps(db, clock, sender)
     commands.register(bolt, deps)
     alerts.register(bolt, deps)
     checkin.register(bolt, deps)

@@ -44,7 +44,7 @@ def register(bolt: AsyncApp, deps: Deps) -> None:
             msg = found[0]
             async with deps.db.transaction() as session:
                 context[INBOX_ID] = await repo.add_inbox(
-                    session, Platform.SLACK.value, msg.event_id, body, deps.clock.now()
+                    session, Platform.SLACK.value, msg.event_id, body, deps.clock()
                 )
             if context[INBOX_ID] is None:
                 log.info("duplicate slack event ignored", extra={"event_id": msg.event_id})
@@ -69,7 +69,7 @@ def register(bolt: AsyncApp, deps: Deps) -> None:
 
 async def process(deps: Deps, inbox_id: int) -> None:
     async with deps.db.transaction() as session:
-        await handle(session, inbox_id, deps.clock.now())
+        await handle(session, inbox_id, deps.clock())
     await deps.flush()
 
 
@@ -98,10 +98,13 @@ async def handle(session: AsyncSession, inbox_id: int, now: datetime) -> bool:
     return True
 
 
-async def process_pending(db: Database, now: datetime, grace: timedelta = GRACE) -> int:
+async def process_pending(
+    db: Database, now: datetime, ids: list[int] | None = None, grace: timedelta = GRACE
+) -> int:
     """Events stored but never handled (a crash after the ack): handle them now.
 
-    For the scheduler's loop; `grace` leaves events that are being handled right now alone.
+    For the scheduler's loop; `grace` leaves events that are being handled right now alone;
+    `ids` limits the pass to some rows.
     """
     stmt = (
         select(InboxEvent.id)
@@ -113,6 +116,8 @@ async def process_pending(db: Database, now: datetime, grace: timedelta = GRACE)
         .order_by(InboxEvent.id)
         .limit(100)
     )
+    if ids is not None:
+        stmt = stmt.where(InboxEvent.id.in_(ids))
     async with db.transaction() as session:
         ids = list((await session.execute(stmt)).scalars())
     done = 0

@@ -81,7 +81,7 @@ async def run(deps: Deps, command: dict[str, Any]) -> Answer:
     words = str(command.get("text") or "").replace("\u3000", " ").split()
     verb = ALIASES.get(words[0], words[0].lower()) if words else "help"
     args = words[1:]
-    now = deps.clock.now()
+    now = deps.clock()
     async with deps.db.transaction() as session:
         staff = await board.staff_by_slack(session, str(command.get("user_id")))
         if staff is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -10,15 +11,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.sender import SlackSender
 from bot import delivery
-from bot.ports import Clock
 from storage.db import Database
 
 log = logging.getLogger(__name__)
 
 
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -26,13 +25,13 @@ class Deps:
     """What the listeners need, built once by the composition root."""
 
     db: Database
-    clock: Clock
+    clock: Callable[[], datetime]
     sender: SlackSender
 
     async def flush(self) -> None:
         """Deliver the replies and alerts this request produced without waiting for a loop."""
         try:
-            await delivery.flush(self.db, {"slack": self.sender}, self.clock.now())
+            await delivery.flush(self.db, {"slack": self.sender}, self.clock())
         except Exception:  # the delivery loop will pick the rows up again
             log.exception("slack flush failed")
 

@@ -24,7 +24,7 @@ def register(bolt: AsyncApp, deps: Deps) -> None:
 
 
 async def home_for(deps: Deps, user: str) -> bk.Block:
-    now = deps.clock.now()
+    now = deps.clock()
     async with deps.db.transaction() as session:
         staff = await board.staff_by_slack(session, user)
         if staff is None:

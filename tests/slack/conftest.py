@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from bot import admin
@@ -58,6 +59,7 @@ class Rig:
     db: Database
     clock: FixedClock
     facility_id: int
+    app: FastAPI
 
     async def post(
         self,
@@ -117,10 +119,10 @@ async def rig(db: Database, db_url: str) -> AsyncIterator[Rig]:
             slack_signing_secret=SECRET,
             slack_api_base_url=fake.url,
         )
-        app = create_app(settings, db, clock)
+        app = create_app(settings, db, clock.now)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://nippo.test") as http:
-            yield Rig(http, fake, db, clock, facility_id)
+            yield Rig(http, fake, db, clock, facility_id, app)
         fake.check_limits()
         fake.check_spec()
 
