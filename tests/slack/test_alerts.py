@@ -289,3 +289,36 @@ async def test_an_alert_for_a_facility_without_a_channel_is_not_posted_elsewhere
         )
     assert (await deliver(rig)).failed == 1
     assert not rig.fake.of("chat.postMessage")
+
+
+async def test_taking_from_nippo_alerts_updates_the_channel_message_and_app_home(
+    rig: Rig,
+) -> None:
+    alert_id = await raise_one(rig)
+    await deliver(rig)
+    channel_ts = (await _alert(rig, alert_id)).slack_ts
+    await rig.command(STAFF1, "alerts", channel="C_STAFF")
+    (listing,) = await rig.fake.wait_for("chat.postEphemeral")
+    assert "対応します" in json.dumps(listing.args["blocks"], ensure_ascii=False)
+    pressed = press(STAFF1, "alert_take", str(alert_id), "", channel="C_STAFF")
+    pressed["container"].update(is_ephemeral=True, message_ts="1700000099.000001")
+    await rig.interact(pressed)
+    (update,) = await rig.fake.wait_for("chat.update")
+    assert (update.args["channel"], update.args["ts"]) == (CHANNEL, channel_ts)
+    # pressing again on the now resolved-or-taken alert tells the truth
+    async with rig.db.transaction() as session:
+        alert = await session.get_one(Alert, alert_id)
+        alert.state = "resolved"
+    await rig.interact(press(STAFF2, "alert_take", str(alert_id), channel_ts or ""))
+    eph = await rig.fake.wait_for("chat.postEphemeral", 2)
+    assert eph[-1].args["text"] == texts.ALERT_ALREADY_DONE
+    home = sample("events/message_channel.json")
+    home["team_id"], home["event_id"] = TEAM, "EvHOME"
+    home["event"] = {"type": "app_home_opened", "user": STAFF1, "tab": "home"}
+    async with rig.db.transaction() as session:
+        alert = await session.get_one(Alert, alert_id)
+        alert.state = "acked"
+    await rig.event(home)
+    (view,) = await rig.fake.wait_for("views.publish")
+    mine = json.dumps(view.args["view"], ensure_ascii=False)
+    assert "あなたが対応中のアラート" in mine and "体調がすぐれないとの回答" in mine
