@@ -17,6 +17,8 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import uvicorn
+from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -177,6 +179,7 @@ class FakeSlack:
             view = call.args.get("view")
             if isinstance(view, dict):
                 check_blocks(view.get("blocks") or [], VIEW_BLOCKS, call.method)
+                View(**view).validate_json()
                 if view.get("type") == "modal":
                     for key in ("title", "submit", "close"):
                         if key in view:
@@ -186,6 +189,9 @@ class FakeSlack:
 def check_blocks(blocks: list[dict[str, Any]], limit: int, where: str) -> None:
     assert 0 < len(blocks) <= limit, f"{where}: {len(blocks)} blocks"
     for b in blocks:
+        parsed = Block.parse(b)  # slack_sdk's own model checks the same limits
+        assert parsed is not None, b
+        parsed.validate_json()
         kind = b["type"]
         if kind == "section":
             assert "text" in b or "fields" in b, b
