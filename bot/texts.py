@@ -170,7 +170,10 @@ SLACK_LINK_CODE = (
     "{name}さんの連携コードは *{code}* です(24時間有効・1回限り)。"
     "LINE または Slack の DM で Nippo に送ってもらってください。"
 )
-SLACK_WORKING = "確認しています…"
+SLACK_STAFF_DM = (
+    "職員の方はこちらでは記録できません。`/nippo help` でコマンドを確認できます。"
+    "アプリのホームタブでは今日の状況が見られます。"
+)
 
 STATUS_LABELS = {"open": "未報告", "started": "作業中", "ended": "終了", "absent": "休み"}
 LEVEL_LABELS = {"urgent": "緊急", "warning": "注意", "info": "お知らせ"}

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.slack import blocks as bk
 from adapters.slack.deps import Deps
-from bot import dialog, service, texts
+from bot import board, dialog, service, texts
 from bot.domain import ContactRef, InboundMessage, Platform, Reply, reply_to_json
 from storage import repo
 from storage.db import Database
@@ -88,7 +88,9 @@ async def handle(session: AsyncSession, inbox_id: int, now: datetime) -> bool:
         return False
     msg, day = found
     is_file = (row.body.get("event") or {}).get("subtype") == "file_share"
-    if is_file and not msg.text.strip():
+    if await _staff_only(session, msg.sender.user_id):
+        await _enqueue(session, msg, now, Reply(texts.SLACK_STAFF_DM), None, None)
+    elif is_file and not msg.text.strip():
         await reply_only(session, msg, now, texts.UNSUPPORTED)
     elif day is not None and await _stale(session, msg, day):
         await reply_only(session, msg, now, texts.STALE_BUTTON)
@@ -226,17 +228,33 @@ async def reply_only(session: AsyncSession, msg: InboundMessage, now: datetime, 
     facility = await session.get_one(Facility, member.facility_id)
     day = service.business_date(facility, msg.sent_at)
     report = repo.snapshot(await repo.report_for(session, member.id, day), day)
-    reply = Reply(text, dialog.menu_for(report))
+    await _enqueue(session, msg, now, Reply(text, dialog.menu_for(report)), member.id, day)
+
+
+async def _enqueue(
+    session: AsyncSession,
+    msg: InboundMessage,
+    now: datetime,
+    reply: Reply,
+    member_id: int | None,
+    day: date | None,
+) -> None:
+    payload: dict[str, Any] = {"kind": "replies", "replies": [reply_to_json(reply)]}
+    if day is not None:
+        payload["business_date"] = day.isoformat()
     await repo.enqueue(
         session,
         key=f"reply:{Platform.SLACK.value}:{msg.event_id}",
         platform=Platform.SLACK.value,
         recipient=msg.sender.user_id,
-        payload={
-            "kind": "replies",
-            "replies": [reply_to_json(reply)],
-            "business_date": day.isoformat(),
-        },
+        payload=payload,
         now=now,
-        member_id=member.id,
+        member_id=member_id,
     )
+
+
+async def _staff_only(session: AsyncSession, user: str) -> bool:
+    """A registered staff member who is not also linked as a member: no check-in dialog."""
+    if await _member(session, user) is not None:
+        return False
+    return await board.staff_by_slack(session, user) is not None

@@ -182,3 +182,12 @@ async def test_a_file_without_words_gets_a_gentle_answer_and_today_s_buttons(rig
     answer = await exchange(rig, photo)
     assert "この種類のメッセージには対応していません" in answer.args["text"]
     assert "開始します" in buttons(answer)
+
+
+async def test_staff_writing_to_the_bot_are_pointed_to_nippo_not_asked_for_a_code(rig: Rig) -> None:
+    body = dm("こんにちは", rig.clock.at)
+    body["event"]["user"] = STAFF1
+    await rig.event(body)
+    (answer,) = await rig.fake.wait_for("chat.postMessage")
+    assert answer.args["channel"] == "D" + STAFF1
+    assert "/nippo help" in answer.args["text"] and "6桁" not in answer.args["text"]
