@@ -259,6 +259,15 @@ def alert_blocks(
     return blocks
 
 
+def digest_blocks(items: Sequence[AlertItem], tz: str, *, full: bool = True) -> list[Block]:
+    """Several alerts that came at once, as one message: each keeps its own buttons."""
+    blocks = [section(f"*{texts.DIGEST_TITLE.format(count=len(items))}*")]
+    for a in items:
+        blocks.append(divider())
+        blocks.extend(b for b in alert_blocks(a, tz, None, full=full))
+    return blocks[:MAX_MESSAGE_BLOCKS]
+
+
 def alert_fallback(a: AlertItem) -> str:
     return f"【{a.title}】{a.member_name}さん"
 

@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 METADATA_EVENT = "nippo_outbox"
 LOOKBACK = timedelta(hours=24)
+DIGEST_MIN = 3  # this many alerts waiting for one channel go out as one message
+DIGEST_MAX = 10  # at most this many in one digest (Slack: 50 blocks a message)
 RETRYABLE_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable"}
 
 
@@ -48,18 +50,21 @@ class SlackSender:
         if posted is not None:
             return SendResult(Outcome.SENT, via="api", external_id=posted)
         try:
-            channel, text, blocks = await self._render(item)
+            channel, text, blocks, joined = await self._render(item, now)
             if not channel:
                 return SendResult(Outcome.FAILED, error="no Slack channel for this message")
-            ts = await self._find_previous(item, channel, now) if item.attempts else None
-            if ts is None:
+            found = await self._find_previous(item, channel, now) if item.attempts else None
+            if found is not None:
+                ts, joined = found  # posted before, with the rows it carried then
+            else:
+                meta = {"key": item.key, "joined": [outbox_id for outbox_id, _ in joined]}
                 resp = await self.client.chat_postMessage(
                     channel=channel,
                     text=text,
                     blocks=blocks,
                     unfurl_links=False,
                     unfurl_media=False,
-                    metadata={"event_type": METADATA_EVENT, "event_payload": {"key": item.key}},
+                    metadata={"event_type": METADATA_EVENT, "event_payload": meta},
                 )
                 ts, channel = str(resp["ts"]), str(resp.get("channel") or channel)
         except SlackApiError as exc:
@@ -67,7 +72,7 @@ class SlackSender:
         except (aiohttp.ClientError, TimeoutError) as exc:
             # The post may or may not have happened; the next attempt looks before posting.
             return SendResult(Outcome.RETRY, error=f"unknown outcome: {type(exc).__name__}")
-        await self._remember(item, channel, ts)
+        await self._remember(item, channel, ts, joined, now)
         return SendResult(Outcome.SENT, via="api", external_id=ts)
 
     # --- idempotency ---------------------------------------------------------------------
@@ -77,7 +82,9 @@ class SlackSender:
             row = await session.get(OutboxMessage, item.id)
             return row.external_id if row is not None else None
 
-    async def _find_previous(self, item: OutboxItem, channel: str, now: datetime) -> str | None:
+    async def _find_previous(
+        self, item: OutboxItem, channel: str, now: datetime
+    ) -> tuple[str, list[tuple[int, int]]] | None:
         """A message this row posted in an attempt whose response was lost, if any."""
         try:
             resp = await self.client.conversations_history(
@@ -91,14 +98,17 @@ class SlackSender:
             return None
         for message in resp.get("messages") or []:
             meta = message.get("metadata") or {}
-            if (
-                meta.get("event_type") == METADATA_EVENT
-                and (meta.get("event_payload") or {}).get("key") == item.key
-            ):
-                return str(message["ts"])
+            payload = meta.get("event_payload") or {}
+            if meta.get("event_type") == METADATA_EVENT and payload.get("key") == item.key:
+                async with self.db.transaction() as session:
+                    joined = await _alerts_of(session, [int(i) for i in payload.get("joined", [])])
+                return str(message["ts"]), joined
         return None
 
-    async def _remember(self, item: OutboxItem, channel: str, ts: str) -> None:
+    async def _remember(
+        self, item: OutboxItem, channel: str, ts: str, joined: list[tuple[int, int]], now: datetime
+    ) -> None:
+        """Keep the ts at once; rows carried in a digest are sent with this message."""
         async with self.db.transaction() as session:
             row = await session.get(OutboxMessage, item.id)
             if row is not None:
@@ -107,10 +117,18 @@ class SlackSender:
                 await alert_actions.record_message(
                     session, int(item.payload["alert_id"]), channel, ts
                 )
+            for outbox_id, alert_id in joined:
+                other = await session.get_one(OutboxMessage, outbox_id)
+                other.status, other.sent_at, other.external_id = "sent", now, ts
+                other.via, other.attempts = "api", other.attempts + 1
+                await alert_actions.record_message(session, alert_id, channel, ts)
 
     # --- rendering -----------------------------------------------------------------------
 
-    async def _render(self, item: OutboxItem) -> tuple[str, str, list[bk.Block]]:
+    async def _render(
+        self, item: OutboxItem, now: datetime
+    ) -> tuple[str, str, list[bk.Block], list[tuple[int, int]]]:
+        """Channel, fallback text, blocks, and the (outbox id, alert id) rows carried along."""
         payload = item.payload
         kind = payload.get("kind")
         if kind == "replies":
@@ -118,19 +136,57 @@ class SlackSender:
             day = _date(payload.get("business_date"))
             opened = await self.client.conversations_open(users=item.recipient)
             channel = str((opened.get("channel") or {}).get("id") or "")
-            return channel, bk.reply_fallback(replies), bk.reply_blocks(replies, day)
+            return channel, bk.reply_fallback(replies), bk.reply_blocks(replies, day), []
         async with self.db.transaction() as session:
             channel = item.recipient or await _staff_channel(session, payload, item.member_id)
             if kind == "alert":
-                rendered = await views.alert_message(session, int(payload["alert_id"]))
+                alert_id = int(payload["alert_id"])
+                joined = await _waiting_alerts(session, item, now) if item.recipient else []
+                if len(joined) + 1 >= DIGEST_MIN:
+                    ids = [alert_id, *(a for _, a in joined)]
+                    text, blocks = await views.digest_message(session, ids)
+                    return channel, text, blocks, joined
+                rendered = await views.alert_message(session, alert_id)
                 if rendered is not None:
-                    return channel, rendered[0], rendered[1]
+                    return channel, rendered[0], rendered[1], []
         text = str(payload.get("text") or "")
         title = {
             "delivery_failed": texts.DELIVERY_FAILED_TITLE,
             "quota_warning": texts.QUOTA_WARNING_TITLE,
         }.get(str(kind), "")
-        return channel, bk.clip(f"{title} {text}".strip(), 3000), bk.notice_blocks(title, text)
+        blocks = bk.notice_blocks(title, text)
+        return channel, bk.clip(f"{title} {text}".strip(), 3000), blocks, []
+
+
+async def _waiting_alerts(
+    session: AsyncSession, item: OutboxItem, now: datetime
+) -> list[tuple[int, int]]:
+    """Alerts queued right behind this one for the same channel (they wait for it anyway,
+    since messages to one recipient go out in order), to be posted with it as one digest."""
+    stmt = (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.platform == item.platform,
+            OutboxMessage.recipient == item.recipient,
+            OutboxMessage.status == "pending",
+            OutboxMessage.next_attempt_at <= now,
+            OutboxMessage.id > item.id,
+            OutboxMessage.key.like("notify:%"),
+        )
+        .order_by(OutboxMessage.id)
+        .limit(DIGEST_MAX - 1)
+    )
+    rows = (await session.execute(stmt)).scalars().all()
+    return [(r.id, int(r.payload["alert_id"])) for r in rows if r.payload.get("kind") == "alert"]
+
+
+async def _alerts_of(session: AsyncSession, outbox_ids: list[int]) -> list[tuple[int, int]]:
+    out = []
+    for outbox_id in outbox_ids:
+        row = await session.get(OutboxMessage, outbox_id)
+        if row is not None and row.payload.get("kind") == "alert":
+            out.append((row.id, int(row.payload["alert_id"])))
+    return out
 
 
 async def _staff_channel(

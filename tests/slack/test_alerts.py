@@ -322,3 +322,65 @@ async def test_taking_from_nippo_alerts_updates_the_channel_message_and_app_home
     (view,) = await rig.fake.wait_for("views.publish")
     mine = json.dumps(view.args["view"], ensure_ascii=False)
     assert "あなたが対応中のアラート" in mine and "体調がすぐれないとの回答" in mine
+
+
+async def raise_many(rig: Rig, n: int, start: int = 0) -> list[int]:
+    ids = []
+    for i in range(start, start + n):
+        mid = await make_member(rig.db, rig.facility_id, rig.clock.at, f"利用者{i} 花")
+        async with rig.db.transaction() as session:
+            alert_id = await alerting.raise_alert(
+                session,
+                facility=await session.get_one(Facility, rig.facility_id),
+                member=await session.get_one(Member, mid),
+                day=date(2026, 7, 1),
+                kind="missed_start",
+                level=AlertLevel.WARNING,
+                detail="",
+                key=f"missed:{mid}",
+                now=rig.clock.at,
+            )
+        assert alert_id is not None
+        ids.append(alert_id)
+    return ids
+
+
+async def test_alerts_that_come_at_once_are_one_digest_with_buttons_each(rig: Rig) -> None:
+    ids = await raise_many(rig, 4)
+    flushed = await deliver(rig)
+    assert flushed.sent == 1 and flushed.retried == flushed.failed == 0
+    (post,) = rig.fake.of("chat.postMessage")
+    assert "アラートが 4件" in post.args["text"]
+    actions = [b for b in post.args["blocks"] if b["type"] == "actions"]
+    assert [a["block_id"] for a in actions] == [f"alert:{i}" for i in ids]
+    async with rig.db.transaction() as session:
+        rows = (await session.execute(select(OutboxMessage))).scalars().all()
+        alerts = (await session.execute(select(Alert))).scalars().all()
+    assert {(r.status, r.external_id) for r in rows} == {("sent", alerts[0].slack_ts)}
+    assert len({a.slack_ts for a in alerts}) == 1
+    # taking one alert re-renders the whole digest: the others keep their buttons
+    await rig.interact(press(STAFF1, "alert_take", str(ids[1]), alerts[0].slack_ts or ""))
+    (update,) = await rig.fake.wait_for("chat.update")
+    blocks = update.args["blocks"]
+    still_open = [
+        b["block_id"] for b in blocks if b["type"] == "actions" and len(b["elements"]) == 2
+    ]
+    assert still_open == [f"alert:{i}" for i in (ids[0], ids[2], ids[3])]
+    assert "佐藤 花子さんが対応中" in json.dumps(blocks, ensure_ascii=False)
+
+
+async def test_a_lost_digest_is_not_posted_again_nor_claims_later_alerts(rig: Rig) -> None:
+    await raise_many(rig, 3)
+    rig.fake.lose("chat.postMessage")
+    assert (await deliver(rig)).retried == 1
+    late = await raise_many(rig, 1, start=10)  # arrives while the digest's fate is unknown
+    rig.clock.at = jst("2026-07-01", "11:05")
+    await deliver(rig)
+    posts = rig.fake.of("chat.postMessage")
+    assert len(posts) == 2  # the digest once (found again in the history), the late one alone
+    assert "アラートが 3件" in posts[0].args["text"]
+    late_alert = await _alert(rig, late[0])
+    assert (
+        late_alert.slack_ts is not None
+        and late_alert.slack_ts != rig.fake.history[CHANNEL][-1]["ts"]
+    )
