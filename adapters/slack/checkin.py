@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 INBOX_ID = "nippo_inbox_id"
 CHECKIN_ACTION = re.compile(rf"^{bk.ACTION_CHECKIN}:\d+$")
 GRACE = timedelta(minutes=1)
+MAX_ATTEMPTS = 5
 
 
 def register(bolt: AsyncApp, deps: Deps) -> None:
@@ -124,8 +125,17 @@ async def process_pending(
         ids = list((await session.execute(stmt)).scalars())
     done = 0
     for inbox_id in ids:
-        async with db.transaction() as session:
-            done += await handle(session, inbox_id, now)
+        try:
+            async with db.transaction() as session:
+                done += await handle(session, inbox_id, now)
+        except Exception as exc:  # one bad event must not stop the others, nor loop forever
+            log.exception("slack inbox event failed", extra={"inbox_id": inbox_id})
+            async with db.transaction() as session:
+                row = await session.get_one(InboxEvent, inbox_id)
+                row.attempts += 1
+                row.error = type(exc).__name__
+                if row.attempts >= MAX_ATTEMPTS:
+                    row.status = "failed"
     return done
 
 

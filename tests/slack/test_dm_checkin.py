@@ -191,3 +191,17 @@ async def test_staff_writing_to_the_bot_are_pointed_to_nippo_not_asked_for_a_cod
     (answer,) = await rig.fake.wait_for("chat.postMessage")
     assert answer.args["channel"] == "D" + STAFF1
     assert "/nippo help" in answer.args["text"] and "6桁" not in answer.args["text"]
+
+
+async def test_an_unreadable_stored_event_is_marked_failed_not_retried(rig: Rig) -> None:
+    stored_at = jst("2026-07-01", "10:00")
+    body = dm("こんにちは", stored_at)
+    body["event"].pop("user")  # nothing to answer to
+    async with rig.db.transaction() as session:
+        inbox_id = await repo.add_inbox(session, "slack", "T111:EvBAD", body, stored_at)
+    rig.clock.at = jst("2026-07-01", "10:05")
+    assert await checkin.process_pending(rig.db, rig.clock.at) == 0
+    async with rig.db.transaction() as session:
+        row = await session.get_one(InboxEvent, inbox_id)
+    assert (row.status, row.attempts) == ("failed", 1)
+    assert await checkin.process_pending(rig.db, rig.clock.at) == 0
