@@ -80,7 +80,7 @@ async def on_take(deps: Deps, client: AsyncWebClient, body: dict[str, Any]) -> N
 
 def _lost(result: ActionResult) -> str:
     if result.state == "acked" and result.holder:
-        return texts.ALERT_ALREADY_TAKEN.format(name=result.holder)
+        return texts.ALERT_ALREADY_TAKEN.format(name=bk.escape(result.holder))
     return texts.ALERT_ALREADY_DONE
 
 
@@ -146,11 +146,12 @@ async def _update(
 
 
 async def _ephemeral(client: AsyncWebClient, channel: str, user: str, text: str) -> None:
+    """`text` is mrkdwn: anything a person typed in it is escaped already."""
     if not channel:
         return
     try:
         await client.chat_postEphemeral(
-            channel=channel, user=user, text=text, blocks=[bk.section(bk.escape(text))]
+            channel=channel, user=user, text=text, blocks=[bk.section(text)]
         )
     except SlackApiError as exc:
         log.warning("ephemeral message failed: %s", exc.response.get("error"))

@@ -136,7 +136,7 @@ def board_messages(board: Board) -> list[list[Block]]:
 
 
 def board_fallback(board: Board) -> str:
-    return texts.BOARD_TITLE.format(date=md(board.day), facility=board.facility_name)
+    return texts.BOARD_TITLE.format(date=md(board.day), facility=escape(board.facility_name))
 
 
 def _board_head(board: Board) -> list[Block]:
@@ -269,7 +269,8 @@ def digest_blocks(items: Sequence[AlertItem], tz: str, *, full: bool = True) -> 
 
 
 def alert_fallback(a: AlertItem) -> str:
-    return f"【{a.title}】{a.member_name}さん"
+    """The notification text: escaped too, or a name could ping the whole channel."""
+    return f"【{escape(a.title)}】{escape(a.member_name)}さん"
 
 
 def _when(at: datetime, tz: str) -> str:
@@ -485,7 +486,7 @@ def reply_blocks(replies: Sequence[Reply], day: date | None) -> list[Block]:
 
 
 def reply_fallback(replies: Sequence[Reply]) -> str:
-    return clip("\n".join(r.text for r in replies if r.text) or " ", MAX_FALLBACK_TEXT)
+    return clip("\n".join(escape(r.text) for r in replies if r.text) or " ", MAX_FALLBACK_TEXT)
 
 
 def parse_choice(value: str) -> tuple[date | None, str]:

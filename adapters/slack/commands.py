@@ -157,7 +157,9 @@ class _Ctx:
             return member
         view = await board.report_view(self.session, member, day)
         await self.audit("slack.report", f"member:{member.id}", day=day.isoformat())
-        return Answer(bk.report_blocks(view), texts.REPORT_TITLE.format(name=member.name, date=day))
+        return Answer(
+            bk.report_blocks(view), texts.REPORT_TITLE.format(name=bk.escape(member.name), date=day)
+        )
 
     async def week(self, args: Sequence[str]) -> Answer:
         last = admin.today(self.facility, self.now)

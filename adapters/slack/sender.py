@@ -155,7 +155,7 @@ class SlackSender:
             "quota_warning": texts.QUOTA_WARNING_TITLE,
         }.get(str(kind), "")
         blocks = bk.notice_blocks(title, text)
-        return channel, bk.clip(f"{title} {text}".strip(), 3000), blocks, []
+        return channel, bk.clip(f"{title} {bk.escape(text)}".strip(), 3000), blocks, []
 
 
 async def _waiting_alerts(

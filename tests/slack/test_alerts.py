@@ -79,7 +79,7 @@ async def test_alert_is_posted_with_answers_and_buttons_and_its_ts_kept(rig: Rig
     assert post.args["channel"] == CHANNEL
     text = json.dumps(post.args["blocks"], ensure_ascii=False)
     assert "体調がすぐれないとの回答" in text and "&lt;@U999&gt; 太郎さん" in text
-    assert "<@U999>" not in text
+    assert "<@U999>" not in text and "<@U999>" not in post.args["text"]  # nor in the ping
     assert "*発生*\\n7/1(水) 10:21" in text
     assert "1 悪い" in text and "4時間" in text and "データ入力" in text  # latest answers
     buttons = [e for b in post.args["blocks"] if b["type"] == "actions" for e in b["elements"]]
