@@ -41,6 +41,14 @@ def build_senders(settings: Settings, db: Database) -> dict[str, Sender]:
             settings.line_data_api_base_url,
         )
         senders["line"] = LineSender(api, db)
+    if settings.slack_enabled and settings.slack_bot_token is not None:
+        from adapters.slack.deps import web_client
+        from adapters.slack.sender import SlackSender
+
+        client = web_client(
+            settings.slack_bot_token.get_secret_value(), settings.slack_api_base_url, retries=False
+        )
+        senders["slack"] = SlackSender(client, db)
     return senders
 
 
@@ -112,7 +120,9 @@ def create_app(
             "LINE is off (POST /callback/line answers 404): "
             "LINE_CHANNEL_SECRET / LINE_CHANNEL_ACCESS_TOKEN not set"
         )
-    if not settings.slack_enabled:
+    if settings.slack_enabled and "slack" in senders:
+        _mount_slack(app, settings, db, senders, clock)
+    else:
         log.info("Slack is off: SLACK_BOT_TOKEN / SLACK_SIGNING_SECRET not set")
     return app
 
@@ -135,6 +145,13 @@ def build_inbox_processors(db: Database, senders: dict[str, Sender]) -> dict[str
             return await process_pending_inbox(db, now, content, ids=ids)
 
         processors["line"] = line_pass
+    if "slack" in senders:
+        from adapters.slack.checkin import process_pending
+
+        async def slack_pass(now: datetime, ids: list[int] | None = None) -> int:
+            return await process_pending(db, now, ids=ids)
+
+        processors["slack"] = slack_pass
     return processors
 
 
@@ -170,3 +187,28 @@ def _mount_line(
     app.include_router(line_router(secret, db, clock, after_ack))
     app.state.line_worker = worker
     log.info("LINE webhook mounted at POST /callback/line")
+
+
+def _mount_slack(
+    app: FastAPI,
+    settings: Settings,
+    db: Database,
+    senders: dict[str, Sender],
+    clock: Callable[[], datetime],
+) -> None:
+    from adapters.slack import app as slack_app
+    from adapters.slack.sender import SlackSender
+
+    sender = senders["slack"]
+    assert isinstance(sender, SlackSender)
+    assert settings.slack_bot_token is not None and settings.slack_signing_secret is not None
+    bolt = slack_app.build(
+        token=settings.slack_bot_token.get_secret_value(),
+        signing_secret=settings.slack_signing_secret.get_secret_value(),
+        base_url=settings.slack_api_base_url,
+        db=db,
+        sender=sender,
+        clock=clock,
+    )
+    slack_app.mount(app, bolt)
+    log.info("Slack is on: POST /slack/events")

@@ -217,3 +217,84 @@ QUOTA_WARNING = (
     "({used}/{limit}通)。上限を超えるとリマインドが届かなくなります。"
     "プランの見直しをご検討ください。"
 )
+
+# --- Slack: staff and managers -------------------------------------------------------------
+
+SLACK_NOT_STAFF = (
+    "すみません、Nippo のコマンドは登録済みの職員だけが使えます。管理者に登録を依頼してください。"
+)
+SLACK_HELP = (
+    "*Nippo のコマンド*\n"
+    "`/nippo status [YYYY-MM-DD]` その日の在宅の状況(自分だけに表示)\n"
+    "`/nippo status share` 状況をチャンネルに共有\n"
+    "`/nippo report 利用者 [YYYY-MM-DD]` 1日分の日報と修正履歴\n"
+    "`/nippo week [利用者]` 直近7日間\n"
+    "`/nippo alerts` 未対応のアラート\n"
+    "`/nippo link 利用者` 連携コードの発行\n"
+    "`/nippo help` この説明"
+)
+SLACK_UNKNOWN_COMMAND = (
+    "「{word}」というコマンドはありません。`/nippo help` で使い方を確認できます。"
+)
+SLACK_BAD_DATE = "日付は YYYY-MM-DD の形で指定してください(例: 2026-07-01)。"
+SLACK_NEED_MEMBER = "利用者の名前を指定してください(例: `/nippo {word} 山田`)。"
+SLACK_NO_MEMBER = "「{query}」に当てはまる利用者が見つかりません。"
+SLACK_AMBIGUOUS = (
+    "「{query}」に当てはまる利用者が複数います。もう少し詳しく指定してください: {names}"
+)
+SLACK_LINK_CODE = (
+    "{name}さんの連携コードは *{code}* です(24時間有効・1回限り)。"
+    "LINE または Slack の DM で Nippo に送ってもらってください。"
+)
+SLACK_STAFF_DM = (
+    "職員の方はこちらでは記録できません。`/nippo help` でコマンドを確認できます。"
+    "アプリのホームタブでは今日の状況が見られます。"
+)
+
+STATUS_LABELS = {"open": "未報告", "started": "作業中", "ended": "終了", "absent": "休み"}
+LEVEL_LABELS = {"urgent": "緊急", "warning": "注意", "info": "お知らせ"}
+BOARD_TITLE = "{date} 在宅の状況({facility})"
+BOARD_COUNT = "在宅 {total}名 / 作業中 {started} / 終了 {ended} / 休み {absent} / 未報告 {missing}"
+BOARD_EMPTY = "この日に在宅予定の利用者はいません。"
+BOARD_MISSING = "⚠ 開始の連絡がありません({duration}経過)"
+BOARD_MISSING_PAST = "⚠ 報告がありません"
+BOARD_CONTINUED = "({part}/{parts})"
+ALERTS_HEADER = "未対応のアラート {count}件"
+NO_ALERTS = "未対応のアラートはありません。"
+PLANNED = "予定 {time}"
+NOT_YET = "—"
+REPORT_TITLE = "{name}さん {date} の日報"
+REPORT_NONE = "この日の記録はまだありません。"
+REVISIONS_HEADER = "修正履歴"
+REVISION_LINE = "{time} {label}: {before} → {after}({source})"
+REVISION_SOURCES = {"member": "本人", "member_correction": "本人が修正", "staff_edit": "職員が修正"}
+WEEK_TITLE = "{first}〜{last} の記録"
+WEEK_MARKS = {"ended": "○", "started": "△", "absent": "休", "open": "⚠", "off": "・"}
+WEEK_LEGEND = "○ 終了 / △ 開始のみ / 休 休み / ⚠ 報告なし / ・ 予定なし"
+
+ALERT_TAKE = "対応します"
+ALERT_DONE = "対応済み"
+ALERT_SINCE = "発生 {time}"
+ALERT_SINCE_LABEL = "発生"
+ALERT_DIGEST_TITLE = "アラートが {count}件 届いています"
+PLAN_LABEL = "予定"
+ALERT_TAKEN_BY = "👤 {name}さんが対応中({time}〜)"
+ALERT_RESOLVED_BY = "✅ {name}さんが対応済み({time}) {resolution}"
+ALERT_ALREADY_TAKEN = "このアラートはすでに{name}さんが対応しています。"
+ALERT_ALREADY_DONE = "このアラートはすでに対応済みです。"
+ALERT_NOT_YOURS = "このアラートは表示できません。"
+ALERT_LATEST = "最新の回答"
+DELIVERY_FAILED_TITLE = "⚠ 利用者へのメッセージが届きませんでした"
+QUOTA_WARNING_TITLE = "⚠ LINE の送信数が上限に近づいています"
+RESOLVE_TITLE = "対応の記録"
+RESOLVE_SUBMIT = "記録する"
+RESOLVE_CLOSE = "やめる"
+RESOLVE_INTRO = "{name}さん: {title}"
+RESOLVE_METHOD = "連絡方法"
+RESOLVE_OUTCOME = "結果・メモ"
+RESOLVE_OUTCOME_HINT = "例: 電話で体調を確認。午後は休むとのこと。"
+
+HOME_TITLE = "今日の状況"
+HOME_MINE = "あなたが対応中のアラート"
+HOME_MINE_NONE = "対応中のアラートはありません。"
+HOME_MORE = "ほか {count}名は `/nippo status` で確認できます。"

@@ -1,0 +1,157 @@
+"""The alert buttons: 「対応します」 takes an alert, 「対応済み」 opens a form that closes it.
+
+The message in the alert channel is updated in place (chat.update) so the channel always shows
+who has an alert; whoever loses a race hears who won in an ephemeral message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack import blocks as bk
+from adapters.slack import views
+from adapters.slack.deps import Deps
+from bot import alert_actions, board, texts
+from bot.alert_actions import ActionResult
+
+log = logging.getLogger(__name__)
+
+
+def register(bolt: AsyncApp, deps: Deps) -> None:
+    @bolt.action(bk.ACTION_TAKE)
+    async def take(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await on_take(deps, client, body)
+
+    @bolt.action(bk.ACTION_RESOLVE)
+    async def resolve_form(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await on_resolve_button(deps, client, body)
+
+    @bolt.view(bk.VIEW_RESOLVE)
+    async def resolve_submit(
+        ack: Any, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        values = view["state"]["values"]
+        method = (values["method"]["method"].get("selected_option") or {}).get("value") or ""
+        outcome = (values["outcome"]["outcome"].get("value") or "").strip()
+        if method not in alert_actions.METHODS or not outcome:
+            await ack(response_action="errors", errors={"outcome": texts.RESOLVE_OUTCOME_HINT})
+            return
+        await ack()
+        await on_resolve_submit(deps, client, body, method, outcome)
+
+
+def _where(body: dict[str, Any]) -> tuple[str, str | None]:
+    container = body.get("container") or {}
+    channel = (body.get("channel") or {}).get("id") or container.get("channel_id") or ""
+    ts = None if container.get("is_ephemeral") else container.get("message_ts")
+    return str(channel), ts
+
+
+async def on_take(deps: Deps, client: AsyncWebClient, body: dict[str, Any]) -> None:
+    user = body["user"]["id"]
+    alert_id = int(body["actions"][0]["value"])
+    channel, _ = _where(body)
+    async with deps.db.transaction() as session:
+        staff = await board.staff_by_slack(session, user)
+        if staff is None:
+            result = ActionResult(False, "", allowed=False)
+            rendered = None
+        else:
+            result = await alert_actions.take(session, alert_id, staff, deps.clock())
+            rendered = await views.alert_message(session, alert_id) if result.allowed else None
+    if staff is None:
+        await _ephemeral(client, channel, user, texts.SLACK_NOT_STAFF)
+        return
+    if rendered is not None:
+        await _update(client, body, rendered)
+    if not result.allowed:
+        await _ephemeral(client, channel, user, texts.ALERT_NOT_YOURS)
+    elif not result.ok and result.holder != staff.name:  # pressing one's own again: no news
+        await _ephemeral(client, channel, user, _lost(result))
+
+
+def _lost(result: ActionResult) -> str:
+    if result.state == "acked" and result.holder:
+        return texts.ALERT_ALREADY_TAKEN.format(name=bk.escape(result.holder))
+    return texts.ALERT_ALREADY_DONE
+
+
+async def on_resolve_button(deps: Deps, client: AsyncWebClient, body: dict[str, Any]) -> None:
+    user = body["user"]["id"]
+    alert_id = int(body["actions"][0]["value"])
+    channel, ts = _where(body)
+    async with deps.db.transaction() as session:
+        staff = await board.staff_by_slack(session, user)
+        item = await board.alert_item(session, alert_id) if staff is not None else None
+        allowed = await alert_actions.visible(session, alert_id, staff) if staff else False
+    if staff is None:
+        await _ephemeral(client, channel, user, texts.SLACK_NOT_STAFF)
+        return
+    if item is None or not allowed:
+        await _ephemeral(client, channel, user, texts.ALERT_NOT_YOURS)
+        return
+    if item.state == "resolved":
+        await _ephemeral(client, channel, user, texts.ALERT_ALREADY_DONE)
+        return
+    meta = json.dumps({"alert_id": alert_id, "channel": channel, "ts": ts})
+    await client.views_open(trigger_id=body["trigger_id"], view=bk.resolve_modal(item, meta))
+
+
+async def on_resolve_submit(
+    deps: Deps, client: AsyncWebClient, body: dict[str, Any], method: str, outcome: str
+) -> None:
+    user = body["user"]["id"]
+    meta = json.loads(body["view"].get("private_metadata") or "{}")
+    alert_id, channel = int(meta["alert_id"]), str(meta.get("channel") or "")
+    async with deps.db.transaction() as session:
+        staff = await board.staff_by_slack(session, user)
+        if staff is None:
+            return
+        result = await alert_actions.resolve(
+            session, alert_id, staff, method=method, outcome=outcome, now=deps.clock()
+        )
+        rendered = await views.alert_message(session, alert_id) if result.allowed else None
+    if rendered is not None:
+        await _update(
+            client, {"container": {"channel_id": channel, "message_ts": meta.get("ts")}}, rendered
+        )
+    if not result.ok and channel:
+        await _ephemeral(client, channel, user, texts.ALERT_ALREADY_DONE)
+
+
+async def _update(
+    client: AsyncWebClient, body: dict[str, Any], rendered: tuple[str, list[bk.Block], Any]
+) -> None:
+    """Rewrite the alert's channel message (and the pressed one, if that was another)."""
+    text, blocks, alert = rendered
+    targets = []
+    if alert.slack_channel and alert.slack_ts:
+        targets.append((alert.slack_channel, alert.slack_ts))
+    channel, ts = _where(body)
+    if channel and ts and (channel, ts) not in targets:
+        targets.append((channel, ts))
+    for ch, t in targets:
+        try:
+            await client.chat_update(channel=ch, ts=t, text=text, blocks=blocks)
+        except SlackApiError as exc:
+            log.warning("alert message update failed: %s", exc.response.get("error"))
+
+
+async def _ephemeral(client: AsyncWebClient, channel: str, user: str, text: str) -> None:
+    """`text` is mrkdwn: anything a person typed in it is escaped already."""
+    if not channel:
+        return
+    try:
+        await client.chat_postEphemeral(
+            channel=channel, user=user, text=text, blocks=[bk.section(text)]
+        )
+    except SlackApiError as exc:
+        log.warning("ephemeral message failed: %s", exc.response.get("error"))

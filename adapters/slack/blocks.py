@@ -1,0 +1,498 @@
+"""Pure Block Kit rendering: read models and neutral replies in, JSON-ready dicts out.
+
+Everything a member or staff typed is escaped (&, <, >) before it goes into mrkdwn, so a name
+or a message cannot become a link or a mention. Every function stays within Slack's limits
+(50 blocks a message, 100 a view, 3000 characters a section text, 10 fields a section, 75 a
+button label); long boards are split into several messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot import texts
+from bot.board import AlertItem, Board, BoardRow, ReportView, WeekRow
+from bot.domain import Reply, ReportSnapshot, ReportStatus
+
+Block = dict[str, Any]
+
+MAX_MESSAGE_BLOCKS = 50
+MAX_VIEW_BLOCKS = 100
+MAX_SECTION_TEXT = 3000
+MAX_FIELD_TEXT = 2000
+MAX_FIELDS = 10
+MAX_BUTTON_TEXT = 75
+MAX_BUTTON_VALUE = 2000
+MAX_ACTIONS = 25
+MAX_CONTEXT_TEXT = 3000
+MAX_MODAL_TITLE = 24
+MAX_FALLBACK_TEXT = 3000
+USER_TEXT = 300  # how much of a free-text answer a board shows
+
+ACTION_TAKE = "alert_take"
+ACTION_RESOLVE = "alert_resolve"
+ACTION_CHECKIN = "checkin"  # prefix; DM buttons are checkin:0, checkin:1 …
+VIEW_RESOLVE = "alert_resolve_view"
+LEVEL_ICONS = {"urgent": "🔴", "warning": "🟠", "info": "🔵"}
+
+
+def escape(text: str) -> str:
+    """Slack's three control characters for mrkdwn and plain text alike."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def user(text: str | None, limit: int = USER_TEXT) -> str:
+    """Free text from a person, escaped and shortened (escaping first, so '&amp;' is whole)."""
+    if not text:
+        return texts.NOT_YET
+    return clip(escape(text), limit)
+
+
+def section(text: str, fields: Sequence[str] = ()) -> Block:
+    block: Block = {"type": "section"}
+    if text or not fields:
+        block["text"] = _mrkdwn(clip(text, MAX_SECTION_TEXT) or texts.NOT_YET)
+    if fields:
+        block["fields"] = [_mrkdwn(clip(f, MAX_FIELD_TEXT)) for f in fields[:MAX_FIELDS]]
+    return block
+
+
+def context(text: str) -> Block:
+    return {"type": "context", "elements": [_mrkdwn(clip(text, MAX_CONTEXT_TEXT))]}
+
+
+def divider() -> Block:
+    return {"type": "divider"}
+
+
+def button(label: str, action_id: str, value: str, style: str | None = None) -> Block:
+    b: Block = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": clip(label, MAX_BUTTON_TEXT), "emoji": True},
+        "action_id": action_id,
+        "value": value[:MAX_BUTTON_VALUE],
+    }
+    if style:
+        b["style"] = style
+    return b
+
+
+def _mrkdwn(text: str) -> Block:
+    return {"type": "mrkdwn", "text": text}
+
+
+def _plain(text: str, limit: int = 150) -> Block:
+    return {"type": "plain_text", "text": clip(text, limit), "emoji": True}
+
+
+def hm(at: datetime | None, tz: str) -> str:
+    return at.astimezone(ZoneInfo(tz)).strftime("%H:%M") if at else texts.NOT_YET
+
+
+def md(d: date) -> str:
+    return f"{d.month}/{d.day}({'月火水木金土日'[d.weekday()]})"
+
+
+def duration(minutes: int) -> str:
+    h, m = divmod(minutes, 60)
+    return f"{h}時間{m}分" if h else f"{m}分"
+
+
+def split(groups: Sequence[Sequence[Block]], limit: int = MAX_MESSAGE_BLOCKS) -> list[list[Block]]:
+    """Pack groups of blocks into messages of at most `limit` blocks, never splitting a group."""
+    messages: list[list[Block]] = []
+    current: list[Block] = []
+    for group in groups:
+        if current and len(current) + len(group) > limit:
+            messages.append(current)
+            current = []
+        current.extend(group[:limit])
+    if current:
+        messages.append(current)
+    return messages
+
+
+# --- the status board ----------------------------------------------------------------------
+
+
+def board_messages(board: Board) -> list[list[Block]]:
+    """The day's board as one or more messages; every member appears exactly once."""
+    groups: list[list[Block]] = [_board_head(board)]
+    groups.extend([member_section(r, board), divider()] for r in board.rows)
+    groups.extend(_alert_summary_groups(board.alerts, board.tz))
+    messages = split(groups, MAX_MESSAGE_BLOCKS - 1)  # room for the "(2/3)" line
+    if len(messages) > 1:
+        for i, blocks in enumerate(messages[1:], start=2):
+            note = texts.BOARD_CONTINUED.format(part=i, parts=len(messages))
+            blocks.insert(0, context(f"{escape(board.facility_name)} {md(board.day)} {note}"))
+    return messages
+
+
+def board_fallback(board: Board) -> str:
+    return texts.BOARD_TITLE.format(date=md(board.day), facility=escape(board.facility_name))
+
+
+def _board_head(board: Board) -> list[Block]:
+    title = texts.BOARD_TITLE.format(date=md(board.day), facility=escape(board.facility_name))
+    count = texts.BOARD_COUNT.format(
+        total=len(board.rows),
+        started=board.count(ReportStatus.STARTED),
+        ended=board.count(ReportStatus.ENDED),
+        absent=board.count(ReportStatus.ABSENT),
+        missing=board.missing,
+    )
+    head = [section(f"*{title}*"), context(count)]
+    if not board.rows:
+        head.append(section(texts.BOARD_EMPTY))
+    head.append(divider())
+    return head
+
+
+def member_section(row: BoardRow, board: Board) -> Block:
+    r = row.report
+    headline = f"*{escape(row.name)}*  {texts.STATUS_LABELS.get(r.status.value, r.status.value)}"
+    if row.overdue_minutes is not None and board.is_today:
+        headline += "  " + texts.BOARD_MISSING.format(duration=duration(row.overdue_minutes))
+    elif row.overdue_minutes is not None:
+        headline += "  " + texts.BOARD_MISSING_PAST
+    if r.status.value == "absent" and row.absence_note:
+        headline += f"  {user(row.absence_note, 100)}"
+    if r.start_at is None and r.end_at is None:  # nothing reported yet: just the plan
+        plan = f"{_hm(row.planned_start)}〜{_hm(row.planned_end)}"
+        return section(headline, [f"*{texts.PLAN_LABEL}*\n{plan}"])
+    return section(headline, _answer_fields(r, board.tz, row.planned_start, row.planned_end))
+
+
+def _hm(t: time | None) -> str:
+    return t.strftime("%H:%M") if t is not None else texts.NOT_YET
+
+
+def _answer_fields(
+    r: ReportSnapshot, tz: str, planned_start: time | None = None, planned_end: time | None = None
+) -> list[str]:
+    labels = texts.FIELD_LABELS
+
+    def with_plan(at: datetime | None, plan: time | None) -> str:
+        shown = hm(at, tz)
+        if plan is not None:
+            shown += f"({texts.PLANNED.format(time=plan.strftime('%H:%M'))})"
+        return shown
+
+    health = (
+        f"{r.health_start} {texts.HEALTH_LABELS.get(r.health_start, '')}"
+        if r.health_start is not None
+        else texts.NOT_YET
+    )
+    sleep = f"{r.sleep_hours:g}時間" if r.sleep_hours is not None else texts.NOT_YET
+    return [
+        f"*{labels['start_at']}*\n{with_plan(r.start_at, planned_start)}",
+        f"*{labels['health_start']}*\n{health}",
+        f"*{labels['sleep_hours']}*\n{sleep}",
+        f"*{labels['planned_work']}*\n{user(r.planned_work)}",
+        f"*{labels['end_at']}*\n{with_plan(r.end_at, planned_end)}",
+        f"*{labels['outputs']}*\n{user(r.outputs)}",
+    ]
+
+
+def _alert_summary_groups(alerts: Sequence[AlertItem], tz: str) -> list[list[Block]]:
+    if not alerts:
+        return [[context(texts.NO_ALERTS)]]
+    groups = [[section(f"*{texts.ALERTS_HEADER.format(count=len(alerts))}*")]]
+    groups.extend([section(_alert_line(a, tz))] for a in alerts)
+    return groups
+
+
+def _alert_line(a: AlertItem, tz: str) -> str:
+    line = (
+        f"{LEVEL_ICONS.get(a.level, '•')} *{escape(a.title)}* {escape(a.member_name)}さん"
+        f"  {texts.ALERT_SINCE.format(time=hm(a.opened_at, tz))}"
+    )
+    if a.acked_by:
+        line += "\n" + texts.ALERT_TAKEN_BY.format(name=escape(a.acked_by), time=hm(a.acked_at, tz))
+    return line
+
+
+# --- alerts --------------------------------------------------------------------------------
+
+
+def alert_blocks(
+    a: AlertItem, tz: str, latest: ReportSnapshot | None = None, *, full: bool = True
+) -> list[Block]:
+    """An alert message: who, what, since when, the latest answers, and the staff buttons."""
+    level = texts.LEVEL_LABELS.get(a.level, a.level)
+    head = (
+        f"{LEVEL_ICONS.get(a.level, '•')} *【{escape(a.title)}】* {escape(a.member_name)}さん"
+        f"  ({level})"
+    )
+    if full and a.detail:
+        head += f"\n{user(a.detail, 1000)}"
+    blocks = [section(head, [f"*{texts.ALERT_SINCE_LABEL}*\n{_when(a.opened_at, tz)}"])]
+    if full and latest is not None:
+        blocks.append(section(f"*{texts.ALERT_LATEST}*", _answer_fields(latest, tz)))
+    if a.state == "resolved":
+        blocks.append(
+            context(
+                texts.ALERT_RESOLVED_BY.format(
+                    name=escape(a.resolved_by or ""),
+                    time=hm(a.resolved_at, tz),
+                    resolution=user(a.resolution, 500),
+                )
+            )
+        )
+        return blocks
+    if a.acked_by:
+        blocks.append(
+            context(texts.ALERT_TAKEN_BY.format(name=escape(a.acked_by), time=hm(a.acked_at, tz)))
+        )
+    buttons = []
+    if a.state == "open":
+        buttons.append(button(texts.ALERT_TAKE, ACTION_TAKE, str(a.alert_id), "primary"))
+    buttons.append(button(texts.ALERT_DONE, ACTION_RESOLVE, str(a.alert_id)))
+    blocks.append({"type": "actions", "block_id": f"alert:{a.alert_id}", "elements": buttons})
+    return blocks
+
+
+def digest_blocks(items: Sequence[AlertItem], tz: str, *, full: bool = True) -> list[Block]:
+    """Several alerts that came at once, as one message: each keeps its own buttons."""
+    blocks = [section(f"*{texts.ALERT_DIGEST_TITLE.format(count=len(items))}*")]
+    for a in items:
+        blocks.append(divider())
+        blocks.extend(b for b in alert_blocks(a, tz, None, full=full))
+    return blocks[:MAX_MESSAGE_BLOCKS]
+
+
+def alert_fallback(a: AlertItem) -> str:
+    """The notification text: escaped too, or a name could ping the whole channel."""
+    return f"【{escape(a.title)}】{escape(a.member_name)}さん"
+
+
+def _when(at: datetime, tz: str) -> str:
+    local = at.astimezone(ZoneInfo(tz))
+    return f"{md(local.date())} {local:%H:%M}"
+
+
+def alerts_messages(alerts: Sequence[AlertItem], tz: str) -> list[list[Block]]:
+    """`/nippo alerts`: every open alert with its buttons."""
+    if not alerts:
+        return [[section(texts.NO_ALERTS)]]
+    head = [section(f"*{texts.ALERTS_HEADER.format(count=len(alerts))}*")]
+    return split([head, *([*alert_blocks(a, tz), divider()] for a in alerts)])
+
+
+def resolve_modal(a: AlertItem, metadata: str) -> Block:
+    """The 「対応済み」 form: how staff reached the member and what came of it."""
+    return {
+        "type": "modal",
+        "callback_id": VIEW_RESOLVE,
+        "private_metadata": metadata[:3000],
+        "title": _plain(texts.RESOLVE_TITLE, MAX_MODAL_TITLE),
+        "submit": _plain(texts.RESOLVE_SUBMIT, MAX_MODAL_TITLE),
+        "close": _plain(texts.RESOLVE_CLOSE, MAX_MODAL_TITLE),
+        "blocks": [
+            section(texts.RESOLVE_INTRO.format(name=escape(a.member_name), title=escape(a.title))),
+            {
+                "type": "input",
+                "block_id": "method",
+                "label": _plain(texts.RESOLVE_METHOD),
+                "element": {
+                    "type": "static_select",
+                    "action_id": "method",
+                    "initial_option": _option("電話"),
+                    "options": [_option(m) for m in ("電話", "訪問", "メッセージ", "その他")],
+                },
+            },
+            {
+                "type": "input",
+                "block_id": "outcome",
+                "label": _plain(texts.RESOLVE_OUTCOME),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "outcome",
+                    "multiline": True,
+                    "max_length": 500,
+                    "placeholder": _plain(texts.RESOLVE_OUTCOME_HINT),
+                },
+            },
+        ],
+    }
+
+
+def _option(label: str) -> Block:
+    return {"text": _plain(label), "value": label}
+
+
+def notice_blocks(title: str, text: str) -> list[Block]:
+    """A plain staff notice (delivery failure, quota warning, anything with a text)."""
+    return [section(f"*{escape(title)}*\n{user(text, 2500)}" if title else user(text, 2900))]
+
+
+# --- one 日報, a week ----------------------------------------------------------------------
+
+
+def report_blocks(view: ReportView) -> list[list[Block]]:
+    r = view.report
+    title = texts.REPORT_TITLE.format(name=escape(view.name), date=md(r.business_date))
+    status = texts.STATUS_LABELS.get(r.status.value, r.status.value)
+    labels = texts.FIELD_LABELS
+    extra = [
+        f"*{labels['temperature']}*\n{r.temperature:.1f}" if r.temperature else None,
+        f"*{labels['work_done']}*\n{user(r.work_done)}" if r.work_done else None,
+        f"*{labels['health_end']}*\n{r.health_end}" if r.health_end is not None else None,
+        f"*{labels['note']}*\n{user(r.note)}" if r.note else None,
+    ]
+    groups: list[list[Block]] = [
+        [
+            section(f"*{title}*  {status}"),
+            section("", _answer_fields(r, view.tz)),
+        ]
+    ]
+    more = [e for e in extra if e]
+    if more:
+        groups[0].append(section("", more))
+    if view.flags:
+        groups[0].append(context("⚠ " + " / ".join(user(v, 200) for v in view.flags.values())))
+    if view.revisions:
+        groups.append([divider(), section(f"*{texts.REVISIONS_HEADER}*")])
+        lines = [
+            texts.REVISION_LINE.format(
+                time=_when(rev.at, view.tz),
+                label=labels.get(rev.field, rev.field),
+                before=_shown(rev.before, view.tz),
+                after=_shown(rev.after, view.tz),
+                source=texts.REVISION_SOURCES.get(rev.source, rev.source),
+            )
+            for rev in view.revisions
+        ]
+        groups.extend([context(chunk)] for chunk in _chunks(lines, 2900))
+    return split(groups)
+
+
+def _shown(value: str | None, tz: str) -> str:
+    if value is None:
+        return texts.NOT_YET
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        return user(value, 200)
+    return hm(at, tz) if at.tzinfo else user(value, 200)
+
+
+def _chunks(lines: Sequence[str], limit: int) -> list[str]:
+    out: list[str] = []
+    current = ""
+    for line in lines:
+        line = clip(line, limit)
+        if current and len(current) + 1 + len(line) > limit:
+            out.append(current)
+            current = line
+        else:
+            current = f"{current}\n{line}" if current else line
+    if current:
+        out.append(current)
+    return out
+
+
+def week_blocks(rows: Sequence[WeekRow], tz: str, *, detail: bool) -> list[list[Block]]:
+    if not rows:
+        return [[section(texts.BOARD_EMPTY)]]
+    days = [d for d, _, _ in rows[0].days]
+    title = texts.WEEK_TITLE.format(first=md(days[0]), last=md(days[-1]))
+    groups: list[list[Block]] = [[section(f"*{title}*"), context(texts.WEEK_LEGEND)]]
+    if detail:
+        row = rows[0]
+        groups.append([section(f"*{escape(row.name)}*")])
+        for d, mode, snap in row.days:
+            mark = _mark(mode, snap)
+            line = (
+                f"{mark} {md(d)}  {hm(snap.start_at, tz)}〜{hm(snap.end_at, tz)}  "
+                f"体調 {snap.health_start if snap.health_start is not None else texts.NOT_YET}  "
+                f"{user(snap.planned_work, 80)} / {user(snap.outputs, 80)}"
+            )
+            groups.append([context(line)])
+        return split(groups)
+    header = " ".join(f"{d.day:>2}" for d in days)
+    lines = [f"`{header}`"]
+    lines.extend(
+        f"`{' '.join(_mark(mode, snap).rjust(2) for _, mode, snap in row.days)}` {escape(row.name)}"
+        for row in rows
+    )
+    groups.extend([section(chunk)] for chunk in _chunks(lines, 2900))
+    return split(groups)
+
+
+def _mark(mode: str, snap: ReportSnapshot) -> str:
+    if snap.status.value != "open":
+        return texts.WEEK_MARKS[snap.status.value]
+    return texts.WEEK_MARKS["open"] if mode == "zaitaku" else texts.WEEK_MARKS["off"]
+
+
+# --- App Home ------------------------------------------------------------------------------
+
+
+def home_view(board: Board | None, mine: Sequence[AlertItem], note: str = "") -> Block:
+    """The App Home tab: the day's board (compact) and the alerts this staff member holds."""
+    if board is None:
+        return {"type": "home", "blocks": [section(note or texts.SLACK_NOT_STAFF)]}
+    tail: list[Block] = [divider(), section(f"*{texts.HOME_MINE}*")]
+    if mine:
+        tail.extend(section(_alert_line(a, board.tz)) for a in mine[:20])
+    else:
+        tail.append(context(texts.HOME_MINE_NONE))
+    head = _board_head(board)
+    room = MAX_VIEW_BLOCKS - len(head) - len(tail) - 1
+    rows = [member_section(r, board) for r in board.rows]
+    blocks = head + rows[:room]
+    if len(rows) > room:
+        blocks.append(context(texts.HOME_MORE.format(count=len(rows) - room)))
+    return {"type": "home", "blocks": blocks + tail}
+
+
+# --- replies to a member in a DM -----------------------------------------------------------
+
+
+def reply_blocks(replies: Sequence[Reply], day: date | None) -> list[Block]:
+    """Neutral replies as one DM: text, card fields, buttons carrying the business date."""
+    blocks: list[Block] = []
+    for n, reply in enumerate(replies):
+        if reply.text:
+            blocks.append(section(escape(reply.text)))
+        if reply.card is not None:
+            fields = [f"*{escape(k)}*\n{user(v, 500)}" for k, v in reply.card.rows]
+            first = f"*{escape(reply.card.title)}*"
+            for i in range(0, max(len(fields), 1), MAX_FIELDS):
+                blocks.append(section(first if i == 0 else "", fields[i : i + MAX_FIELDS]))
+            if reply.card.footer:
+                blocks.append(context(escape(reply.card.footer)))
+        if reply.choices:
+            stamp = day.isoformat() if day else ""
+            blocks.append(
+                {
+                    "type": "actions",
+                    "block_id": f"checkin:{n}",
+                    "elements": [
+                        button(c.label, f"{ACTION_CHECKIN}:{i}", f"{stamp}|{c.value}")
+                        for i, c in enumerate(reply.choices[:MAX_ACTIONS])
+                    ],
+                }
+            )
+    return blocks[:MAX_MESSAGE_BLOCKS]
+
+
+def reply_fallback(replies: Sequence[Reply]) -> str:
+    return clip("\n".join(escape(r.text) for r in replies if r.text) or " ", MAX_FALLBACK_TEXT)
+
+
+def parse_choice(value: str) -> tuple[date | None, str]:
+    """A DM button's value back into (business date it was shown for, choice)."""
+    stamp, _, choice = value.partition("|")
+    try:
+        return (date.fromisoformat(stamp) if stamp else None), choice
+    except ValueError:
+        return None, choice

@@ -1,0 +1,193 @@
+"""`/nippo` for staff and managers: status, report, week, alerts, link, help.
+
+Only registered staff get an answer with member data; everyone else gets a short refusal.
+Every view of member data leaves an audit_log row. Answers are ephemeral unless shared.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from adapters.slack import blocks as bk
+from adapters.slack.deps import Deps
+from adapters.slack.views import parse_day
+from bot import admin, board, texts
+from storage.models import Facility, Member, Staff
+
+log = logging.getLogger(__name__)
+
+NOT_A_MEMBER = {"channel_not_found", "not_in_channel"}
+ALIASES = {
+    "状況": "status",
+    "日報": "report",
+    "週": "week",
+    "アラート": "alerts",
+    "連携": "link",
+    "ヘルプ": "help",
+}
+
+
+@dataclass(frozen=True)
+class Answer:
+    messages: list[list[bk.Block]]
+    text: str
+    share: bool = False
+
+
+def register(bolt: AsyncApp, deps: Deps) -> None:
+    @bolt.command("/nippo")
+    async def nippo(
+        ack: Any, command: dict[str, Any], client: AsyncWebClient, respond: Any
+    ) -> None:
+        await ack()  # Slack hears back at once; the answer follows as its own message
+        answer = await run(deps, command)
+        await post(client, respond, command, answer)
+
+
+async def post(
+    client: AsyncWebClient, respond: Any, command: dict[str, Any], answer: Answer
+) -> None:
+    """Post the answer as the bot; where the bot is not a member, through the response_url."""
+    channel, user = command["channel_id"], command["user_id"]
+    for blocks in answer.messages:
+        try:
+            if answer.share:
+                await client.chat_postMessage(channel=channel, text=answer.text, blocks=blocks)
+            else:
+                await client.chat_postEphemeral(
+                    channel=channel, user=user, text=answer.text, blocks=blocks
+                )
+        except SlackApiError as exc:
+            if exc.response.get("error") not in NOT_A_MEMBER:
+                raise
+            kind = "in_channel" if answer.share else "ephemeral"
+            await respond(text=answer.text, blocks=blocks, response_type=kind)
+
+
+def _say(text: str) -> Answer:
+    return Answer([[bk.section(text)]], bk.clip(text, 3000))
+
+
+async def run(deps: Deps, command: dict[str, Any]) -> Answer:
+    words = str(command.get("text") or "").replace("\u3000", " ").split()
+    verb = ALIASES.get(words[0], words[0].lower()) if words else "help"
+    args = words[1:]
+    now = deps.clock()
+    async with deps.db.transaction() as session:
+        staff = await board.staff_by_slack(session, str(command.get("user_id")))
+        if staff is None:
+            log.info("slack command refused", extra={"slack_user": command.get("user_id")})
+            return _say(texts.SLACK_NOT_STAFF)
+        facility = await session.get_one(Facility, staff.facility_id)
+        ctx = _Ctx(session, staff, facility, now)
+        if verb == "help":
+            return _say(texts.SLACK_HELP)
+        if verb == "status":
+            return await ctx.status(args)
+        if verb == "report":
+            return await ctx.report(args)
+        if verb == "week":
+            return await ctx.week(args)
+        if verb == "alerts":
+            return await ctx.alerts()
+        if verb == "link":
+            return await ctx.link(args)
+        return _say(texts.SLACK_UNKNOWN_COMMAND.format(word=bk.escape(words[0])))
+
+
+@dataclass
+class _Ctx:
+    session: AsyncSession
+    staff: Staff
+    facility: Facility
+    now: Any
+
+    @property
+    def actor(self) -> str:
+        return f"staff:{self.staff.id}"
+
+    async def audit(self, action: str, target: str, **detail: object) -> None:
+        await admin.audit(
+            self.session, actor=self.actor, action=action, target=target, now=self.now, **detail
+        )
+
+    async def status(self, args: Sequence[str]) -> Answer:
+        share = any(a.lower() in ("share", "共有") for a in args)
+        rest = [a for a in args if a.lower() not in ("share", "共有")]
+        day = admin.today(self.facility, self.now)
+        if rest:
+            parsed = parse_day(rest[0])
+            if parsed is None:
+                return _say(texts.SLACK_BAD_DATE)
+            day = parsed
+        b = await board.status_board(self.session, self.facility, day, self.now)
+        await self.audit(
+            "slack.status", f"facility:{self.facility.id}", day=day.isoformat(), share=share
+        )
+        return Answer(bk.board_messages(b), bk.board_fallback(b), share)
+
+    async def _member(self, query: Sequence[str], verb: str) -> Member | Answer:
+        if not query:
+            return _say(texts.SLACK_NEED_MEMBER.format(word=verb))
+        text = " ".join(query)
+        found = admin.match_members(await admin.list_members(self.session, self.facility), text)
+        if not found:
+            return _say(texts.SLACK_NO_MEMBER.format(query=bk.escape(text)))
+        if len(found) > 1:
+            names = "、".join(f"{bk.escape(m.name)}(id {m.id})" for m in found[:20])
+            return _say(texts.SLACK_AMBIGUOUS.format(query=bk.escape(text), names=names))
+        return found[0]
+
+    async def report(self, args: Sequence[str]) -> Answer:
+        day = admin.today(self.facility, self.now)
+        query = list(args)
+        if query and parse_day(query[-1]) is not None:
+            day = parse_day(query.pop()) or day
+        member = await self._member(query, "report")
+        if isinstance(member, Answer):
+            return member
+        view = await board.report_view(self.session, member, day)
+        await self.audit("slack.report", f"member:{member.id}", day=day.isoformat())
+        return Answer(
+            bk.report_blocks(view), texts.REPORT_TITLE.format(name=bk.escape(member.name), date=day)
+        )
+
+    async def week(self, args: Sequence[str]) -> Answer:
+        last = admin.today(self.facility, self.now)
+        members: Sequence[Member]
+        if args:
+            found = await self._member(args, "week")
+            if isinstance(found, Answer):
+                return found
+            members, target = [found], f"member:{found.id}"
+        else:
+            members, target = await admin.list_members(self.session, self.facility), ""
+            target = f"facility:{self.facility.id}"
+        rows = await board.week(self.session, self.facility, members, last)
+        await self.audit("slack.week", target, last=last.isoformat())
+        first = last - timedelta(days=6)
+        title = texts.WEEK_TITLE.format(first=bk.md(first), last=bk.md(last))
+        return Answer(bk.week_blocks(rows, self.facility.tz, detail=bool(args)), title)
+
+    async def alerts(self) -> Answer:
+        items = await board.open_alerts(self.session, self.facility)
+        await self.audit("slack.alerts", f"facility:{self.facility.id}", count=len(items))
+        text = texts.ALERTS_HEADER.format(count=len(items))
+        return Answer(bk.alerts_messages(items, self.facility.tz), text)
+
+    async def link(self, args: Sequence[str]) -> Answer:
+        member = await self._member(args, "link")
+        if isinstance(member, Answer):
+            return member
+        code = await admin.issue_link_code(self.session, member, self.now)
+        await self.audit("slack.link_code", f"member:{member.id}")
+        return _say(texts.SLACK_LINK_CODE.format(name=bk.escape(member.name), code=code))

@@ -1,0 +1,229 @@
+"""The Slack `Sender` for outbox rows of platform "slack".
+
+Kinds: "alert" (to the facility's alert channel, with the staff buttons), "delivery_failed",
+"quota_warning" and anything else with a "text" (staff notices), and "replies" (check-in
+replies to a member in a DM: conversations.open, then chat.postMessage).
+
+Slack has no idempotency key, so a message must not be posted twice when a retry follows an
+unknown outcome: the returned `ts` is stored at once (outbox_message.external_id and, for an
+alert, alert.slack_channel/slack_ts), a row that already has one is not posted again, and each
+message carries the outbox key in its metadata so that a retry after a lost response first
+looks for it in the channel's recent history.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from adapters.slack import blocks as bk
+from adapters.slack import views
+from bot import alert_actions, texts
+from bot.domain import reply_from_json
+from bot.ports import OutboxItem, Outcome, SendResult
+from storage.db import Database
+from storage.models import Facility, Member, OutboxMessage
+
+log = logging.getLogger(__name__)
+
+METADATA_EVENT = "nippo_outbox"
+LOOKBACK = timedelta(hours=24)
+DIGEST_MIN = 3  # this many alerts waiting for one channel go out as one message
+DIGEST_MAX = 10  # at most this many in one digest (Slack: 50 blocks a message)
+RETRYABLE_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable"}
+
+
+class SlackSender:
+    def __init__(self, client: AsyncWebClient, db: Database) -> None:
+        self.client = client
+        self.db = db
+
+    async def send(self, item: OutboxItem, now: datetime) -> SendResult:
+        posted = await self._posted_before(item)
+        if posted is not None:
+            return SendResult(Outcome.SENT, via="api", external_id=posted)
+        try:
+            channel, text, blocks, joined = await self._render(item, now)
+            if not channel:
+                return SendResult(Outcome.FAILED, error="no Slack channel for this message")
+            found = await self._find_previous(item, channel, now) if item.attempts else None
+            if found is not None:
+                ts, joined = found  # posted before, with the rows it carried then
+            else:
+                meta = {"key": item.key, "joined": [outbox_id for outbox_id, _ in joined]}
+                resp = await self.client.chat_postMessage(
+                    channel=channel,
+                    text=text,
+                    blocks=blocks,
+                    unfurl_links=False,
+                    unfurl_media=False,
+                    metadata={"event_type": METADATA_EVENT, "event_payload": meta},
+                )
+                ts, channel = str(resp["ts"]), str(resp.get("channel") or channel)
+        except SlackApiError as exc:
+            return _classify(exc)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            # The post may or may not have happened; the next attempt looks before posting.
+            return SendResult(Outcome.RETRY, error=f"unknown outcome: {type(exc).__name__}")
+        await self._remember(item, channel, ts, joined, now)
+        return SendResult(Outcome.SENT, via="api", external_id=ts)
+
+    # --- idempotency ---------------------------------------------------------------------
+
+    async def _posted_before(self, item: OutboxItem) -> str | None:
+        async with self.db.transaction() as session:
+            row = await session.get(OutboxMessage, item.id)
+            return row.external_id if row is not None else None
+
+    async def _find_previous(
+        self, item: OutboxItem, channel: str, now: datetime
+    ) -> tuple[str, list[tuple[int, int]]] | None:
+        """A message this row posted in an attempt whose response was lost, if any."""
+        try:
+            resp = await self.client.conversations_history(
+                channel=channel,
+                oldest=f"{(now - LOOKBACK).timestamp():.6f}",
+                limit=100,
+                include_all_metadata=True,
+            )
+        except SlackApiError as exc:  # e.g. a missing history scope: posting beats losing it
+            log.warning("history lookup failed: %s", exc.response.get("error"))
+            return None
+        for message in resp.get("messages") or []:
+            meta = message.get("metadata") or {}
+            payload = meta.get("event_payload") or {}
+            if meta.get("event_type") == METADATA_EVENT and payload.get("key") == item.key:
+                async with self.db.transaction() as session:
+                    joined = await _alerts_of(session, [int(i) for i in payload.get("joined", [])])
+                return str(message["ts"]), joined
+        return None
+
+    async def _remember(
+        self, item: OutboxItem, channel: str, ts: str, joined: list[tuple[int, int]], now: datetime
+    ) -> None:
+        """Keep the ts at once; rows carried in a digest are sent with this message."""
+        async with self.db.transaction() as session:
+            row = await session.get(OutboxMessage, item.id)
+            if row is not None:
+                row.external_id = ts
+            if item.payload.get("kind") == "alert":
+                await alert_actions.record_message(
+                    session, int(item.payload["alert_id"]), channel, ts
+                )
+            for outbox_id, alert_id in joined:
+                other = await session.get_one(OutboxMessage, outbox_id)
+                other.status, other.sent_at, other.external_id = "sent", now, ts
+                other.via, other.attempts = "api", other.attempts + 1
+                await alert_actions.record_message(session, alert_id, channel, ts)
+
+    # --- rendering -----------------------------------------------------------------------
+
+    async def _render(
+        self, item: OutboxItem, now: datetime
+    ) -> tuple[str, str, list[bk.Block], list[tuple[int, int]]]:
+        """Channel, fallback text, blocks, and the (outbox id, alert id) rows carried along."""
+        payload = item.payload
+        kind = payload.get("kind")
+        if kind == "replies":
+            replies = [reply_from_json(r) for r in payload.get("replies") or []]
+            day = _date(payload.get("business_date"))
+            opened = await self.client.conversations_open(users=item.recipient)
+            channel = str((opened.get("channel") or {}).get("id") or "")
+            return channel, bk.reply_fallback(replies), bk.reply_blocks(replies, day), []
+        async with self.db.transaction() as session:
+            channel = item.recipient or await _staff_channel(session, payload, item.member_id)
+            if kind == "alert":
+                alert_id = int(payload["alert_id"])
+                joined = await _waiting_alerts(session, item, now) if item.recipient else []
+                if len(joined) + 1 >= DIGEST_MIN:
+                    ids = [alert_id, *(a for _, a in joined)]
+                    text, blocks = await views.digest_message(session, ids)
+                    return channel, text, blocks, joined
+                rendered = await views.alert_message(session, alert_id)
+                if rendered is not None:
+                    return channel, rendered[0], rendered[1], []
+        text = str(payload.get("text") or "")
+        title = {
+            "delivery_failed": texts.DELIVERY_FAILED_TITLE,
+            "quota_warning": texts.QUOTA_WARNING_TITLE,
+        }.get(str(kind), "")
+        blocks = bk.notice_blocks(title, text)
+        return channel, bk.clip(f"{title} {bk.escape(text)}".strip(), 3000), blocks, []
+
+
+async def _waiting_alerts(
+    session: AsyncSession, item: OutboxItem, now: datetime
+) -> list[tuple[int, int]]:
+    """Alerts queued right behind this one for the same channel (they wait for it anyway,
+    since messages to one recipient go out in order), to be posted with it as one digest."""
+    stmt = (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.platform == item.platform,
+            OutboxMessage.recipient == item.recipient,
+            OutboxMessage.status == "pending",
+            OutboxMessage.next_attempt_at <= now,
+            OutboxMessage.id > item.id,
+            OutboxMessage.key.like("notify:%"),
+        )
+        .order_by(OutboxMessage.id)
+        .limit(DIGEST_MAX - 1)
+    )
+    rows = (await session.execute(stmt)).scalars().all()
+    return [(r.id, int(r.payload["alert_id"])) for r in rows if r.payload.get("kind") == "alert"]
+
+
+async def _alerts_of(session: AsyncSession, outbox_ids: list[int]) -> list[tuple[int, int]]:
+    out = []
+    for outbox_id in outbox_ids:
+        row = await session.get(OutboxMessage, outbox_id)
+        if row is not None and row.payload.get("kind") == "alert":
+            out.append((row.id, int(row.payload["alert_id"])))
+    return out
+
+
+async def _staff_channel(
+    session: AsyncSession, payload: dict[str, Any], member_id: int | None
+) -> str:
+    """Where a staff notice without a recipient goes: its facility's alert channel.
+
+    A notice about a member goes only to that member's facility (never to another one's
+    channel); a notice about no one in particular goes to the first facility with a channel.
+    """
+    mid = member_id or payload.get("member_id")
+    if payload.get("facility_id"):
+        facility = await session.get(Facility, int(payload["facility_id"]))
+    elif mid:
+        member = await session.get(Member, int(mid))
+        facility = await session.get(Facility, member.facility_id) if member else None
+    else:
+        stmt = select(Facility).where(Facility.alert_channel.is_not(None)).order_by(Facility.id)
+        facility = (await session.execute(stmt.limit(1))).scalar_one_or_none()
+    return (facility.alert_channel or "") if facility is not None else ""
+
+
+def _date(raw: object) -> date | None:
+    try:
+        return date.fromisoformat(str(raw)) if raw else None
+    except ValueError:
+        return None
+
+
+def _classify(exc: SlackApiError) -> SendResult:
+    resp = exc.response
+    error = str(resp.get("error") or resp.status_code)
+    if resp.status_code == 429 or error in RETRYABLE_ERRORS or resp.status_code >= 500:
+        raw = resp.headers.get("Retry-After") or resp.headers.get("retry-after")
+        try:
+            retry_after = float(raw) if raw is not None else None
+        except (TypeError, ValueError):
+            retry_after = None
+        return SendResult(Outcome.RETRY, error=error, retry_after=retry_after)
+    return SendResult(Outcome.FAILED, error=error)

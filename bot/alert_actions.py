@@ -1,0 +1,123 @@
+"""Staff act on alerts: take one (「対応します」) and close it (「対応済み」).
+
+Each change is a conditional UPDATE, so two staff pressing at once cannot both win; each
+winning action leaves a 支援記録 entry naming the staff member.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import texts
+from bot.domain import SupportKind
+from storage import repo
+from storage.models import Alert, Member, Staff, SupportRecord
+
+# Contact methods offered in the 対応済み form, with the support_record channel they map to.
+METHODS = {"電話": "phone", "訪問": "visit", "メッセージ": "message", "その他": "other"}
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    ok: bool  # this staff member's action changed the alert
+    state: str  # the alert's state afterwards
+    holder: str | None = None  # who has it (acked_by), when someone else won
+    allowed: bool = True  # False: the alert belongs to another facility or does not exist
+
+
+async def _alert_for(session: AsyncSession, alert_id: int, staff: Staff) -> Alert | None:
+    alert = await session.get(Alert, alert_id)
+    if alert is None:
+        return None
+    member = await session.get_one(Member, alert.member_id)
+    return alert if member.facility_id == staff.facility_id else None
+
+
+async def take(session: AsyncSession, alert_id: int, staff: Staff, now: datetime) -> ActionResult:
+    """Claim an open alert; only the first of several concurrent presses wins."""
+    alert = await _alert_for(session, alert_id, staff)
+    if alert is None:
+        return ActionResult(False, "", allowed=False)
+    result = await session.execute(
+        update(Alert)
+        .where(Alert.id == alert_id, Alert.state == "open")
+        .values(state="acked", acked_by=staff.id, acked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(alert)
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        holder = await session.get(Staff, alert.acked_by) if alert.acked_by else None
+        return ActionResult(False, alert.state, holder.name if holder else None)
+    await repo.insert_ignore(
+        session,
+        SupportRecord,
+        member_id=alert.member_id,
+        business_date=alert.business_date,
+        at=now,
+        kind=SupportKind.ALERT_ACTION.value,
+        channel="slack",
+        staff_id=staff.id,
+        content=f"アラート対応開始: {texts.CONCERN_TITLES.get(alert.kind, alert.kind)}",
+        key=f"alert:{alert_id}:take",
+    )
+    return ActionResult(True, "acked", staff.name)
+
+
+async def resolve(
+    session: AsyncSession,
+    alert_id: int,
+    staff: Staff,
+    *,
+    method: str,
+    outcome: str,
+    now: datetime,
+) -> ActionResult:
+    """Close an open or taken alert with how staff reached the member and what came of it."""
+    alert = await _alert_for(session, alert_id, staff)
+    if alert is None:
+        return ActionResult(False, "", allowed=False)
+    resolution = f"{method}: {outcome}".strip()
+    result = await session.execute(
+        update(Alert)
+        .where(Alert.id == alert_id, Alert.state.in_(("open", "acked")))
+        .values(state="resolved", resolved_by=staff.id, resolved_at=now, resolution=resolution)
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(alert)
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        holder = await session.get(Staff, alert.resolved_by) if alert.resolved_by else None
+        return ActionResult(False, alert.state, holder.name if holder else None)
+    if alert.acked_by is None:
+        alert.acked_by, alert.acked_at = staff.id, now
+    await repo.insert_ignore(
+        session,
+        SupportRecord,
+        member_id=alert.member_id,
+        business_date=alert.business_date,
+        at=now,
+        kind=SupportKind.ALERT_ACTION.value,
+        channel=METHODS.get(method, "other"),
+        staff_id=staff.id,
+        content=(
+            f"アラート対応済み: {texts.CONCERN_TITLES.get(alert.kind, alert.kind)}"
+            f" / 方法: {method} / 結果: {outcome}"
+        ),
+        key=f"alert:{alert_id}:resolve",
+    )
+    return ActionResult(True, "resolved", staff.name)
+
+
+async def record_message(session: AsyncSession, alert_id: int, channel: str, ts: str) -> None:
+    """Remember where the alert was posted so buttons and updates find the message."""
+    alert = await session.get(Alert, alert_id)
+    if alert is not None:
+        alert.slack_channel, alert.slack_ts = channel, ts
+
+
+async def visible(session: AsyncSession, alert_id: int, staff: Staff) -> bool:
+    """Whether this staff member may see and act on the alert (same facility)."""
+    return await _alert_for(session, alert_id, staff) is not None

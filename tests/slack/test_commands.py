@@ -1,0 +1,220 @@
+"""`/nippo` for staff and managers: the board, one day's 日報, a week, alerts, link codes."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+
+from bot import alerting
+from bot.domain import AlertLevel
+from storage.models import AuditLog, DailyReport, Facility, LinkCode, Member, ReportRevision
+from tests.slack.conftest import MANAGER, STAFF1, Rig
+from tests.slack.fake_slack import Call
+from tests.support import jst, make_member
+
+DAY = "2026-07-01"
+EVIL = "<!channel> & <https://evil.example|押して>"
+
+
+def all_text(calls: list[Call]) -> str:
+    """Every text a person would read in the recorded messages."""
+    return json.dumps([c.args.get("blocks") for c in calls], ensure_ascii=False)
+
+
+async def add_report(rig: Rig, member_id: int, **values: Any) -> None:
+    now = rig.clock.at
+    async with rig.db.transaction() as session:
+        session.add(
+            DailyReport(
+                member_id=member_id,
+                business_date=date.fromisoformat(DAY),
+                mode="zaitaku",
+                flags={},
+                created_at=now,
+                updated_at=now,
+                **values,
+            )
+        )
+
+
+async def forty_members(rig: Rig) -> list[int]:
+    """40 members working from home today: 12 started, 10 ended, 4 absent, 14 not reported."""
+    ids = []
+    for i in range(40):
+        name = EVIL if i == 7 else f"利用者{i:02d} 太郎"
+        ids.append(await make_member(rig.db, rig.facility_id, rig.clock.at, name, kana=None))
+    long_text = "とても長い作業内容" * 200  # 1800 characters of free text
+    for n, mid in enumerate(ids):
+        if n < 12:
+            await add_report(
+                rig,
+                mid,
+                status="started",
+                start_at=jst(DAY, "10:05"),
+                health_start=4,
+                sleep_hours=6.5,
+                planned_work=long_text if n == 0 else "データ入力 <b>&",
+            )
+        elif n < 22:
+            await add_report(
+                rig,
+                mid,
+                status="ended",
+                start_at=jst(DAY, "09:00"),
+                health_start=3,
+                sleep_hours=7,
+                planned_work="封入作業",
+                end_at=jst(DAY, "10:50"),
+                outputs="封入 300件",
+            )
+        elif n < 26:
+            await add_report(rig, mid, status="absent", absence_note="通院のため")
+    return ids
+
+
+async def test_status_for_40_members_shows_everyone_within_limits(rig: Rig) -> None:
+    ids = await forty_members(rig)
+    resp = await rig.command(STAFF1, "status")
+    assert resp.status_code == 200
+    await rig.fake.wait_for("chat.postEphemeral", 2)
+    await rig.fake.settle()
+    posts = rig.fake.of("chat.postEphemeral")
+    assert len(posts) >= 2  # 40 members do not fit in one message of 50 blocks
+    assert all(p.args["user"] == STAFF1 for p in posts)
+    rig.fake.check_limits()
+    text = all_text(posts)
+    for i in range(40):
+        if i != 7:
+            assert text.count(f"利用者{i:02d} 太郎") == 1, i
+    assert "在宅 40名 / 作業中 12 / 終了 10 / 休み 4 / 未報告 14" in text
+    assert text.count("⚠ 開始の連絡がありません(1時間0分経過)") == 14
+    # a hostile name is shown, but cannot mention the channel or become a link
+    assert "&lt;!channel&gt; &amp; &lt;https://evil.example|押して&gt;" in text
+    assert "<!channel>" not in text and "<https://evil" not in text
+    assert "&lt;b&gt;&amp;" in text
+    async with rig.db.transaction() as session:
+        audit = (await session.execute(select(AuditLog))).scalars().all()
+    assert [(a.actor.startswith("staff:"), a.action) for a in audit] == [(True, "slack.status")]
+    assert len(ids) == 40
+
+
+async def test_status_share_posts_to_the_channel(rig: Rig) -> None:
+    await make_member(rig.db, rig.facility_id, rig.clock.at, "山田 太郎")
+    await rig.command(STAFF1, "status share", channel="C_STAFF")
+    posts = await rig.fake.wait_for("chat.postMessage")
+    assert posts[0].args["channel"] == "C_STAFF"
+    assert "山田 太郎" in all_text(posts)
+    assert "⚠ 開始の連絡がありません(1時間0分経過)" in all_text(posts)
+
+
+async def test_status_for_another_day_and_a_bad_date(rig: Rig) -> None:
+    await make_member(rig.db, rig.facility_id, rig.clock.at, "山田 太郎")
+    await rig.command(STAFF1, "status 2026-07-04")  # a Saturday: nobody works from home
+    await rig.command(STAFF1, "status 7月")
+    await rig.command(STAFF1, "status 2026-06-30")  # yesterday: missing, not "overdue by 25h"
+    posts = await rig.fake.wait_for("chat.postEphemeral", 3)
+    texts_ = {all_text([p]) for p in posts}
+    assert any("山田 太郎" in t and "⚠ 報告がありません" in t and "経過" not in t for t in texts_)
+    assert any("在宅予定の利用者はいません" in t for t in texts_)
+    assert any("YYYY-MM-DD" in t for t in texts_)
+
+
+async def test_non_staff_are_refused_and_see_no_member_data(rig: Rig) -> None:
+    await make_member(rig.db, rig.facility_id, rig.clock.at, "山田 太郎")
+    for words in ("status", "report 山田", "alerts", "link 山田", "week"):
+        await rig.command("U_STRANGER", words)
+    posts = await rig.fake.wait_for("chat.postEphemeral", 5)
+    assert all("登録済みの職員だけ" in all_text([p]) for p in posts)
+    assert "山田" not in all_text(posts)
+    assert await rig.count(AuditLog) == 0
+    assert await rig.count(LinkCode) == 0
+
+
+async def test_report_shows_one_day_with_revisions_and_is_audited(rig: Rig) -> None:
+    mid = await make_member(rig.db, rig.facility_id, rig.clock.at, "山田 太郎")
+    await add_report(
+        rig, mid, status="started", start_at=jst(DAY, "10:00"), planned_work="データ入力"
+    )
+    async with rig.db.transaction() as session:
+        report = (await session.execute(select(DailyReport))).scalar_one()
+        session.add(
+            ReportRevision(
+                report_id=report.id,
+                field="start_at",
+                before=jst(DAY, "10:30").isoformat(),
+                after=jst(DAY, "10:00").isoformat(),
+                by_member_id=mid,
+                source="member_correction",
+                at=jst(DAY, "10:40"),
+            )
+        )
+    await rig.command(MANAGER, "report 山田 2026-07-01")
+    posts = await rig.fake.wait_for("chat.postEphemeral")
+    text = all_text(posts)
+    assert "山田 太郎さん 7/1(水) の日報" in text
+    assert "開始時刻: 10:30 → 10:00(本人が修正)" in text
+    async with rig.db.transaction() as session:
+        audit = (await session.execute(select(AuditLog))).scalar_one()
+    assert (audit.action, audit.target) == ("slack.report", f"member:{mid}")
+
+
+async def test_ambiguous_and_unknown_names_list_candidates(rig: Rig) -> None:
+    await make_member(rig.db, rig.facility_id, rig.clock.at, "山田 太郎", kana="やまだ たろう")
+    await make_member(rig.db, rig.facility_id, rig.clock.at, "山田 花子", kana="やまだ はなこ")
+    await rig.command(STAFF1, "report 山田")
+    await rig.command(STAFF1, "report 田中")
+    await rig.command(STAFF1, "report やまだ は")
+    posts = await rig.fake.wait_for("chat.postEphemeral", 3)
+    answers = [all_text([p]) for p in posts]
+    assert any("複数います" in a and "山田 太郎" in a and "山田 花子" in a for a in answers)
+    assert any("田中" in a and "見つかりません" in a for a in answers)
+    assert any("山田 花子さん" in a and "の日報" in a for a in answers)
+
+
+async def test_week_link_alerts_and_help(rig: Rig) -> None:
+    mid = await make_member(rig.db, rig.facility_id, rig.clock.at, "山田 太郎")
+    await add_report(rig, mid, status="ended", start_at=jst(DAY, "10:00"), end_at=jst(DAY, "10:50"))
+    async with rig.db.transaction() as session:
+        member = await session.get_one(Member, mid)
+        facility = await session.get_one(Facility, rig.facility_id)
+        await alerting.raise_alert(
+            session,
+            facility=facility,
+            member=member,
+            day=date(2026, 7, 1),
+            kind="low_health",
+            level=AlertLevel.WARNING,
+            detail="体調 2",
+            key="k1",
+            now=rig.clock.at,
+        )
+    for words in ("week", "week 山田", "link 山田", "alerts", "help", "ほげ"):
+        await rig.command(MANAGER, words)
+    posts = await rig.fake.wait_for("chat.postEphemeral", 6)
+    by_text = all_text(posts)
+    assert "6/25(木)〜7/1(水) の記録" in by_text
+    async with rig.db.transaction() as session:
+        code = (await session.execute(select(LinkCode))).scalar_one()
+    assert code.member_id == mid and code.code in by_text
+    assert "対応します" in by_text and "未対応のアラート 1件" in by_text
+    assert "/nippo status" in by_text and "「ほげ」というコマンドはありません" in by_text
+    actions = {a for (a,) in (await _audits(rig))}
+    assert {"slack.week", "slack.link_code", "slack.alerts"} <= actions
+
+
+async def _audits(rig: Rig) -> list[tuple[str]]:
+    async with rig.db.transaction() as session:
+        return [tuple(r) for r in (await session.execute(select(AuditLog.action))).all()]
+
+
+async def test_in_a_channel_without_the_bot_the_answer_goes_to_the_response_url(rig: Rig) -> None:
+    await make_member(rig.db, rig.facility_id, rig.clock.at, "山田 太郎")
+    missing = {"ok": False, "error": "channel_not_found"}
+    rig.fake.fail("chat.postEphemeral", 200, missing, {})
+    await rig.command(STAFF1, "status", channel="D_OTHER")
+    (hook,) = await rig.fake.wait_for("response_url")
+    assert hook.args["response_type"] == "ephemeral"
+    assert "山田 太郎" in all_text([hook])
