@@ -99,9 +99,10 @@ async def status_board(
     tz = ZoneInfo(facility.tz)
     members = await admin.list_members(session, facility)
     reports = await _reports(session, [m.id for m in members], day, day)
+    plans = await repo.day_plans(session, [m.id for m in members], day)
     rows = []
     for m in members:
-        mode, plan = await repo.day_plan(session, m, day)
+        mode, plan = plans[m.id]
         report = reports.get((m.id, day))
         if mode != DayMode.ZAITAKU.value and report is None:
             continue

@@ -138,25 +138,33 @@ async def day_plan(
     session: AsyncSession, member: Member, day: date
 ) -> tuple[str, Schedule | ScheduleException | None]:
     """The member's mode for a date: a dated exception wins over the weekly pattern."""
-    exc = (
-        await session.execute(
-            select(ScheduleException).where(
-                ScheduleException.member_id == member.id, ScheduleException.date == day
-            )
+    return (await day_plans(session, [member.id], day))[member.id]
+
+
+async def day_plans(
+    session: AsyncSession, member_ids: Sequence[int], day: date
+) -> dict[int, tuple[str, Schedule | ScheduleException | None]]:
+    """`day_plan` for many members in two queries (boards list a whole facility)."""
+    plans: dict[int, tuple[str, Schedule | ScheduleException | None]] = {
+        m: ("off", None) for m in member_ids
+    }
+    if not member_ids:
+        return plans
+    weekly = await session.execute(
+        select(Schedule).where(
+            Schedule.member_id.in_(member_ids), Schedule.weekday == day.weekday()
         )
-    ).scalar_one_or_none()
-    if exc is not None:
-        return exc.mode, exc
-    weekly = (
-        await session.execute(
-            select(Schedule).where(
-                Schedule.member_id == member.id, Schedule.weekday == day.weekday()
-            )
+    )
+    for row in weekly.scalars():
+        plans[row.member_id] = (row.mode, row)
+    exceptions = await session.execute(
+        select(ScheduleException).where(
+            ScheduleException.member_id.in_(member_ids), ScheduleException.date == day
         )
-    ).scalar_one_or_none()
-    if weekly is not None:
-        return weekly.mode, weekly
-    return "off", None
+    )
+    for exc in exceptions.scalars():
+        plans[exc.member_id] = (exc.mode, exc)
+    return plans
 
 
 async def facilities(session: AsyncSession) -> Sequence[Facility]:
