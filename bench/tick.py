@@ -140,6 +140,7 @@ async def measure(url: str, label: str) -> None:
                 f"  due {summary.due:6}  rows written {rows:6}"
                 f"  (reminders {len(summary.reminders)}, alerts {len(summary.alerts)})"
             )
+            print(f"RESULT tick {label} at={hhmm} seconds={took:.3f} rows_written={rows}")
     finally:
         await db.dispose()
 
