@@ -86,3 +86,11 @@ async def db(db_url: str) -> AsyncIterator[Database]:
 def t0() -> datetime:
     """09:00 JST on Wednesday 2026-07-01, as UTC."""
     return datetime(2026, 7, 1, 0, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A temporary working directory with DATABASE_URL on a SQLite file in it (CLI tests)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    return tmp_path

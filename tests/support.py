@@ -8,6 +8,8 @@ from datetime import UTC, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from typer.testing import CliRunner
+
 from bot import admin, delivery, service
 from bot.admin import ScheduleSpec
 from bot.domain import ContactRef, DayMode, InboundMessage, Platform, Reply, reply_from_json
@@ -125,3 +127,15 @@ class Chat:
     async def link(self, user: str, member_id: int, at: datetime) -> list[Reply]:
         code = await link_code(self.db, member_id, at)
         return await self.say(user, code, at)
+
+
+# --- the CLI (with the `cli_env` fixture from conftest.py) ----------------------------------
+
+
+def run_cli(*args: str) -> str:
+    """Run `nippo ARGS…` and return its output; a non-zero exit fails the test."""
+    from bot.cli import app
+
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output

@@ -8,28 +8,16 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
+from tests.support import run_cli as run
 
 runner = CliRunner()
 
 
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    return tmp_path
-
-
-def run(*args: str) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def test_set_up_a_facility_from_the_command_line(env: Path) -> None:
+def test_set_up_a_facility_from_the_command_line(cli_env: Path) -> None:
     run("db", "upgrade")
     assert "ひまわり" in run("facility", "init", "--name", "ひまわり", "--capacity", "20")
     run("member", "add", "--name", "山田 太郎", "--kana", "やまだ たろう", "--recipient-no", "123")
-    csv = env / "members.csv"
+    csv = cli_env / "members.csv"
     csv.write_text(
         "氏名,ふりがな,受給者証番号,市町村,作業\n佐藤 花子,さとう はなこ,456,東大阪市,封入|検品\n",
         encoding="utf-8-sig",
@@ -57,7 +45,7 @@ def test_set_up_a_facility_from_the_command_line(env: Path) -> None:
     )
 
 
-def test_operator_mistakes_are_explained(env: Path) -> None:
+def test_operator_mistakes_are_explained(cli_env: Path) -> None:
     run("facility", "init", "--name", "A")
     bad = runner.invoke(app, ["facility", "init", "--name", "B", "--profile", "tokyo"])
     assert bad.exit_code == 2 and "unknown profile" in bad.output
@@ -79,7 +67,7 @@ def test_operator_mistakes_are_explained(env: Path) -> None:
 
 
 def test_demo_script_plays_a_day_and_prints_the_reports(
-    env: Path, monkeypatch: pytest.MonkeyPatch
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("DATABASE_URL")
     out = run("demo", "--script")
@@ -95,6 +83,6 @@ def test_demo_script_plays_a_day_and_prints_the_reports(
     assert "【開始の連絡がありません】田中 美咲さん" in out
     assert "【連絡がありました】田中 美咲さん" in out
     assert "【本日のまとめ】7/1 在宅利用者 4名" in out
-    assert (env / "nippo-demo.db").exists()
+    assert (cli_env / "nippo-demo.db").exists()
     # Running it again starts afresh.
     assert run("demo", "--script").count("=== 日報") == 1

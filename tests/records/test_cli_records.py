@@ -11,21 +11,9 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from bot.cli import app
+from tests.support import run_cli as run
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    return tmp_path
-
-
-def run(*args: str) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 def fails(*args: str) -> str:
@@ -34,7 +22,7 @@ def fails(*args: str) -> str:
     return result.output
 
 
-def test_records_from_the_command_line(env: Path) -> None:
+def test_records_from_the_command_line(cli_env: Path) -> None:
     run("facility", "init", "--name", "ひまわり", "--profile", "higashiosaka", "--capacity", "10")
     run("member", "add", "--name", "青木 葵", "--recipient-no", "2700000001",
         "--municipality", "東大阪市")  # fmt: skip
@@ -62,7 +50,7 @@ def test_records_from_the_command_line(env: Path) -> None:
     assert month.splitlines()[0] == "2026年7月の記録の確認(東大阪市)"
     assert "- 青木 葵: 在宅 0日" in month and "月の評価 7/3" in month
 
-    sheet = env / "sheet.xlsx"
+    sheet = cli_env / "sheet.xlsx"
     assert "1 rows" in run("export", "eval-sheet", "--month", "2026-07", "--member", "青木",
                            "--format", "xlsx", "--out", str(sheet))  # fmt: skip
     ws = load_workbook(sheet).active
@@ -70,7 +58,7 @@ def test_records_from_the_command_line(env: Path) -> None:
     rows = list(ws.iter_rows(values_only=True))
     assert rows[1][3] == "令和8年7月3日" and rows[1][12] == "午後に疲れやすい"
     run("export", "support-records", "--month", "2026-07")
-    text = (env / "support-records-2026-07.csv").read_bytes().decode("utf-8-sig")
+    text = (cli_env / "support-records-2026-07.csv").read_bytes().decode("utf-8-sig")
     (row,) = list(csv.DictReader(io.StringIO(text)))
     assert (row["手段"], row["職員"], row["内容"]) == ("電話", "鈴木", "体調と進み具合を確認")
 
@@ -78,7 +66,7 @@ def test_records_from_the_command_line(env: Path) -> None:
     assert "deleted: report_revision 0" in run("retention", "run", "--apply")
 
 
-def test_records_mistakes_are_explained(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_records_mistakes_are_explained(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     run("facility", "init", "--name", "ひまわり")
     run("member", "add", "--name", "青木 葵")
     assert "unknown method" in fails("log", "青木", "--method", "手紙", "--text", "x")

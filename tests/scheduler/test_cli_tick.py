@@ -4,28 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
+from tests.support import run_cli as run
 
 runner = CliRunner()
 
 
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    return tmp_path
-
-
-def run(*args: str) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def test_tick_at_an_instant_prints_its_effects_once(env: Path) -> None:
+def test_tick_at_an_instant_prints_its_effects_once(cli_env: Path) -> None:
     run("facility", "init", "--name", "ひまわり", "--alert-channel", "C1")
     run("member", "add", "--name", "山田 太郎")
     run(
@@ -40,7 +27,7 @@ def test_tick_at_an_instant_prints_its_effects_once(env: Path) -> None:
     assert "nothing to deliver" in run("deliver")  # no platform: messages wait
 
 
-def test_tick_explains_a_bad_instant(env: Path) -> None:
+def test_tick_explains_a_bad_instant(cli_env: Path) -> None:
     naive = runner.invoke(app, ["tick", "--at", "2026-07-01T10:31"])
     assert naive.exit_code == 2 and "UTC offset" in naive.output
     bad = runner.invoke(app, ["tick", "--at", "soon"])
