@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.slack import blocks as bk
 from adapters.slack import recordkeeping
+from adapters.slack.answer import Answer, _say
 from adapters.slack.deps import Deps
 from adapters.slack.views import parse_day
 from bot import admin, board, texts
@@ -45,15 +46,6 @@ RECORD_VERBS = {
     "month": recordkeeping.month,
     "export": recordkeeping.export,
 }
-
-
-@dataclass(frozen=True)
-class Answer:
-    messages: list[list[bk.Block]]
-    text: str
-    share: bool = False
-    modal: bk.Block | None = None  # a form to open with the command's trigger_id
-    upload: tuple[str, bytes, str] | None = None  # (filename, bytes, title) for the user's DM
 
 
 def register(bolt: AsyncApp, deps: Deps) -> None:
@@ -88,10 +80,6 @@ async def post(
                 raise
             kind = "in_channel" if answer.share else "ephemeral"
             await respond(text=answer.text, blocks=blocks, response_type=kind)
-
-
-def _say(text: str) -> Answer:
-    return Answer([[bk.section(text)]], bk.clip(text, 3000))
 
 
 async def run(deps: Deps, command: dict[str, Any]) -> Answer:

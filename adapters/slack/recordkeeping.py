@@ -13,17 +13,20 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.slack import blocks as bk
 from adapters.slack import record_blocks as rb
+from adapters.slack.answer import Answer, _say
 from adapters.slack.deps import Deps
 from bot import admin, board, compliance_report, exports, records, texts
 from bot.admin import AdminError
 from bot.domain import StaffRole
-from storage.models import DailyReport, Facility, Member
+from storage.models import DailyReport, Facility, Member, OutboxMessage
 
 if TYPE_CHECKING:
-    from adapters.slack.commands import Answer, _Ctx
+    from adapters.slack.commands import _Ctx
 
 log = logging.getLogger(__name__)
 FORMATS = ("csv", "xlsx")
@@ -37,8 +40,6 @@ def _refuse(reason: str) -> str:
 
 
 async def log_contact(ctx: _Ctx, args: Sequence[str]) -> Answer:
-    from adapters.slack.commands import _say
-
     words = list(args)
     at = next((i for i, w in enumerate(words) if w in records.CONTACT_METHODS), None)
     if at is None or at == 0 or at == len(words) - 1:
@@ -57,8 +58,6 @@ async def log_contact(ctx: _Ctx, args: Sequence[str]) -> Answer:
 
 
 async def evaluation_form(ctx: _Ctx, args: Sequence[str]) -> Answer:
-    from adapters.slack.commands import Answer, _say
-
     words = list(args)
     if len(words) < 2 or words[-1].lower() not in records.EVALUATION_KINDS:
         return _say(texts.SLACK_EVAL_USAGE)
@@ -75,8 +74,6 @@ def _is_manager(ctx: _Ctx) -> bool:
 
 
 async def month(ctx: _Ctx, args: Sequence[str]) -> Answer:
-    from adapters.slack.commands import Answer, _say
-
     if not _is_manager(ctx):
         return _say(texts.SLACK_MANAGERS_ONLY)
     today = admin.today(ctx.facility, ctx.now)
@@ -97,8 +94,6 @@ async def month(ctx: _Ctx, args: Sequence[str]) -> Answer:
 
 
 async def export(ctx: _Ctx, args: Sequence[str]) -> Answer:
-    from adapters.slack.commands import Answer, _say
-
     if not _is_manager(ctx):
         return _say(texts.SLACK_MANAGERS_ONLY)
     words = list(args)
@@ -310,12 +305,8 @@ async def on_digest_sign(deps: Deps, client: AsyncWebClient, body: dict[str, Any
     await client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
 
 
-async def _digest_payload(session: Any, body: dict[str, Any]) -> dict[str, Any] | None:
+async def _digest_payload(session: AsyncSession, body: dict[str, Any]) -> dict[str, Any] | None:
     """The digest's outbox payload, found by the message's ts (kept as its external id)."""
-    from sqlalchemy import select
-
-    from storage.models import OutboxMessage
-
     ts = (body.get("container") or {}).get("message_ts") or (body.get("message") or {}).get("ts")
     if not ts:
         return None
