@@ -275,3 +275,46 @@ async def test_export_uploads_the_csv_to_the_managers_dm(rig: Rig) -> None:
     assert json.loads(done.args["files"])[0]["id"] in rig.fake.uploads
     async with rig.db.transaction() as session:
         assert (await session.execute(select(OutboxMessage))).first() is None
+
+
+async def test_a_digest_of_sixty_members_fits_one_message(rig: Rig) -> None:
+    ids = [
+        await make_member(rig.db, rig.facility_id, rig.clock.at, f"利用者{i:02d} 太郎", kana=None)
+        for i in range(60)
+    ]
+    for mid in ids:
+        await add_report(rig, mid, status="started", start_at=jst(DAY, "10:00"))
+    async with rig.db.transaction() as session:
+        facility = await session.get_one(Facility, rig.facility_id)
+        day = date.fromisoformat(DAY)
+        members = (await digests.digest_members(session, [facility.id], day))[facility.id]
+        await notice(session, rig, "digest:big", digests.digest_payload(facility, day, members))
+    assert (await deliver(rig)).sent == 1
+    (post,) = rig.fake.of("chat.postMessage")
+    assert len(post.args["blocks"]) <= 50  # the rig checks every other limit at teardown
+    text = all_text([post])
+    assert "利用者00 太郎" in text and "利用者59 太郎" in text and "digest_sign_off" in text
+
+
+async def test_staff_of_another_facility_cannot_sign_off_the_digest(rig: Rig) -> None:
+    await _digest(rig)
+    await deliver(rig)
+    value = f"{rig.facility_id + 1}:{DAY}"
+    await rig.interact(press(STAFF1, "digest_sign_off", value, "1700000000.000001"))
+    await rig.fake.wait_for("chat.postEphemeral")
+    assert not rig.fake.of("chat.update")
+    async with rig.db.transaction() as session:
+        signed = (await session.execute(select(DailyReport.signed_off_by))).scalars().all()
+    assert signed == [None, None]
+
+
+async def test_a_long_month_view_is_split_within_limits(rig: Rig) -> None:
+    for i in range(80):
+        await make_member(rig.db, rig.facility_id, rig.clock.at, f"利用者{i:02d} 太郎", kana=None)
+    await rig.command(MANAGER, "month")
+    await rig.fake.wait_for("chat.postEphemeral")
+    await rig.fake.settle()
+    shown = rig.fake.of("chat.postEphemeral")
+    text = all_text(shown)
+    assert "利用者00 太郎" in text and "利用者79 太郎" in text
+    assert all(len(c.args["blocks"]) <= 50 for c in shown)
