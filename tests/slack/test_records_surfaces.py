@@ -171,6 +171,8 @@ async def test_report_edit_and_sign_off_buttons_keep_revisions(rig: Rig) -> None
     await rig.fake.wait_for("chat.postEphemeral", 3)
     again = all_text(rig.fake.of("chat.postEphemeral")[-1:])
     assert "鈴木 一郎さんが確認しました 16:30" in again and "修正履歴" in again
+    assert "体調(朝): 4 → 2(職員が修正)" in again and "16:30 職員が確認(サイン)" in again
+    assert "staff:" not in again
 
 
 async def _digest(rig: Rig) -> tuple[int, int]:
