@@ -438,3 +438,19 @@ async def staff_by_slack_user(session: AsyncSession, facility: Facility, slack_u
     if staff is None or not staff.active:
         raise RecordsError(f"no active staff member with Slack user {slack_user!r}")
     return staff
+
+
+async def sign_off_day(
+    session: AsyncSession, facility_id: int, day: date, staff_id: int, now: datetime
+) -> int:
+    """Sign off every 日報 of a facility's day (the digest's button); how many were signed."""
+    stmt = (
+        select(DailyReport.id)
+        .join(Member, Member.id == DailyReport.member_id)
+        .where(Member.facility_id == facility_id, DailyReport.business_date == day)
+        .order_by(DailyReport.id)
+    )
+    ids = list((await session.execute(stmt)).scalars())
+    for report_id in ids:
+        await sign_off(session, report_id, staff_id, now)
+    return len(ids)

@@ -298,3 +298,55 @@ HOME_TITLE = "今日の状況"
 HOME_MINE = "あなたが対応中のアラート"
 HOME_MINE_NONE = "対応中のアラートはありません。"
 HOME_MORE = "ほか {count}名は `/nippo status` で確認できます。"
+
+# --- Slack: records (支援記録, evaluations, corrections, sign-off, month, exports) ----------
+
+SLACK_HELP_RECORDS = (
+    "\n`/nippo log 利用者 電話|訪問|通所|メッセージ|ビデオ 内容` 支援記録を残す\n"
+    "`/nippo eval 利用者 weekly|monthly` 評価の入力フォーム\n"
+    "`/nippo month [YYYY-MM]` 月の記録の確認(管理者)\n"
+    "`/nippo export nippo|support-records|zaitaku-list|eval-sheet [YYYY-MM] [利用者] [csv|xlsx]`"
+    " 書類の出力(管理者)"
+)
+SLACK_MANAGERS_ONLY = "すみません、この操作は管理者だけが使えます。"
+SLACK_LOG_USAGE = (
+    "`/nippo log 利用者 方法 内容` の形で入力してください"
+    "(方法: 電話・訪問・通所・メッセージ・ビデオ)。"
+)
+SLACK_LOGGED = "{name}さんの支援記録を残しました({method})。"
+SLACK_EVAL_USAGE = "`/nippo eval 利用者 weekly` または `monthly` の形で入力してください。"
+SLACK_EXPORT_USAGE = (
+    "`/nippo export nippo|support-records|zaitaku-list|eval-sheet [YYYY-MM] [利用者] [csv|xlsx]`"
+    " の形で入力してください。"
+)
+SLACK_EXPORT_DONE = "{title}({month})を出力しました。"
+SLACK_RECORDS_ERROR = "すみません、受け付けられませんでした: {reason}"
+EVAL_MODAL_TITLE = {"weekly": "週1回の評価", "monthly": "月1回の評価(評価シート)"}
+EVAL_SHEET_LABELS = {
+    "goal": "訓練目標",
+    "activities": "取組内容",
+    "achievement": "達成度",
+    "issues": "課題",
+    "plan": "改善方針",
+    "health_notes": "健康面・体調面の留意事項",
+    "continuation": "在宅就労継続の妥当性",
+}
+EVAL_METHOD_LABEL = "実施方法"
+EVAL_NOTE_LABEL = "ひとこと"
+EVAL_SAVE = "保存"
+EVAL_CANCEL = "やめる"
+EVAL_SAVED = "{name}さんの{kind}を記録しました。"
+REPORT_EDIT_BUTTON = "修正"
+REPORT_SIGN_OFF_BUTTON = "確認(サイン)"
+REPORT_EDIT_TITLE = "日報の修正"
+REPORT_EDIT_FIELD = "項目"
+REPORT_EDIT_VALUE = "新しい値"
+REPORT_EDIT_HINT = "時刻は HH:MM、体調は 1〜5、睡眠時間・体温は数字で入力してください。"
+REPORT_EDITED = "日報を修正しました。"
+REPORT_SIGNED = "✅ {name}さんが確認しました {time}"
+REPORT_NO_REPORT = "この日の日報はまだありません。"
+DIGEST_SIGN_OFF_BUTTON = "確認しました"
+DIGEST_SIGNED = "✅ {name}さんが確認しました {time}"
+ALERT_RESOLVED_TITLE = "✅ アラートが解消しました"
+EVALUATION_DUE_TITLE = "📝 評価の予定"
+REVISION_SIGN_OFF_LINE = "{time} 職員が確認(サイン)"

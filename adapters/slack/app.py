@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request, Response
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 
-from adapters.slack import alerts, checkin, commands, home
+from adapters.slack import alerts, checkin, commands, home, recordkeeping
 from adapters.slack.deps import Deps, utc_now, web_client
 from adapters.slack.sender import SlackSender
 from storage.db import Database
@@ -43,6 +43,7 @@ def build(
     alerts.register(bolt, deps)
     checkin.register(bolt, deps)
     home.register(bolt, deps)
+    recordkeeping.register(bolt, deps)
     return bolt
 
 

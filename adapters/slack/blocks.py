@@ -361,7 +361,9 @@ def report_blocks(view: ReportView) -> list[list[Block]]:
     if view.revisions:
         groups.append([divider(), section(f"*{texts.REVISIONS_HEADER}*")])
         lines = [
-            texts.REVISION_LINE.format(
+            texts.REVISION_SIGN_OFF_LINE.format(time=_when(rev.at, view.tz))
+            if rev.source == "sign_off"  # who signed is in the footer; ids mean nothing here
+            else texts.REVISION_LINE.format(
                 time=_when(rev.at, view.tz),
                 label=labels.get(rev.field, rev.field),
                 before=_shown(rev.before, view.tz),

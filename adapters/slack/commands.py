@@ -18,6 +18,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.slack import blocks as bk
+from adapters.slack import recordkeeping
+from adapters.slack.answer import Answer, _say
 from adapters.slack.deps import Deps
 from adapters.slack.views import parse_day
 from bot import admin, board, texts
@@ -33,14 +35,17 @@ ALIASES = {
     "アラート": "alerts",
     "連携": "link",
     "ヘルプ": "help",
+    "記録": "log",
+    "評価": "eval",
+    "月": "month",
+    "出力": "export",
 }
-
-
-@dataclass(frozen=True)
-class Answer:
-    messages: list[list[bk.Block]]
-    text: str
-    share: bool = False
+RECORD_VERBS = {
+    "log": recordkeeping.log_contact,
+    "eval": recordkeeping.evaluation_form,
+    "month": recordkeeping.month,
+    "export": recordkeeping.export,
+}
 
 
 def register(bolt: AsyncApp, deps: Deps) -> None:
@@ -58,6 +63,10 @@ async def post(
 ) -> None:
     """Post the answer as the bot; where the bot is not a member, through the response_url."""
     channel, user = command["channel_id"], command["user_id"]
+    if answer.modal is not None:
+        await client.views_open(trigger_id=command["trigger_id"], view=answer.modal)
+    if answer.upload is not None:
+        await recordkeeping.upload(client, user, answer.upload)
     for blocks in answer.messages:
         try:
             if answer.share:
@@ -73,10 +82,6 @@ async def post(
             await respond(text=answer.text, blocks=blocks, response_type=kind)
 
 
-def _say(text: str) -> Answer:
-    return Answer([[bk.section(text)]], bk.clip(text, 3000))
-
-
 async def run(deps: Deps, command: dict[str, Any]) -> Answer:
     words = str(command.get("text") or "").replace("\u3000", " ").split()
     verb = ALIASES.get(words[0], words[0].lower()) if words else "help"
@@ -90,7 +95,7 @@ async def run(deps: Deps, command: dict[str, Any]) -> Answer:
         facility = await session.get_one(Facility, staff.facility_id)
         ctx = _Ctx(session, staff, facility, now)
         if verb == "help":
-            return _say(texts.SLACK_HELP)
+            return _say(texts.SLACK_HELP + texts.SLACK_HELP_RECORDS)
         if verb == "status":
             return await ctx.status(args)
         if verb == "report":
@@ -101,6 +106,8 @@ async def run(deps: Deps, command: dict[str, Any]) -> Answer:
             return await ctx.alerts()
         if verb == "link":
             return await ctx.link(args)
+        if verb in RECORD_VERBS:
+            return await RECORD_VERBS[verb](ctx, args)
         return _say(texts.SLACK_UNKNOWN_COMMAND.format(word=bk.escape(words[0])))
 
 
@@ -157,9 +164,11 @@ class _Ctx:
             return member
         view = await board.report_view(self.session, member, day)
         await self.audit("slack.report", f"member:{member.id}", day=day.isoformat())
-        return Answer(
-            bk.report_blocks(view), texts.REPORT_TITLE.format(name=bk.escape(member.name), date=day)
-        )
+        messages = bk.report_blocks(view)
+        footer = await recordkeeping.report_footer(self, member, day)
+        if footer:
+            messages = [*messages[:-1], *bk.split([messages[-1], footer])]
+        return Answer(messages, texts.REPORT_TITLE.format(name=bk.escape(member.name), date=day))
 
     async def week(self, args: Sequence[str]) -> Answer:
         last = admin.today(self.facility, self.now)

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.slack import blocks as bk
+from adapters.slack import record_blocks as rb
 from adapters.slack import views
 from bot import alert_actions, texts
 from bot.domain import reply_from_json
@@ -148,11 +149,18 @@ class SlackSender:
                     return channel, text, blocks, joined
                 rendered = await views.alert_message(session, alert_id)
                 if rendered is not None:
-                    return channel, rendered[0], rendered[1], []
+                    mentions = await views.alert_mentions(session, alert_id)
+                    return channel, rendered[0], [*mentions, *rendered[1]], []
+            if kind == "digest":
+                facility = await session.get_one(Facility, int(payload["facility_id"]))
+                blocks = rb.digest_message(payload, facility.tz)
+                return channel, bk.clip(str(payload.get("text") or ""), 3000), blocks, []
         text = str(payload.get("text") or "")
         title = {
             "delivery_failed": texts.DELIVERY_FAILED_TITLE,
             "quota_warning": texts.QUOTA_WARNING_TITLE,
+            "alert_resolved": texts.ALERT_RESOLVED_TITLE,
+            "evaluation_due": texts.EVALUATION_DUE_TITLE,
         }.get(str(kind), "")
         blocks = bk.notice_blocks(title, text)
         return channel, bk.clip(f"{title} {bk.escape(text)}".strip(), 3000), blocks, []

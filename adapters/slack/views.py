@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.slack import blocks as bk
-from bot import board, texts
+from bot import board, records, texts
 from bot.service import business_date
 from storage import repo
 from storage.models import Alert, Facility, Member
@@ -58,3 +58,13 @@ async def digest_message(session: AsyncSession, alert_ids: list[int]) -> tuple[s
     full = facility.disclosure != "minimal"
     text = texts.ALERT_DIGEST_TITLE.format(count=len(items))
     return text, bk.digest_blocks(items, facility.tz, full=full)
+
+
+async def alert_mentions(session: AsyncSession, alert_id: int) -> list[bk.Block]:
+    """担当, 代理, then managers, mentioned above a new alert (only staff with a Slack id)."""
+    alert = await session.get(Alert, alert_id)
+    member = await session.get(Member, alert.member_id) if alert and alert.member_id else None
+    if member is None:
+        return []
+    ids = await records.mention_order(session, member)
+    return [bk.section(" ".join(f"<@{u}>" for u in ids))] if ids else []

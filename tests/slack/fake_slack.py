@@ -21,7 +21,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
 # Slack's documented Block Kit limits.
@@ -38,6 +38,11 @@ ACTIONS_ELEMENTS = 25
 
 
 SPEC = Path("/work/shared/specs/slack/slack_web_openapi_v2.json")
+# Methods newer than the stored OpenAPI spec, with their documented required arguments.
+NEWER_METHODS = {
+    "files.getUploadURLExternal": ("filename", "length"),
+    "files.completeUploadExternal": ("files",),
+}
 
 
 @dataclass
@@ -56,6 +61,7 @@ class FakeSlack:
     lost: set[str] = field(default_factory=set)
     slow: dict[str, float] = field(default_factory=dict)  # method -> seconds before answering
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    uploads: dict[str, bytes] = field(default_factory=dict)  # file id -> bytes POSTed
     url: str = ""
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -136,6 +142,13 @@ class FakeSlack:
             return {"ok": True, "channel": {"id": "D" + str(args.get("users"))}}
         if method == "conversations.history":
             return {"ok": True, "messages": self.history.get(str(args.get("channel")), [])}
+        if method == "files.getUploadURLExternal":
+            file_id = f"F{next(self._ts):04d}"
+            upload = self.url.replace("/api/", f"/upload/{file_id}")
+            return {"ok": True, "upload_url": upload, "file_id": file_id}
+        if method == "files.completeUploadExternal":
+            files = json.loads(args["files"]) if isinstance(args.get("files"), str) else []
+            return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
         if method == "users.info":
             return {"ok": True, "user": {"id": args.get("user"), "tz": "Asia/Tokyo"}}
         return {"ok": True}
@@ -145,8 +158,14 @@ class FakeSlack:
             routes=[
                 Route("/api/{method}", self.handle, methods=["GET", "POST"]),
                 Route("/hooks/{path:path}", self.hook, methods=["POST"]),
+                Route("/upload/{file_id}", self.upload, methods=["POST"]),
             ]
         )
+
+    async def upload(self, request: Request) -> PlainTextResponse:
+        """The upload URL files.getUploadURLExternal hands out: keeps the raw bytes."""
+        self.uploads[request.path_params["file_id"]] = await request.body()
+        return PlainTextResponse("OK - uploaded")
 
     async def hook(self, request: Request) -> JSONResponse:
         """A response_url: recorded as the pseudo-method "response_url"."""
@@ -160,6 +179,10 @@ class FakeSlack:
         paths = json.loads(SPEC.read_text(encoding="utf-8"))["paths"]
         for call in self.calls:
             if call.method == "response_url":
+                continue
+            if call.method in NEWER_METHODS:
+                for name in NEWER_METHODS[call.method]:
+                    assert call.args.get(name) not in (None, ""), (call.method, name)
                 continue
             ops = paths.get(f"/{call.method}")
             assert ops, f"{call.method} is not a Slack Web API method"

@@ -1,0 +1,210 @@
+"""Block Kit for the records surfaces: evaluation and correction modals, the report's buttons,
+the end-of-day digest with its sign-off button, and the month view split into messages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from adapters.slack.blocks import (
+    MAX_SECTION_TEXT,
+    Block,
+    button,
+    context,
+    escape,
+    hm,
+    section,
+    split,
+    user,
+)
+from bot import records, texts
+from bot.domain import ReportField
+
+ACTION_REPORT_EDIT = "report_edit"
+ACTION_REPORT_SIGN = "report_sign_off"
+ACTION_DIGEST_SIGN = "digest_sign_off"  # the action id bot/digests.py puts in the payload
+VIEW_EVAL = "evaluation_view"
+VIEW_REPORT_EDIT = "report_edit_view"
+WEEKLY_METHODS = ("訪問", "通所", "電話", "ICT")
+MONTHLY_METHODS = ("訪問", "通所")
+
+
+def _plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text[:150] or " ", "emoji": True}
+
+
+def _option(label: str, value: str | None = None) -> dict[str, Any]:
+    return {"text": _plain(label), "value": value or label}
+
+
+def _select(block_id: str, label: str, options: Sequence[tuple[str, str]]) -> Block:
+    return {
+        "type": "input",
+        "block_id": block_id,
+        "label": _plain(label),
+        "element": {
+            "type": "static_select",
+            "action_id": block_id,
+            "options": [_option(lbl, v) for lbl, v in options],
+        },
+    }
+
+
+def _text_input(block_id: str, label: str, *, multiline: bool, optional: bool) -> Block:
+    return {
+        "type": "input",
+        "block_id": block_id,
+        "optional": optional,
+        "label": _plain(label),
+        "element": {
+            "type": "plain_text_input",
+            "action_id": block_id,
+            "multiline": multiline,
+            "max_length": 2000,
+        },
+    }
+
+
+def _modal(callback_id: str, title: str, blocks: list[Block], metadata: str) -> Block:
+    return {
+        "type": "modal",
+        "callback_id": callback_id,
+        "title": _plain(title[:24]),
+        "submit": _plain(texts.EVAL_SAVE),
+        "close": _plain(texts.EVAL_CANCEL),
+        "private_metadata": metadata,
+        "blocks": blocks,
+    }
+
+
+def eval_modal(kind: str, name: str, metadata: str) -> Block:
+    """Weekly: method and a short note; monthly: method (on site) and the 評価シート fields."""
+    methods = MONTHLY_METHODS if kind == "monthly" else WEEKLY_METHODS
+    blocks: list[Block] = [
+        section(f"*{escape(name)}さん*"),
+        _select("method", texts.EVAL_METHOD_LABEL, [(m, m) for m in methods]),
+    ]
+    if kind == "monthly":
+        blocks += [
+            _text_input(f, texts.EVAL_SHEET_LABELS[f], multiline=True, optional=f != "goal")
+            for f in records.SHEET_FIELDS
+        ]
+    else:
+        blocks.append(_text_input("note", texts.EVAL_NOTE_LABEL, multiline=True, optional=False))
+    return _modal(VIEW_EVAL, texts.EVAL_MODAL_TITLE[kind], blocks, metadata)
+
+
+def report_edit_modal(metadata: str) -> Block:
+    fields = [(texts.FIELD_LABELS.get(f.value, f.value), f.value) for f in ReportField]
+    blocks: list[Block] = [
+        _select("field", texts.REPORT_EDIT_FIELD, fields),
+        _text_input("value", texts.REPORT_EDIT_VALUE, multiline=False, optional=True),
+        context(texts.REPORT_EDIT_HINT),
+    ]
+    return _modal(VIEW_REPORT_EDIT, texts.REPORT_EDIT_TITLE, blocks, metadata)
+
+
+def report_actions(
+    report_id: int, signed_by: str | None, signed_at: datetime | None, tz: str
+) -> list[Block]:
+    """The report view's footer: who signed it off and the 修正 / 確認(サイン) buttons."""
+    out: list[Block] = []
+    if signed_by and signed_at:
+        out.append(
+            context(texts.REPORT_SIGNED.format(name=escape(signed_by), time=hm(signed_at, tz)))
+        )
+    out.append(
+        {
+            "type": "actions",
+            "elements": [
+                button(texts.REPORT_EDIT_BUTTON, ACTION_REPORT_EDIT, str(report_id)),
+                button(texts.REPORT_SIGN_OFF_BUTTON, ACTION_REPORT_SIGN, str(report_id), "primary"),
+            ],
+        }
+    )
+    return out
+
+
+def digest_blocks(payload: dict[str, Any], tz: str, signed: str = "") -> list[list[Block]]:
+    """The end-of-day digest: one section a member, ⚠ for flagged entries, the sign-off button
+    (or, once pressed, who signed it off)."""
+    day = str(payload.get("date") or "")
+    members: list[dict[str, Any]] = list(payload.get("members") or [])
+    month_day = f"{int(day[5:7])}/{int(day[8:10])}" if len(day) == 10 else day
+    head = texts.DIGEST_TITLE.format(date=month_day, count=len(members))
+    groups: list[list[Block]] = [[section(f"*{escape(head)}*")]]
+    if not members:
+        groups[0].append(section(texts.DIGEST_NONE))
+    for m in members:
+        times = [
+            hm(datetime.fromisoformat(v), tz) if v else "--:--"
+            for v in (m.get("start_at"), m.get("end_at"))
+        ]
+        shown = f" ({times[0]}〜{times[1]})" if m.get("start_at") else ""
+        status = texts.DIGEST_STATUS.get(str(m.get("status")), str(m.get("status")))
+        line = texts.DIGEST_LINE.format(
+            member=user(str(m.get("name")), 100), status=status, times=shown
+        )
+        flags = [
+            texts.DIGEST_FLAG.format(
+                label=texts.FIELD_LABELS.get(f, f), reason=user(str(reason), 200)
+            ).strip()
+            for f, reason in (m.get("flags") or {}).items()
+        ]
+        groups.append([section("\n".join([line, *flags]))])
+    sign = payload.get("sign_off") or {}
+    if signed:
+        groups.append([context(signed)])
+    elif sign:
+        groups.append(
+            [
+                context(texts.DIGEST_SIGN_OFF),
+                {
+                    "type": "actions",
+                    "elements": [
+                        button(
+                            texts.DIGEST_SIGN_OFF_BUTTON,
+                            str(sign.get("action_id") or ACTION_DIGEST_SIGN),
+                            str(sign.get("value") or ""),
+                            "primary",
+                        )
+                    ],
+                },
+            ]
+        )
+    return _merge_members(groups)
+
+
+def _merge_members(groups: list[list[Block]]) -> list[list[Block]]:
+    """Up to 45 member sections fit one message; beyond that, lines share a section."""
+    if sum(len(g) for g in groups) <= 50:
+        return groups
+    head, *rest = groups
+    tail = rest[-1]
+    lines = [b["text"]["text"] for g in rest[:-1] for b in g]
+    return [head, *([section(c)] for c in text_chunks(lines)), tail]
+
+
+def text_chunks(lines: Sequence[str], limit: int = MAX_SECTION_TEXT - 100) -> list[str]:
+    out: list[str] = []
+    current = ""
+    for line in lines:
+        line = line[:limit]
+        if current and len(current) + 1 + len(line) > limit:
+            out.append(current)
+            current = ""
+        current = f"{current}\n{line}" if current else line
+    if current:
+        out.append(current)
+    return out
+
+
+def month_messages(text: str) -> list[list[Block]]:
+    """The compliance view (already escaped) as sections, split into messages of 50 blocks."""
+    return split([[section(c)] for c in text_chunks(text.split("\n"))])
+
+
+def digest_message(payload: dict[str, Any], tz: str, signed: str = "") -> list[Block]:
+    """The digest as one message (the groups are merged to stay within 50 blocks)."""
+    return [b for g in digest_blocks(payload, tz, signed) for b in g]
