@@ -87,7 +87,15 @@ def line_router(
         except InvalidSignatureError:
             log.warning("LINE webhook refused: bad signature")
             return _error(400, "invalid signature")
-        except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
+        except (
+            UnicodeDecodeError,
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            RecursionError,
+        ):
+            # RecursionError: absurdly nested JSON (a signed body can still be hostile).
             log.warning("LINE webhook refused: malformed body")
             return _error(400, "malformed body")
 
