@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 # Handling a stored event waits while webhook requests wait for their commit, up to this
 # long: acknowledgements first in a burst, yet the handling never stops.
-STEP_ASIDE_AT_MOST_S = 0.2
+STEP_ASIDE_AT_MOST_S = 1.0
 
 
 def _utc_now() -> datetime:
@@ -164,6 +164,7 @@ def _mount_line(
         await writer.wait_idle(STEP_ASIDE_AT_MOST_S)
 
     process = build_inbox_processors(db, senders, step_aside)["line"]
+    app.state.inbox_processors["line"] = process  # the scheduler's passes step aside too
 
     async def one_pass() -> None:
         """Handle what is stored, a batch at a time, each followed by its replies, so reply

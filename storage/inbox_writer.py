@@ -44,6 +44,7 @@ class InboxWriter:
         self._queue: list[_Request] = []
         self._task: asyncio.Task[None] | None = None
         self._last_request = 0.0  # loop time of the last `store`
+        self._aside = asyncio.Lock()
 
     async def store(self, events: list[Event]) -> list[int | None]:
         """Per event, its new inbox row id, or None when it was stored before (a repeat,
@@ -51,7 +52,7 @@ class InboxWriter:
         self._last_request = asyncio.get_running_loop().time()
         request = _Request(events)
         self._queue.append(request)
-        if self._task is None or self._task.done():
+        if not self._busy():
             self._task = asyncio.create_task(self._loop())
         # shield: a client that hangs up does not cancel the batch it is part of.
         return await asyncio.shield(request.done)
@@ -59,14 +60,19 @@ class InboxWriter:
     async def wait_idle(self, at_most: float) -> None:
         """Until no request has come for a moment (`QUIET_S`), or `at_most` seconds: work
         that can wait (handling stored events) steps aside for acknowledgements in a burst,
-        but is never starved."""
-        loop = asyncio.get_running_loop()
-        until = loop.time() + at_most
-        while (now := loop.time()) < until:
-            quiet_at = self._last_request + QUIET_S
-            if now >= quiet_at and not self._queue and (self._task is None or self._task.done()):
-                return
-            await asyncio.sleep(min(max(quiet_at - now, 0.001), until - now))
+        but is never starved. Callers wait in turn, so during a burst such work advances one
+        step per `at_most`, whatever the number of callers."""
+        async with self._aside:
+            loop = asyncio.get_running_loop()
+            until = loop.time() + at_most
+            while (now := loop.time()) < until:
+                quiet_at = self._last_request + QUIET_S
+                if now >= quiet_at and not self._queue and not self._busy():
+                    return
+                await asyncio.sleep(min(max(quiet_at - now, 0.001), until - now))
+
+    def _busy(self) -> bool:
+        return self._task is not None and not self._task.done()
 
     async def _loop(self) -> None:
         while self._queue:
