@@ -91,8 +91,3 @@ class InboxWriter:
     async def _write(self, events: list[Event]) -> dict[str, int]:
         async with self._db.transaction() as session:
             return await repo.add_inbox_many(session, self._platform, events, self._clock())
-
-    async def aclose(self) -> None:
-        """Wait for the batches in flight (their requests are waiting for them)."""
-        if self._task is not None:
-            await asyncio.gather(self._task, return_exceptions=True)
