@@ -164,7 +164,6 @@ def _mount_line(
         await writer.wait_idle(STEP_ASIDE_AT_MOST_S)
 
     process = build_inbox_processors(db, senders, step_aside)["line"]
-    app.state.inbox_processors["line"] = process  # the scheduler's passes step aside too
 
     async def one_pass() -> None:
         """Handle what is stored, a batch at a time, each followed by its replies, so reply
