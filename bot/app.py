@@ -7,7 +7,7 @@ off, not an error.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
@@ -23,6 +23,10 @@ from scheduler.runner import InboxPass, Runner
 from storage.db import Database
 
 log = logging.getLogger(__name__)
+
+# Handling a stored event waits while webhook requests wait for their commit, up to this
+# long: acknowledgements first in a burst, yet the handling never stops.
+STEP_ASIDE_AT_MOST_S = 1.0
 
 
 def _utc_now() -> datetime:
@@ -127,8 +131,13 @@ def create_app(
     return app
 
 
-def build_inbox_processors(db: Database, senders: dict[str, Sender]) -> dict[str, InboxPass]:
-    """Per platform, a pass over its pending inbox rows: `await process(now, None)`.
+def build_inbox_processors(
+    db: Database,
+    senders: dict[str, Sender],
+    step_aside: Callable[[], Awaitable[None]] | None = None,
+) -> dict[str, InboxPass]:
+    """Per platform, a pass over its pending inbox rows: `await process(now, None)`;
+    `step_aside` is awaited before each event.
 
     The scheduler loop calls each one every tick, so events stored by a process that died
     before handling them are still handled (once: rows are locked and re-checked).
@@ -142,7 +151,7 @@ def build_inbox_processors(db: Database, senders: dict[str, Sender]) -> dict[str
         content = LineContent(line.api) if isinstance(line, LineSender) else None
 
         async def line_pass(now: datetime, ids: list[int] | None = None) -> int:
-            return await process_pending_inbox(db, now, content, ids=ids)
+            return await process_pending_inbox(db, now, content, ids=ids, step_aside=step_aside)
 
         processors["line"] = line_pass
     if "slack" in senders:
@@ -164,8 +173,14 @@ def _mount_line(
 ) -> None:
     from adapters.line.inbox import BATCH, AfterAckWorker
     from adapters.line.webhook import line_router
+    from storage.inbox_writer import InboxWriter
 
-    process = build_inbox_processors(db, senders)["line"]
+    writer = InboxWriter(db, "line", clock)
+
+    async def step_aside() -> None:
+        await writer.wait_idle(STEP_ASIDE_AT_MOST_S)
+
+    process = build_inbox_processors(db, senders, step_aside)["line"]
 
     async def one_pass() -> None:
         """Handle what is stored, a batch at a time, each followed by its replies, so reply
@@ -173,6 +188,7 @@ def _mount_line(
         while True:
             handled = await process(clock(), None)
             while True:
+                await step_aside()
                 done = await delivery.flush(db, senders, clock())
                 if done.retried or done.sent + done.failed == 0:
                     break
@@ -184,7 +200,7 @@ def _mount_line(
     async def after_ack(_inbox_ids: list[int]) -> None:
         await worker.request()
 
-    app.include_router(line_router(secret, db, clock, after_ack))
+    app.include_router(line_router(secret, db, clock, after_ack, writer))
     app.state.line_worker = worker
     log.info("LINE webhook mounted at POST /callback/line")
 

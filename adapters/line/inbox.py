@@ -52,11 +52,13 @@ async def process_pending_inbox(
     *,
     ids: list[int] | None = None,
     limit: int = BATCH,
+    step_aside: Callable[[], Awaitable[None]] | None = None,
 ) -> int:
     """Handle pending LINE inbox rows (oldest first); the number handled.
 
     Call it from the scheduler loop with the current instant; `ids` narrows it to the rows
-    one webhook request just stored.
+    one webhook request just stored; `step_aside` is awaited before each event (the
+    webhook's acknowledgements go first).
     """
     stmt = (
         select(InboxEvent.id, InboxEvent.body)
@@ -76,8 +78,13 @@ async def process_pending_inbox(
     slots = asyncio.Semaphore(PARALLEL_USERS if db.dialect == "postgresql" else 1)
 
     async def one_user(events: list[tuple[int, dict[str, Any]]]) -> int:
+        handled = 0
         async with slots:
-            return sum([await _process(db, rid, body, now, content) for rid, body in events])
+            for rid, body in events:
+                if step_aside is not None:
+                    await step_aside()
+                handled += await _process(db, rid, body, now, content)
+        return handled
 
     return sum(await asyncio.gather(*(one_user(evs) for evs in by_user.values())))
 

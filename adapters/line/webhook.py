@@ -2,8 +2,9 @@
 
 LINE wants an answer within seconds and retries (redelivers) otherwise, so the request only
 checks the signature over the raw bytes with line-bot-sdk's WebhookParser, stores every event
-in `inbox_event` under its `webhookEventId` (a repeat or redelivery of a seen id is a no-op)
-and answers 200. The stored events are handled by `after_ack` (a background task), and again
+in `inbox_event` under its `webhookEventId` (a repeat or redelivery of a seen id is a no-op;
+concurrent requests share one commit, see storage/inbox_writer.py) and answers 200 once its
+events are committed. The stored events are handled by `after_ack` (a background task), and again
 by the scheduler loop if the process died in between.
 """
 
@@ -20,8 +21,8 @@ from linebot.v3.exceptions import InvalidSignatureError
 from linebot.v3.webhook import WebhookParser
 
 from adapters.line.events import event_id
-from storage import repo
 from storage.db import Database
+from storage.inbox_writer import InboxWriter
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +63,11 @@ def line_router(
     db: Database,
     clock: Callable[[], datetime],
     after_ack: AfterAck | None = None,
+    writer: InboxWriter | None = None,
 ) -> APIRouter:
     parser = WebhookParser(channel_secret)
+    # One per process: concurrent requests share commits.
+    writer = writer or InboxWriter(db, "line", clock)
     router = APIRouter()
 
     @router.post(PATH)
@@ -101,14 +105,15 @@ def line_router(
 
         stored: list[int] = []
         if events:
-            now = clock()
-            async with db.transaction() as session:
-                for event in events:
-                    inbox_id = await repo.add_inbox(session, "line", event_id(event), event, now)
-                    if inbox_id is None:
-                        log.info("LINE event seen before", extra={"event_id": event_id(event)})
-                    else:
-                        stored.append(inbox_id)
+            try:
+                ids = await writer.store([(event_id(e), e) for e in events])
+            except Exception:  # nothing of this request is stored: LINE redelivers it
+                return _error(503, "could not store the events")
+            for ev, inbox_id in zip(events, ids, strict=True):
+                if inbox_id is None:
+                    log.info("LINE event seen before", extra={"event_id": event_id(ev)})
+                else:
+                    stored.append(inbox_id)
         if stored and after_ack is not None:
             background.add_task(after_ack, stored)
         return Response(status_code=200)

@@ -1,0 +1,93 @@
+"""Group commit for the webhook acknowledgement path.
+
+Every webhook request must have its events committed before it answers 200. One transaction
+per request makes concurrent requests queue for the database's writer (SQLite has one) and
+pay a commit each. Here requests hand their events to one in-process writer that stores
+everything waiting in one multi-row insert and one commit, then releases all those requests;
+requests arriving meanwhile form the next batch. A request still waits for its own commit,
+and a failed batch fails only its own requests (they answer 5xx, so the platform redelivers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from storage import repo
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+QUIET_S = 0.01  # no webhook request for this long: a burst is over
+Event = tuple[str, dict[str, Any]]  # (platform event id, raw body)
+
+
+@dataclass
+class _Request:
+    events: list[Event]
+    done: asyncio.Future[list[int | None]] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class InboxWriter:
+    """One per process and platform: `await store(events)` once they are committed."""
+
+    def __init__(self, db: Database, platform: str, clock: Callable[[], datetime]) -> None:
+        self._db = db
+        self._platform = platform
+        self._clock = clock
+        self._queue: list[_Request] = []
+        self._task: asyncio.Task[None] | None = None
+        self._last_request = 0.0  # loop time of the last `store`
+        self._aside = asyncio.Lock()
+
+    async def store(self, events: list[Event]) -> list[int | None]:
+        """Per event, its new inbox row id, or None when it was stored before (a repeat,
+        also within the same batch). Raises when the batch could not be committed."""
+        self._last_request = asyncio.get_running_loop().time()
+        request = _Request(events)
+        self._queue.append(request)
+        if not self._busy():
+            self._task = asyncio.create_task(self._loop())
+        # shield: a client that hangs up does not cancel the batch it is part of.
+        return await asyncio.shield(request.done)
+
+    async def wait_idle(self, at_most: float) -> None:
+        """Until no request has come for a moment (`QUIET_S`), or `at_most` seconds: work
+        that can wait (handling stored events) steps aside for acknowledgements in a burst,
+        but is never starved. Callers wait in turn, so during a burst such work advances one
+        step per `at_most`, whatever the number of callers."""
+        async with self._aside:
+            loop = asyncio.get_running_loop()
+            until = loop.time() + at_most
+            while (now := loop.time()) < until:
+                quiet_at = self._last_request + QUIET_S
+                if now >= quiet_at and not self._queue and not self._busy():
+                    return
+                await asyncio.sleep(min(max(quiet_at - now, 0.001), until - now))
+
+    def _busy(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def _loop(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue, []
+            try:
+                new = await self._write([e for r in batch for e in r.events])
+            except Exception as exc:
+                log.exception("inbox batch failed", extra={"requests": len(batch)})
+                for r in batch:
+                    r.done.set_exception(exc)
+                continue
+            for r in batch:
+                # An id belongs to the first request of the batch naming that event.
+                r.done.set_result([new.pop(eid, None) for eid, _ in r.events])
+
+    async def _write(self, events: list[Event]) -> dict[str, int]:
+        async with self._db.transaction() as session:
+            return await repo.add_inbox_many(session, self._platform, events, self._clock())

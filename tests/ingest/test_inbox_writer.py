@@ -1,0 +1,161 @@
+"""Group commit of webhook events: each request answered only once its own events are stored."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+import pytest
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from adapters.line.webhook import line_router
+from storage.db import Database
+from storage.inbox_writer import InboxWriter
+from storage.models import InboxEvent
+from tests.line.conftest import SECRET, Clock, event, sign, webhook
+
+
+async def stored_ids(db: Database) -> list[str]:
+    async with db.transaction() as s:
+        rows = await s.execute(select(InboxEvent.event_id).order_by(InboxEvent.id))
+        return [str(r) for r in rows.scalars()]
+
+
+class Spy(Database):
+    """The real database; records each batch's commit and can fail the next ones."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.commits: list[int] = []  # events committed per batch
+        self.fail = 0
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        async with super().transaction() as session:
+            yield session
+            if self.fail:
+                self.fail -= 1
+                raise ConnectionError("database went away")
+        self.commits.append(await _count(self))
+
+
+async def _count(db: Database) -> int:
+    async with Database.transaction(db) as s:
+        return int((await s.execute(select(func.count()).select_from(InboxEvent))).scalar_one())
+
+
+@pytest.fixture
+async def spy(db: Database, db_url: str) -> AsyncIterator[Spy]:
+    database = Spy(db_url)
+    yield database
+    await database.dispose()
+
+
+async def test_concurrent_requests_share_commits_and_each_sees_its_own(
+    spy: Spy, t0: datetime
+) -> None:
+    writer = InboxWriter(spy, "line", Clock(t0))
+    seen_by: dict[int, int] = {}
+
+    async def request(n: int) -> list[int | None]:
+        ids = await writer.store([(f"ev{n}", {"n": n})])
+        seen_by[n] = await _count(spy)  # its answer comes after its commit
+        return ids
+
+    results = await asyncio.gather(*(request(n) for n in range(30)))
+    assert all(isinstance(ids[0], int) for ids in results)
+    assert len({ids[0] for ids in results}) == 30
+    assert len(spy.commits) < 30  # batched, not one commit per request
+    assert sorted(await stored_ids(spy)) == sorted(f"ev{n}" for n in range(30))
+    assert all(seen_by[n] >= 1 for n in range(30))
+
+
+async def test_repeats_in_one_batch_and_across_batches_are_stored_once(
+    spy: Spy, t0: datetime
+) -> None:
+    writer = InboxWriter(spy, "line", Clock(t0))
+    first, second, third = await asyncio.gather(
+        writer.store([("a", {}), ("b", {})]),
+        writer.store([("b", {}), ("c", {}), ("c", {})]),
+        writer.store([("a", {})]),
+    )
+    assert first[0] is not None and first[1] is not None
+    assert second[0] is None and second[1] is not None and second[2] is None
+    assert third == [None]
+    assert await writer.store([("a", {}), ("d", {})]) == [None, (await _id(spy, "d"))]
+    assert sorted(await stored_ids(spy)) == ["a", "b", "c", "d"]
+
+
+async def _id(db: Database, eid: str) -> int:
+    async with db.transaction() as s:
+        stmt = select(InboxEvent.id).where(InboxEvent.event_id == eid)
+        return int((await s.execute(stmt)).scalar_one())
+
+
+async def test_a_failed_batch_fails_only_its_requests_and_stores_nothing(
+    spy: Spy, t0: datetime
+) -> None:
+    writer = InboxWriter(spy, "line", Clock(t0))
+    spy.fail = 1
+    failed = await asyncio.gather(
+        writer.store([("x", {})]), writer.store([("y", {})]), return_exceptions=True
+    )
+    assert all(isinstance(r, ConnectionError) for r in failed)
+    assert await stored_ids(spy) == []
+    # The next batch is not affected; LINE's redelivery of x is stored then.
+    assert (await writer.store([("x", {}), ("z", {})]))[0] is not None
+    assert sorted(await stored_ids(spy)) == ["x", "z"]
+
+
+async def test_webhook_answers_503_when_its_batch_fails_and_200_after(
+    spy: Spy, t0: datetime
+) -> None:
+    app = FastAPI()
+    app.include_router(line_router(SECRET, spy, Clock(t0)))
+    bodies = [webhook(event("00_message_text", t0)) for _ in range(3)]
+
+    async def post(client: AsyncClient, body: bytes) -> int:
+        headers = {"X-Line-Signature": sign(body)}
+        return (await client.post("/callback/line", content=body, headers=headers)).status_code
+
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client:
+        spy.fail = 1
+        assert await post(client, bodies[0]) == 503
+        assert await stored_ids(spy) == []
+        statuses = await asyncio.gather(*(post(client, b) for b in bodies))  # redelivered
+    assert statuses == [200, 200, 200]
+    assert len(await stored_ids(spy)) == 3
+
+
+async def test_handling_steps_aside_while_requests_wait(db: Database, t0: datetime) -> None:
+    writer = InboxWriter(db, "line", Clock(t0))
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await writer.wait_idle(5.0)
+    assert loop.time() - started < 1.0  # nothing arriving: no wait
+
+    requests = [asyncio.create_task(writer.store([(f"b{n}", {})])) for n in range(20)]
+    await asyncio.sleep(0)
+    await writer.wait_idle(5.0)
+    assert len(await stored_ids(db)) == 20  # it waited until their commit
+    await asyncio.gather(*requests)
+
+    stop = loop.time() + 1.0
+
+    async def endless() -> None:
+        n = 0
+        while loop.time() < stop:
+            n += 1
+            await writer.store([(f"e{n}", {})])
+
+    busy = asyncio.create_task(endless())
+    await asyncio.sleep(0)
+    started = loop.time()
+    await writer.wait_idle(0.1)
+    assert loop.time() - started < 0.5  # never held back longer than asked
+    await busy
