@@ -190,6 +190,9 @@ async def _dispatch(
             await intake.unsupported(session, msg, now)
 
 
+MAX_WAITERS = 64
+
+
 class AfterAckWorker:
     """One per process: runs passes over the inbox after acknowledgements, one at a time.
 
@@ -202,18 +205,28 @@ class AfterAckWorker:
     def __init__(self, run_pass: Callable[[], Awaitable[None]]) -> None:
         self._run_pass = run_pass
         self._waiting: list[asyncio.Future[None]] = []
+        self._requested = False
         self._task: asyncio.Task[None] | None = None
 
     async def request(self) -> None:
-        """Ask for a pass that starts after now, and wait until it has run."""
-        done = asyncio.get_running_loop().create_future()
-        self._waiting.append(done)
+        """Ask for a pass that starts after now, and wait until it has run.
+
+        Only the first MAX_WAITERS requests of a pass wait: under a burst, thousands of
+        finished requests would otherwise stay in memory until their events are handled.
+        The others' events are in the next pass all the same.
+        """
+        self._requested = True
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._loop())
+        if len(self._waiting) >= MAX_WAITERS:
+            return
+        done = asyncio.get_running_loop().create_future()
+        self._waiting.append(done)
         await done
 
     async def _loop(self) -> None:
-        while self._waiting:
+        while self._requested or self._waiting:
+            self._requested = False
             batch, self._waiting = self._waiting, []
             try:
                 await self._run_pass()
