@@ -302,7 +302,13 @@ async def main(args: argparse.Namespace) -> None:
     print(f"{'app':<10}{'events/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
     for r in results:
         print(f"{r.name:<10}{r.events_per_s:>10.0f}{r.p50_ms:>10.1f}{r.p99_ms:>10.1f}{r.errors:>8}")
-    print(f"nippo/baseline ack throughput ratio: {nippo.events_per_s / base.events_per_s:.2f}")
+    ratio = nippo.events_per_s / base.events_per_s
+    print(f"nippo/baseline ack throughput ratio: {ratio:.2f}")
+    print(
+        f"RESULT ingest {backend} nippo_eps={nippo.events_per_s:.0f} "
+        f"baseline_eps={base.events_per_s:.0f} ratio={ratio:.2f} "
+        f"p50_ms={nippo.p50_ms:.1f} p99_ms={nippo.p99_ms:.1f}"
+    )
     if drained is not None:
         print(
             f"nippo: all {args.requests} events handled {drained:.1f} s after the first "

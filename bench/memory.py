@@ -116,7 +116,10 @@ async def main(args: argparse.Namespace) -> None:
     print(
         f"RSS steady after the load ({IDLE_SECONDS:.0f} s idle): {statistics.median(idle):.1f} MB"
     )
-    print(f"replies sent to the fake LINE API: {len(fake.calls('/v2/bot/message/reply'))}")
+    replies = len(fake.calls("/v2/bot/message/reply"))
+    pushes = len(fake.calls("/v2/bot/message/push"))
+    print(f"sent to the fake LINE API: {replies} replies, {pushes} pushes")
+    print(f"RESULT memory sqlite peak_mb={peak:.1f} steady_mb={statistics.median(idle):.1f}")
 
 
 if __name__ == "__main__":

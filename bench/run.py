@@ -18,9 +18,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
+PG_URL = "postgresql://postgres@127.0.0.1:5432/nippo_bench_ingest"
+
 BENCHES: dict[str, tuple[list[str], list[str]]] = {
     # name: (default arguments, --quick arguments)
     "ingest": ([], ["--requests", "500"]),
+    "ingest-pg": (["--database-url", PG_URL], ["--database-url", PG_URL, "--requests", "500"]),
     "tick": ([], ["--members", "5000", "--facilities", "200"]),
     "status": ([], ["--runs", "50"]),
     "memory": ([], ["--requests", "1000"]),
@@ -28,14 +31,26 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
 
 TARGETS = {
     "ingest": "≥0.8× baseline events/s; p99 ack < 50 ms at 50 concurrent",
+    "ingest-pg": "as ingest",
     "tick": "< 2 s on PostgreSQL at 10:31",
     "status": "p95 < 50 ms",
     "memory": "< 200 MB RSS",
 }
 
 
+def fresh_pg_database() -> None:
+    """The ingest benchmark's event ids repeat between runs: it needs an empty database."""
+    import psycopg
+
+    with psycopg.connect(PG_URL.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS nippo_bench_ingest WITH (FORCE)")
+        conn.execute("CREATE DATABASE nippo_bench_ingest")
+
+
 def run(name: str, args: list[str]) -> tuple[list[str], float, int]:
-    script = HERE / f"{name}.py"
+    if name == "ingest-pg":
+        fresh_pg_database()
+    script = HERE / f"{name.removesuffix('-pg')}.py"
     if not script.exists():
         return [], 0.0, -1
     began = time.perf_counter()
