@@ -226,5 +226,5 @@ def _mount_slack(
         sender=sender,
         clock=clock,
     )
-    slack_app.mount(app, bolt)
+    slack_app.mount(app, bolt, settings.slack_signing_secret.get_secret_value())
     log.info("Slack is on: POST /slack/events")

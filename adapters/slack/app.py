@@ -7,13 +7,16 @@ database work and Web API calls afterwards, so Slack always hears back within 3 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request, Response
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.signature import SignatureVerifier
 
 from adapters.slack import alerts, checkin, commands, home, recordkeeping
 from adapters.slack.deps import Deps, utc_now, web_client
@@ -47,10 +50,37 @@ def build(
     return bolt
 
 
-def mount(app: FastAPI, bolt: AsyncApp) -> None:
+def mount(app: FastAPI, bolt: AsyncApp, signing_secret: str) -> None:
     handler = AsyncSlackRequestHandler(bolt)
+    verifier = SignatureVerifier(signing_secret)
 
     @app.post("/slack/events", include_in_schema=False)
     async def slack_events(request: Request) -> Response:
+        body = await request.body()  # cached: bolt reads the same bytes again
+        ts = request.headers.get("x-slack-request-timestamp", "")
+        signature = request.headers.get("x-slack-signature", "")
+        try:
+            valid = verifier.is_valid(body, ts, signature)
+        except UnicodeDecodeError:  # the verifier decodes the body as text
+            valid = False
+        if not valid:
+            return Response(status_code=401)
+        # Bolt assumes a signed body is well formed; a JSON list or deep nesting would crash it.
+        if not _well_formed(body, request.headers.get("content-type", "")):
+            log.warning("Slack request refused: malformed body")
+            return Response(status_code=400)
         response: Response = await handler.handle(request)
         return response
+
+
+def _well_formed(body: bytes, content_type: str) -> bool:
+    """A JSON object, or a form whose `payload` (if any) is a JSON object."""
+    try:
+        # Bolt reads any body starting with "{" as JSON, whatever its content type says.
+        if content_type.startswith("application/json") or body.lstrip().startswith(b"{"):
+            return isinstance(json.loads(body), dict)
+        form = parse_qs(body.decode("utf-8"))
+        payload = form.get("payload")
+        return payload is None or isinstance(json.loads(payload[0]), dict)
+    except (ValueError, RecursionError):
+        return False
