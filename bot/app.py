@@ -86,7 +86,7 @@ def create_app(
             yield
         finally:
             if runner is not None:
-                runner.stop()
+                await runner.aclose()
             worker = getattr(_app.state, "line_worker", None)
             if worker is not None:
                 await worker.aclose()

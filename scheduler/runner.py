@@ -4,6 +4,7 @@ from the database, so a missed or doubled run (or a second replica) changes noth
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -48,6 +49,7 @@ class Runner:
         self.db = db
         self.senders = senders
         self.inbox_passes = inbox_passes or {}
+        self._running: set[asyncio.Task[object]] = set()
         self.clock = clock
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         common = {"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_SECONDS}
@@ -65,17 +67,36 @@ class Runner:
             **common,
         )
 
+    def _track(self) -> None:
+        """Remember the running job's task until it ends (see `aclose`)."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
     def start(self) -> None:
         """Start ticking; call from inside the running event loop (the app's lifespan)."""
         self.scheduler.start()
         log.info("scheduler started", extra={"platforms": sorted(self.senders)})
 
-    def stop(self) -> None:
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+    async def aclose(self, grace_seconds: float = 30.0) -> None:
+        """Stop starting jobs, let running ones finish, then shut down.
+
+        APScheduler's own shutdown cancels running jobs; a job cancelled halfway through a
+        database transaction leaves its connection to be torn down while the loop closes
+        (seen as a hang with aiosqlite), so running jobs are waited for first.
+        """
+        if not self.scheduler.running:
+            return
+        self.scheduler.pause()
+        if self._running:
+            await asyncio.wait(set(self._running), timeout=grace_seconds)
+        self.scheduler.shutdown(wait=False)
+        await asyncio.sleep(0)  # AsyncIOScheduler completes its shutdown on the loop
 
     async def tick(self) -> TickSummary | None:
         started = time.perf_counter()
+        self._track()
         try:
             # Events acknowledged by a process that died before handling them come first.
             for platform, process in self.inbox_passes.items():
@@ -92,6 +113,7 @@ class Runner:
     async def deliver(self) -> Flushed | None:
         if not self.senders:
             return None
+        self._track()
         try:
             return await delivery.flush(self.db, self.senders, self.clock())
         except Exception:

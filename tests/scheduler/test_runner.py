@@ -43,7 +43,7 @@ async def test_runner_ticks_and_delivers_on_its_own(db: Database, t0: datetime) 
     try:
         await _poll(lambda: len([i for i in recorder.items if not i.key.startswith("reply")]) >= 2)
     finally:
-        runner.stop()
+        await runner.aclose()
     keys = [i.key for i in recorder.items if not i.key.startswith("reply:")]
     # Many ticks ran at the same instant; each effect went out once.
     assert keys == [
@@ -60,7 +60,6 @@ async def test_the_app_lifespan_starts_and_stops_the_scheduler(db: Database) -> 
         runner = app.state.runner
         assert runner is not None and runner.scheduler.running
         assert {j.id for j in runner.scheduler.get_jobs()} == {"tick", "deliver"}
-    await asyncio.sleep(0)  # shutdown is scheduled on the loop
     assert not runner.scheduler.running
     off = create_app(Settings(database_url=db.url, scheduler_enabled=False), db)
     async with off.router.lifespan_context(off):
