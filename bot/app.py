@@ -75,7 +75,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         runner = (
-            Runner(db, senders, inbox_passes=app.state.inbox_processors)
+            Runner(db, senders, inbox_passes=app.state.inbox_processors, clock=clock)
             if settings.scheduler_enabled
             else None
         )
