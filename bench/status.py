@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import statistics
 import tempfile
@@ -24,9 +23,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import psycopg
-from sqlalchemy import create_engine, insert, select
-from sqlalchemy.engine import make_url
+from sqlalchemy import insert, select
+from tick import pg_database, sync_engine  # the sibling benchmark's helpers
 
 from adapters.slack.blocks import board_messages
 from bot import board
@@ -47,9 +45,6 @@ TODAY = date(2026, 7, 1)
 YEARS = 5
 MEMBERS = 40
 FACILITIES = 5
-PG_ADMIN = os.environ.get(
-    "NIPPO_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 
 
 def at(day: date, hhmm: str) -> datetime:
@@ -133,10 +128,7 @@ def fixture(seed: int = 11) -> dict[type, list[dict[str, Any]]]:
 
 def load(url: str, rows: dict[type, list[dict[str, Any]]]) -> float:
     began = clock.perf_counter()
-    sync_url = make_url(url).set(
-        drivername="postgresql+psycopg" if url.startswith("postgresql") else "sqlite"
-    )
-    engine = create_engine(sync_url)
+    engine = sync_engine(url)
     with engine.begin() as conn:
         for model, batch in rows.items():
             for i in range(0, len(batch), 20_000):
@@ -173,14 +165,6 @@ async def measure(url: str, runs: int) -> list[float]:
     finally:
         await db.dispose()
     return timings
-
-
-def pg_database(name: str) -> str:
-    admin = make_url(PG_ADMIN).set(drivername="postgresql").render_as_string(False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return make_url(PG_ADMIN).set(database=name).render_as_string(False)
 
 
 def pct(values: list[float], p: float) -> float:

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 from sqlalchemy import create_engine, func, insert, select
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 
 from bot import ticks
 from storage import db as storage_db
@@ -96,12 +96,15 @@ def fixture(members: int, facilities: int, seed: int = 7) -> dict[str, list[dict
     return rows
 
 
+def sync_engine(url: str) -> Engine:
+    """A blocking engine for bulk-loading fixtures (shared with the other benchmarks)."""
+    driver = "postgresql+psycopg" if url.startswith("postgresql") else "sqlite"
+    return create_engine(make_url(url).set(drivername=driver))
+
+
 def load(url: str, rows: dict[str, list[dict[str, Any]]]) -> float:
     began = clock.perf_counter()
-    sync_url = make_url(url).set(
-        drivername="postgresql+psycopg" if url.startswith("postgresql") else "sqlite"
-    )
-    engine = create_engine(sync_url)
+    engine = sync_engine(url)
     with engine.begin() as conn:
         for model, key in (
             (Facility, "f"), (Member, "m"), (Schedule, "s"), (Identity, "i"), (DailyReport, "r")
@@ -146,6 +149,7 @@ async def measure(url: str, label: str) -> None:
 
 
 def pg_database(name: str) -> str:
+    """A fresh, empty PostgreSQL database (dropped first if it exists); its URL."""
     admin = make_url(PG_ADMIN).set(drivername="postgresql").render_as_string(False)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
