@@ -6,6 +6,7 @@ off, not an error.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -31,6 +32,15 @@ STEP_ASIDE_AT_MOST_S = 1.0
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def freeze_startup_heap() -> None:
+    """Keep the objects made at start-up (modules, SDK models, mappers: some 250,000) out of
+    the cyclic garbage collector's full passes, which would otherwise walk them all and stall
+    every request for 150–200 ms now and then under load (measured with bench/ingest.py).
+    Call once in a server process, after `create_app` and before serving."""
+    gc.collect()
+    gc.freeze()
 
 
 def build_senders(settings: Settings, db: Database) -> dict[str, Sender]:

@@ -264,12 +264,14 @@ def serve(
     import uvicorn
 
     from bot import logs
-    from bot.app import create_app
+    from bot.app import create_app, freeze_startup_heap
 
     settings = Settings()
     logs.configure(settings.log_level, settings.log_format)
     storage_db.upgrade(settings.database_url)
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+    app = create_app(settings)
+    freeze_startup_heap()
+    uvicorn.run(app, host=host, port=port, log_config=None)
 
 
 @app.command()

@@ -2,9 +2,9 @@
 
 Every 日報 change goes through `record_change`, the one place that writes a field: it locks the
 report row (SELECT … FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises
-writers), compares with the current value and keeps a revision, so the current value always
-equals the last revision's `after` and concurrent member and staff edits never lose one
-another. Nothing here commits.
+writers) unless the caller read it locked in the same transaction, compares with the current
+value and keeps a revision, so the current value always equals the last revision's `after` and
+concurrent member and staff edits never lose one another. Nothing here commits.
 """
 
 from __future__ import annotations
@@ -70,10 +70,17 @@ async def record_change(
     by_member_id: int | None = None,
     by_staff_id: int | None = None,
     clears_flag: bool = False,
+    locked: bool = False,
 ) -> bool:
-    """Set one field and keep the change as a revision; False when the value is unchanged."""
-    await session.flush()  # pending changes first: the refresh below reloads the row
-    await session.refresh(report, with_for_update=True)
+    """Set one field and keep the change as a revision; False when the value is unchanged.
+
+    `locked`: the caller read (or created) the report under a row lock in this transaction,
+    so its values are current and need not be read again. The row and its revision are
+    written at the next flush (one UPDATE for several fields changed in a row).
+    """
+    if not locked:
+        await session.flush()  # pending changes first: the refresh below reloads the row
+        await session.refresh(report, with_for_update=True)
     before: FieldValue = getattr(report, field.value)
     if before == value:
         return False
@@ -97,7 +104,6 @@ async def record_change(
     if clears_flag and report.flags and field.value in report.flags:
         report.flags = {k: v for k, v in report.flags.items() if k != field.value}
     report.updated_at = at
-    await session.flush()
     return True
 
 

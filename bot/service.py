@@ -92,11 +92,12 @@ async def handle_message(session: AsyncSession, msg: InboundMessage, now: dateti
         session.add(identity)
         await session.flush()
     identity.active = True
+    day: date | None = None
     if identity.member_id is None:
         replies = await _link(session, identity, msg, now)
     else:
-        replies = await _converse(session, identity.member_id, msg, now)
-    await _send(session, msg, replies, now, identity.member_id)
+        replies, day = await _converse(session, identity.member_id, msg, now)
+    await _send(session, msg, replies, now, identity.member_id, day)
 
 
 async def greet(session: AsyncSession, msg: InboundMessage, now: datetime) -> None:
@@ -169,12 +170,13 @@ async def _link(
 
 async def _converse(
     session: AsyncSession, member_id: int, msg: InboundMessage, now: datetime
-) -> list[Reply]:
+) -> tuple[list[Reply], date | None]:
+    """The dialog's replies, and the business date they belong to."""
     member = await session.get(Member, member_id)
     if member is None:
-        return [Reply(texts.LINK_PROMPT)]
+        return [Reply(texts.LINK_PROMPT)], None
     facility = await session.get_one(Facility, member.facility_id)
-    facts, report = await load_facts(session, member, facility, msg.sent_at)
+    facts, report, mode = await load_facts(session, member, facility, msg.sent_at)
     conv = (
         await session.execute(select(Conversation).where(Conversation.member_id == member.id))
     ).scalar_one_or_none()
@@ -183,10 +185,10 @@ async def _converse(
     result = dialog.step(state, msg, facts)
 
     await apply_events(
-        session, member, facility, facts.business_date, report, result.events, msg, now
+        session, member, facility, facts.business_date, report, result.events, msg, now, mode
     )
     await _save_state(session, conv, member.id, result.state, now)
-    return list(result.replies)
+    return list(result.replies), facts.business_date
 
 
 def business_date(facility: Facility, at: datetime) -> date:
@@ -196,11 +198,11 @@ def business_date(facility: Facility, at: datetime) -> date:
 
 async def load_facts(
     session: AsyncSession, member: Member, facility: Facility, at: datetime
-) -> tuple[Facts, DailyReport | None]:
+) -> tuple[Facts, DailyReport | None, str]:
+    """What the dialog needs to know, the day's 日報 (locked) if any, and the day's mode."""
     day = business_date(facility, at)
-    report = await repo.report_for(session, member.id, day)
-    previous = await repo.previous_report(session, member.id, day)
-    _, plan = await repo.day_plan(session, member, day)
+    report, previous = await repo.report_and_previous(session, member.id, day)
+    mode, plan = await repo.day_plan(session, member, day)
     offset = at.astimezone(ZoneInfo(facility.tz)).utcoffset() or timedelta(hours=9)
     facts = Facts(
         member_name=member.name,
@@ -213,7 +215,7 @@ async def load_facts(
         planned_start=plan.start if plan is not None else None,
         planned_end=plan.end if plan is not None else None,
     )
-    return facts, report
+    return facts, report, mode
 
 
 async def _today_snapshot(session: AsyncSession, member: Member, at: datetime) -> ReportSnapshot:
@@ -255,14 +257,17 @@ async def apply_events(
     events: tuple[DialogEvent, ...],
     msg: InboundMessage,
     now: datetime,
+    mode: str,
 ) -> DailyReport | None:
+    """Write what the dialog decided. `report` is the day's 日報 as `load_facts` read it
+    (locked), or None: the first event that needs one opens it in the day's `mode`."""
     channel = msg.sender.platform.value
     for event in events:
         if isinstance(event, FieldRecorded):
-            report = report or await _open_report(session, member, day, now)
+            report = report or await _open_report(session, member, day, now, mode)
             await _set_field(session, report, event, member.id, msg.sent_at)
         elif isinstance(event, CheckInCompleted):
-            report = report or await _open_report(session, member, day, now)
+            report = report or await _open_report(session, member, day, now, mode)
             await _support(
                 session,
                 member,
@@ -274,7 +279,7 @@ async def apply_events(
                 key=f"check:{event.phase}:{report.id}",
             )
         elif isinstance(event, AbsenceNoticed):
-            report = report or await _open_report(session, member, day, now)
+            report = report or await _open_report(session, member, day, now, mode)
             if report.start_at is None:
                 report.status = ReportStatus.ABSENT.value
             report.absence_note = event.note or report.absence_note
@@ -322,16 +327,17 @@ async def apply_events(
                 now=now,
             )
         elif isinstance(event, EntryFlagged):
-            report = report or await _open_report(session, member, day, now)
+            report = report or await _open_report(session, member, day, now, mode)
             report.flags = {**(report.flags or {}), event.field.value: event.reason}
     await session.flush()
     return report
 
 
 async def _open_report(
-    session: AsyncSession, member: Member, day: date, now: datetime
+    session: AsyncSession, member: Member, day: date, now: datetime, mode: str | None = None
 ) -> DailyReport:
-    mode, _ = await repo.day_plan(session, member, day)
+    if mode is None:
+        mode, _ = await repo.day_plan(session, member, day)
     report = DailyReport(
         member_id=member.id,
         business_date=day,
@@ -359,6 +365,7 @@ async def _set_field(
         source="member_correction" if event.correction else "member",
         by_member_id=member_id,
         clears_flag=event.correction,
+        locked=True,  # read under lock by load_facts, or opened in this transaction
     )
 
 
@@ -429,12 +436,16 @@ async def _send(
     replies: list[Reply],
     now: datetime,
     member_id: int | None,
+    day: date | None = None,
 ) -> None:
-    """All replies to one event as one outbox row, so a LINE reply token is used once."""
+    """All replies to one event as one outbox row, so a LINE reply token is used once.
+    `day`: the business date the replies belong to, when the caller knows it."""
     if not replies:
         return
-    payload = {"kind": "replies", "replies": [reply_to_json(r) for r in replies]}
-    if member_id is not None:
+    payload: dict[str, Any] = {"kind": "replies", "replies": [reply_to_json(r) for r in replies]}
+    if day is not None:
+        payload["business_date"] = day.isoformat()
+    elif member_id is not None:
         member = await session.get(Member, member_id)
         if member is not None:
             facility = await session.get_one(Facility, member.facility_id)

@@ -137,14 +137,24 @@ async def report_for(session: AsyncSession, member_id: int, day: date) -> DailyR
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def previous_report(session: AsyncSession, member_id: int, day: date) -> DailyReport | None:
+async def report_and_previous(
+    session: AsyncSession, member_id: int, day: date
+) -> tuple[DailyReport | None, DailyReport | None]:
+    """The member's 日報 for `day` and the latest one before it, in one query.
+
+    Both rows come locked (FOR UPDATE on PostgreSQL; SQLite's writer lock is already held),
+    so changes made to them later in the transaction need not re-read them.
+    """
     stmt = (
         select(DailyReport)
-        .where(DailyReport.member_id == member_id, DailyReport.business_date < day)
+        .where(DailyReport.member_id == member_id, DailyReport.business_date <= day)
         .order_by(DailyReport.business_date.desc())
-        .limit(1)
+        .limit(2)
+        .with_for_update()
     )
-    return (await session.execute(stmt)).scalar_one_or_none()
+    rows = list((await session.execute(stmt)).scalars())
+    today = rows.pop(0) if rows and rows[0].business_date == day else None
+    return today, (rows[0] if rows else None)
 
 
 def snapshot(report: DailyReport | None, day: date) -> ReportSnapshot:
