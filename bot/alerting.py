@@ -77,7 +77,10 @@ async def raise_alerts(
             continue
         title = texts.CONCERN_TITLES.get(r.kind, r.kind)
         template = texts.STAFF_INFO if r.level is AlertLevel.INFO else texts.STAFF_ALERT
-        text = template.format(title=title, member=r.member.name, date=_md(r.day), detail=r.detail)
+        # minimal disclosure (APPI, DESIGN §10): who and what kind leave for Slack, no details.
+        detail = r.detail if r.facility.disclosure != "minimal" else ""
+        text = template.format(title=title, member=r.member.name, date=_md(r.day), detail=detail)
+        text = text.rstrip()
         notices.append(
             dict(
                 key=f"notify:{r.key}",

@@ -94,6 +94,22 @@ async def test_alert_is_posted_with_answers_and_buttons_and_its_ts_kept(rig: Rig
     assert len(rig.fake.of("chat.postMessage")) == 1
 
 
+async def test_minimal_disclosure_posts_who_and_what_kind_but_no_answers(rig: Rig) -> None:
+    """A facility that keeps health details off Slack (APPI): the alert names the member and
+    the kind of concern, never the detail nor the day's answers."""
+    async with rig.db.transaction() as session:
+        (await session.get_one(Facility, rig.facility_id)).disclosure = "minimal"
+    await raise_one(rig, detail="体調 1: 頭痛がひどい")
+    assert (await deliver(rig)).sent == 1
+    (post,) = rig.fake.of("chat.postMessage")
+    text = json.dumps(post.args, ensure_ascii=False)
+    assert "体調がすぐれないとの回答" in text and "山田 太郎さん" in text
+    assert "頭痛" not in text and "4時間" not in text and "データ入力" not in text
+    async with rig.db.transaction() as session:
+        row = (await session.execute(select(OutboxMessage))).scalar_one()
+    assert "頭痛" not in json.dumps(row.payload, ensure_ascii=False)
+
+
 async def test_two_staff_press_take_at_once_one_wins_both_see_the_truth(rig: Rig) -> None:
     alert_id = await raise_one(rig)
     await deliver(rig)
