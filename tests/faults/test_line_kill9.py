@@ -13,7 +13,6 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 from sqlalchemy import select
@@ -21,50 +20,15 @@ from sqlalchemy import select
 from adapters.line.sender import LineApi, LineSender
 from bot import delivery
 from storage.db import Database
-from storage.models import Identity, InboxEvent, OutboxMessage
+from storage.models import InboxEvent, OutboxMessage
 from tests.faults.server import Server
-from tests.line.conftest import SECRET, event, sign, webhook
+from tests.faults.webhooks import link_members, post
+from tests.line.conftest import SECRET, event
 from tests.line.fake_api import FakeLine, FakeLineThread
-from tests.support import make_facility, make_member
 
 MEMBERS = 20
 PER_MEMBER = 8
 KILL_AFTER = 50  # acknowledged requests before the kill
-
-
-async def link_members(db: Database, now: datetime) -> list[str]:
-    fid = await make_facility(db, now)
-    mids = [
-        await make_member(db, fid, now, name=f"利用者 {i:02d}", kana=None) for i in range(MEMBERS)
-    ]
-    users = [f"Ukill{i:027d}" for i in range(MEMBERS)]
-    async with db.transaction() as s:
-        for mid, user in zip(mids, users, strict=True):
-            s.add(
-                Identity(
-                    platform="line",
-                    platform_user_id=user,
-                    member_id=mid,
-                    active=True,
-                    link_failures=0,
-                    created_at=now,
-                    linked_at=now,
-                )
-            )
-    return users
-
-
-async def post(client: httpx.AsyncClient, url: str, ev: dict[str, Any]) -> int | None:
-    body = webhook(ev)
-    try:
-        response = await client.post(
-            f"{url}/callback/line",
-            content=body,
-            headers={"X-Line-Signature": sign(body), "Content-Type": "application/json"},
-        )
-    except httpx.HTTPError:
-        return None  # no answer: LINE would redeliver
-    return response.status_code
 
 
 async def rows(db: Database) -> tuple[list[InboxEvent], list[OutboxMessage]]:
@@ -80,7 +44,7 @@ async def test_kill9_mid_stream_loses_nothing_acknowledged(
     db: Database, db_url: str, tmp_path: Path
 ) -> None:
     now = datetime.now(UTC)
-    users = await link_members(db, now)
+    users = await link_members(db, now, "Ukill", MEMBERS)
     with FakeLineThread(FakeLine()) as fake:
         fake.quota_limit = None
         env = {

@@ -2,7 +2,10 @@
 
 It records every call (method and arguments, JSON or form) and answers like Slack does
 ({"ok": true, "ts": ...}). `fail` makes the next call of a method answer with a given status
-and headers; `lose` makes a chat.postMessage land but its answer fail (an unknown outcome).
+and headers; `refuse` queues several such refusals (JSON or not, and optionally `landed`: the
+message is posted but the answer says otherwise); `lose` makes a chat.postMessage land but its
+answer fail (an unknown outcome). Each call keeps what the fake answered (`status`,
+`response_headers`) and, when it posted a message members can see, its `ts`.
 Every recorded Block Kit payload can be checked against Slack's documented limits.
 """
 
@@ -21,7 +24,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 # Slack's documented Block Kit limits.
@@ -50,14 +53,34 @@ class Call:
     method: str
     args: dict[str, Any]
     authorization: str = ""
+    status: int = 200  # what the fake answered
+    response_headers: dict[str, str] = field(default_factory=dict)
+    ts: str | None = None  # the message this call posted (members see it), if any
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """One scripted answer instead of the real one: a JSON object or a raw text body (a
+    proxy's HTML error page …). `landed`: the call took effect before the answer failed."""
+
+    status: int
+    body: dict[str, Any] | str = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    media_type: str = "text/html"  # for a text body
+    landed: bool = False
+
+    def response(self) -> Response:
+        if isinstance(self.body, str):
+            return Response(
+                self.body, self.status, headers=self.headers, media_type=self.media_type
+            )
+        return JSONResponse(self.body, status_code=self.status, headers=self.headers)
 
 
 @dataclass
 class FakeSlack:
     calls: list[Call] = field(default_factory=list)
-    failures: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = field(
-        default_factory=dict
-    )
+    failures: dict[str, list[Refusal]] = field(default_factory=dict)
     lost: set[str] = field(default_factory=set)
     slow: dict[str, float] = field(default_factory=dict)  # method -> seconds before answering
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -66,7 +89,11 @@ class FakeSlack:
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def fail(self, method: str, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
-        self.failures.setdefault(method, []).append((status, body, headers))
+        self.refuse(method, Refusal(status, body, headers))
+
+    def refuse(self, method: str, *refusals: Refusal) -> None:
+        """The next calls of `method` get these answers, one each, in order."""
+        self.failures.setdefault(method, []).extend(refusals)
 
     def lose(self, method: str) -> None:
         self.lost.add(method)
@@ -99,7 +126,7 @@ class FakeSlack:
 
     # --- the ASGI app ------------------------------------------------------------------
 
-    async def handle(self, request: Request) -> JSONResponse:
+    async def handle(self, request: Request) -> Response:
         method = request.path_params["method"]
         args: dict[str, Any] = dict(request.query_params)
         raw = await request.body()
@@ -110,17 +137,28 @@ class FakeSlack:
         for key in ("blocks", "view", "metadata"):
             if isinstance(args.get(key), str):
                 args[key] = json.loads(args[key])
-        self.calls.append(Call(method, args, request.headers.get("authorization", "")))
+        call = Call(method, args, request.headers.get("authorization", ""))
+        self.calls.append(call)
         if method in self.slow:
             await asyncio.sleep(self.slow[method])
-        if self.failures.get(method):
-            status, body, headers = self.failures[method].pop(0)
-            return JSONResponse(body, status_code=status, headers=headers)
+        refusal = self.failures[method].pop(0) if self.failures.get(method) else None
+        if refusal is not None and not refusal.landed:
+            return self._refused(call, refusal)
         body = self.answer(method, args)
+        if method == "chat.postMessage":
+            call.ts = str(body["ts"])
+        if refusal is not None:
+            return self._refused(call, refusal)
         if method in self.lost:
             self.lost.discard(method)
-            return JSONResponse({"ok": False, "error": "service_unavailable"}, status_code=503)
+            return self._refused(
+                call, Refusal(503, {"ok": False, "error": "service_unavailable"}, landed=True)
+            )
         return JSONResponse(body)
+
+    def _refused(self, call: Call, refusal: Refusal) -> Response:
+        call.status, call.response_headers = refusal.status, dict(refusal.headers)
+        return refusal.response()
 
     def answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         if method == "auth.test":
