@@ -8,12 +8,13 @@ recipient is still unsent.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import aliased
 
 from bot.ports import OutboxItem, Outcome, Sender, SendResult
@@ -136,16 +137,25 @@ async def flush(
         if not items:
             break
         blocked: set[tuple[str, str]] = set()
-        for item in items:
-            if (item.platform, item.recipient) in blocked:
-                await _release(db, item, now)
-                continue
+        for index, item in enumerate(items):
+            tried = False
             try:
-                result = await senders[item.platform].send(item, now)
-            except Exception as exc:  # a sender bug must not stop the others
-                log.exception("sender raised", extra={"outbox_id": item.id})
-                result = SendResult(Outcome.RETRY, error=type(exc).__name__)
-            await record(db, item, result, now)
+                if (item.platform, item.recipient) in blocked:
+                    await _release(db, [item], now)
+                    continue
+                tried = True
+                try:
+                    result = await senders[item.platform].send(item, now)
+                except Exception as exc:  # a sender bug must not stop the others
+                    log.exception("sender raised", extra={"outbox_id": item.id})
+                    result = SendResult(Outcome.RETRY, error=type(exc).__name__)
+                await record(db, item, result, now)
+            except Exception:
+                # The database went away mid-pass. A row just sent has an unknown outcome and
+                # keeps its lease; the rows not tried yet go back to the queue at once rather
+                # than hold up their recipients' later messages for the lease's whole minute.
+                await _release_untried(db, items[index + 1 if tried else index :], now)
+                raise
             if result.outcome is Outcome.SENT:
                 sent += 1
             elif result.outcome is Outcome.RETRY:
@@ -158,7 +168,28 @@ async def flush(
     return Flushed(sent, retried, failed)
 
 
-async def _release(db: Database, item: OutboxItem, now: datetime) -> None:
+async def _release(db: Database, items: list[OutboxItem], now: datetime) -> None:
+    """Unlease claimed rows that were not tried: due again now."""
     async with db.transaction() as session:
-        row = await session.get_one(OutboxMessage, item.id)
-        row.status, row.next_attempt_at = "pending", now
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_([i.id for i in items]), OutboxMessage.status == "sending")
+            .values(status="pending", next_attempt_at=now)
+        )
+
+
+RELEASE_WAITS_S = (0.0, 0.5, 1.0, 2.0, 4.0)  # a database restart takes a few seconds
+
+
+async def _release_untried(db: Database, items: list[OutboxItem], now: datetime) -> None:
+    """Best effort while the database comes back; otherwise the lease runs out as usual."""
+    if not items:
+        return
+    for wait in RELEASE_WAITS_S:
+        await asyncio.sleep(wait)
+        try:
+            await _release(db, items, now)
+            return
+        except Exception:
+            continue
+    log.warning("claimed outbox rows stay leased", extra={"rows": len(items)})

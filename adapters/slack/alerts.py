@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack import blocks as bk
 from adapters.slack import views
 from adapters.slack.deps import Deps
+from adapters.slack.errors import slack_error
 from bot import alert_actions, board, texts
 from bot.alert_actions import ActionResult
 
@@ -142,7 +143,7 @@ async def _update(
         try:
             await client.chat_update(channel=ch, ts=t, text=text, blocks=blocks)
         except SlackApiError as exc:
-            log.warning("alert message update failed: %s", exc.response.get("error"))
+            log.warning("alert message update failed: %s", slack_error(exc))
 
 
 async def _ephemeral(client: AsyncWebClient, channel: str, user: str, text: str) -> None:
@@ -154,4 +155,4 @@ async def _ephemeral(client: AsyncWebClient, channel: str, user: str, text: str)
             channel=channel, user=user, text=text, blocks=[bk.section(text)]
         )
     except SlackApiError as exc:
-        log.warning("ephemeral message failed: %s", exc.response.get("error"))
+        log.warning("ephemeral message failed: %s", slack_error(exc))

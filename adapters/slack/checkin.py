@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.slack import blocks as bk
 from adapters.slack.deps import Deps
+from adapters.slack.errors import slack_error
 from bot import board, dialog, service, texts
 from bot.domain import ContactRef, InboundMessage, Platform, Reply, reply_to_json
 from storage import repo
@@ -174,7 +175,7 @@ async def mark_tapped(client: AsyncWebClient, body: dict[str, Any]) -> None:
             blocks=blocks,
         )
     except SlackApiError as exc:  # cosmetic: the answer itself is already on its way
-        log.warning("could not mark a tapped button: %s", exc.response.get("error"))
+        log.warning("could not mark a tapped button: %s", slack_error(exc))
 
 
 def to_inbound(event: dict[str, Any], body: dict[str, Any]) -> InboundMessage | None:

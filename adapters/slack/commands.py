@@ -21,6 +21,7 @@ from adapters.slack import blocks as bk
 from adapters.slack import recordkeeping
 from adapters.slack.answer import Answer, _say
 from adapters.slack.deps import Deps
+from adapters.slack.errors import slack_error
 from adapters.slack.views import parse_day
 from bot import admin, board, texts
 from storage.models import Facility, Member, Staff
@@ -76,7 +77,7 @@ async def post(
                     channel=channel, user=user, text=answer.text, blocks=blocks
                 )
         except SlackApiError as exc:
-            if exc.response.get("error") not in NOT_A_MEMBER:
+            if slack_error(exc) not in NOT_A_MEMBER:
                 raise
             kind = "in_channel" if answer.share else "ephemeral"
             await respond(text=answer.text, blocks=blocks, response_type=kind)

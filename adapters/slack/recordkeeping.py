@@ -20,6 +20,7 @@ from adapters.slack import blocks as bk
 from adapters.slack import record_blocks as rb
 from adapters.slack.answer import Answer, _say
 from adapters.slack.deps import Deps
+from adapters.slack.errors import slack_error
 from bot import admin, board, compliance_report, exports, records, texts
 from bot.admin import AdminError
 from bot.domain import StaffRole
@@ -249,7 +250,7 @@ async def _tell(client: AsyncWebClient, body: dict[str, Any], text: str) -> None
                 channel=channel, user=body["user"]["id"], text=text, blocks=[bk.section(text)]
             )
         except SlackApiError as exc:
-            log.warning("ephemeral message failed: %s", exc.response.get("error"))
+            log.warning("ephemeral message failed: %s", slack_error(exc))
 
 
 async def on_report_sign(deps: Deps, client: AsyncWebClient, body: dict[str, Any]) -> None:

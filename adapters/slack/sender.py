@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from adapters.slack import blocks as bk
 from adapters.slack import record_blocks as rb
 from adapters.slack import views
+from adapters.slack.errors import slack_error
 from bot import alert_actions, texts
 from bot.domain import reply_from_json
 from bot.ports import OutboxItem, Outcome, SendResult
@@ -95,7 +96,7 @@ class SlackSender:
                 include_all_metadata=True,
             )
         except SlackApiError as exc:  # e.g. a missing history scope: posting beats losing it
-            log.warning("history lookup failed: %s", exc.response.get("error"))
+            log.warning("history lookup failed: %s", slack_error(exc))
             return None
         for message in resp.get("messages") or []:
             meta = message.get("metadata") or {}
@@ -226,7 +227,7 @@ def _date(raw: object) -> date | None:
 
 def _classify(exc: SlackApiError) -> SendResult:
     resp = exc.response
-    error = str(resp.get("error") or resp.status_code)
+    error = slack_error(exc)
     if resp.status_code == 429 or error in RETRYABLE_ERRORS or resp.status_code >= 500:
         raw = resp.headers.get("Retry-After") or resp.headers.get("retry-after")
         try:

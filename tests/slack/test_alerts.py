@@ -16,6 +16,7 @@ from bot.domain import AlertLevel
 from bot.ports import OutboxItem, Outcome
 from storage.models import Alert, DailyReport, Facility, Member, OutboxMessage, SupportRecord
 from tests.slack.conftest import CHANNEL, STAFF1, STAFF2, TEAM, Rig, sample
+from tests.slack.fake_slack import Refusal
 from tests.support import jst, make_member
 
 
@@ -216,6 +217,20 @@ async def test_429_is_retried_after_slacks_retry_after(rig: Rig) -> None:
         item = _item(row)
     result = await sender(rig).send(item, rig.clock.at)
     assert result.outcome is Outcome.RETRY and result.retry_after == 7
+
+
+async def test_a_plain_text_outage_page_is_retried_after_its_retry_after(rig: Rig) -> None:
+    """A proxy in front of Slack answers 503 text/plain: still a retry, when it says."""
+    await raise_one(rig)
+    rig.fake.refuse(
+        "chat.postMessage",
+        Refusal(503, "upstream connect error", {"Retry-After": "60"}, media_type="text/plain"),
+    )
+    async with rig.db.transaction() as session:
+        item = _item((await session.execute(select(OutboxMessage))).scalar_one())
+    result = await sender(rig).send(item, rig.clock.at)
+    assert result.outcome is Outcome.RETRY and result.retry_after == 60
+    assert result.error == "503"
 
 
 async def test_a_retry_after_a_lost_answer_does_not_post_twice(rig: Rig) -> None:
