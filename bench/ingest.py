@@ -6,7 +6,8 @@
 Starts, each in its own process on 127.0.0.1, (1) Nippo's app (`create_app`) with LINE
 configured against a local fake LINE API, and (2) a baseline app that only verifies and
 parses the webhook with line-bot-sdk and answers 200. Sends the same bounded number of
-signed single-event webhooks from linked members to each at a fixed concurrency and prints
+signed single-event webhooks from linked members to each at a fixed concurrency (after a
+warm-up whose events Nippo has handled before the measured run) and prints
 events/s and p50/p99 acknowledgement latency side by side, with the ratio. Nippo's figure
 includes the work done after each acknowledgement (dialog, records, reply to the fake API)
 competing for the same CPU and database; the time until every event was handled is printed
