@@ -22,8 +22,8 @@ from bot import delivery
 from storage.db import Database
 from storage.models import InboxEvent, OutboxMessage
 from tests.faults.server import Server
-from tests.faults.webhooks import link_members, post
-from tests.line.conftest import SECRET, event
+from tests.faults.webhooks import link_members, post, server_env
+from tests.line.conftest import event
 from tests.line.fake_api import FakeLine, FakeLineThread
 
 MEMBERS = 20
@@ -47,15 +47,7 @@ async def test_kill9_mid_stream_loses_nothing_acknowledged(
     users = await link_members(db, now, "Ukill", MEMBERS)
     with FakeLineThread(FakeLine()) as fake:
         fake.quota_limit = None
-        env = {
-            "DATABASE_URL": db_url,
-            "LINE_CHANNEL_SECRET": SECRET,
-            "LINE_CHANNEL_ACCESS_TOKEN": "test-access-token",
-            "LINE_API_BASE_URL": fake.url,
-            "LINE_DATA_API_BASE_URL": fake.url,
-            "SCHEDULER_ENABLED": "true",
-        }
-        server = Server(env, tmp_path)
+        server = Server(server_env(db_url, fake.url), tmp_path)
         await asyncio.to_thread(server.start)
         try:
             events = {

@@ -24,7 +24,8 @@ from bot import delivery, ticks
 from bot.app import create_app
 from bot.settings import Settings
 from storage.db import Database
-from storage.models import Identity, OutboxMessage
+from storage.models import OutboxMessage
+from tests.faults.webhooks import link_accounts
 from tests.line.conftest import SECRET, Clock, Line, event
 from tests.line.fake_api import FakeLine, Scripted
 from tests.support import jst, make_facility, make_member
@@ -79,19 +80,7 @@ async def test_storm_every_message_once_in_order_with_one_key_each(
     fid = await make_facility(db, t0, alert_channel="C-STAFF")
     users = [f"U{i:032x}" for i in range(MEMBERS)]
     mids = [await make_member_in(db, fid, t0, i) for i in range(MEMBERS)]
-    async with db.transaction() as s:
-        for mid, user in zip(mids, users, strict=True):
-            s.add(
-                Identity(
-                    platform="line",
-                    platform_user_id=user,
-                    member_id=mid,
-                    active=True,
-                    link_failures=0,
-                    created_at=t0,
-                    linked_at=t0,
-                )
-            )
+    await link_accounts(db, t0, zip(mids, users, strict=True))
     fake.script(REPLY, *storm(15))
     fake.script(PUSH, *storm(150))
 

@@ -21,10 +21,11 @@ from bot import delivery, ticks
 from bot.app import create_app
 from bot.settings import Settings
 from storage.db import Database
-from storage.models import Alert, Identity, InboxEvent, OutboxMessage, SupportRecord
+from storage.models import Alert, InboxEvent, OutboxMessage, SupportRecord
+from tests.faults.webhooks import link_members
 from tests.line.conftest import SECRET, Clock, event, sign, webhook
 from tests.line.fake_api import FakeLine
-from tests.support import jst, make_facility, make_member
+from tests.support import jst
 
 DAY = "2026-07-01"
 MEMBERS = 12
@@ -61,24 +62,7 @@ async def test_two_replicas_under_load_each_effect_and_event_once(
     db: Database, db_url: str, fake_line: FakeLine, t0: datetime
 ) -> None:
     fake_line.quota_limit = None
-    fid = await make_facility(db, t0, alert_channel="C-STAFF")
-    mids = [
-        await make_member(db, fid, t0, name=f"利用者 {i:02d}", kana=None) for i in range(MEMBERS)
-    ]
-    users = [f"Urep{i:028d}" for i in range(MEMBERS)]
-    async with db.transaction() as s:
-        for mid, user in zip(mids, users, strict=True):
-            s.add(
-                Identity(
-                    platform="line",
-                    platform_user_id=user,
-                    member_id=mid,
-                    active=True,
-                    link_failures=0,
-                    created_at=t0,
-                    linked_at=t0,
-                )
-            )
+    users = await link_members(db, t0, "Urep", MEMBERS, alert_channel="C-STAFF")
     start = jst(DAY, "09:55")
     a, b = Replica(db_url, fake_line, start), Replica(db_url, fake_line, start)
     sent_events: list[str] = []

@@ -31,8 +31,8 @@ from bot import delivery
 from storage.db import Database
 from storage.models import InboxEvent, OutboxMessage
 from tests.faults.server import Server
-from tests.faults.webhooks import link_members, post
-from tests.line.conftest import SECRET, event
+from tests.faults.webhooks import link_members, post, server_env
+from tests.line.conftest import event
 from tests.line.fake_api import FakeLine, FakeLineThread
 
 MEMBERS = 12  # writing all along
@@ -122,15 +122,7 @@ async def test_restart_under_webhook_load_loses_nothing_acknowledged(
     late = set(users[MEMBERS:])
     with FakeLineThread(FakeLine()) as fake:
         fake.quota_limit = None
-        env = {
-            "DATABASE_URL": db_url,
-            "LINE_CHANNEL_SECRET": SECRET,
-            "LINE_CHANNEL_ACCESS_TOKEN": "test-access-token",
-            "LINE_API_BASE_URL": fake.url,
-            "LINE_DATA_API_BASE_URL": fake.url,
-            "SCHEDULER_ENABLED": "true",
-        }
-        server = Server(env, tmp_path)
+        server = Server(server_env(db_url, fake.url), tmp_path)
         await asyncio.to_thread(server.start)
         assert server.proc is not None
         pid = server.proc.pid
