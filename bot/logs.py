@@ -33,3 +33,6 @@ def configure(level: str = "INFO", fmt: str = "json") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # APScheduler logs every run of every job at INFO (two lines per delivery pass, every few
+    # seconds): ~57,000 lines a day that say nothing. Its warnings and errors still show.
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))

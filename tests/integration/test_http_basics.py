@@ -7,7 +7,9 @@ import logging
 from datetime import datetime
 
 import httpx
+import pytest
 
+from bot import logs
 from bot.app import create_app
 from bot.logs import JsonFormatter
 from bot.metrics import REGISTRY
@@ -57,3 +59,22 @@ def test_json_logs_keep_ids_and_drop_nothing_else() -> None:
     )
     line = json.loads(JsonFormatter().format(record))
     assert line["msg"] == "account linked" and line["identity_id"] == 7 and line["level"] == "info"
+
+
+def test_logs_leave_out_apschedulers_per_run_chatter(capsys: pytest.CaptureFixture[str]) -> None:
+    """Every delivery pass (every 3 s) would log two INFO lines from APScheduler; operators
+    see our own INFO lines and APScheduler's warnings only."""
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level, logging.getLogger("apscheduler").level
+    try:
+        logs.configure("INFO", "text")
+        logging.getLogger("apscheduler.executors.default").info('Running job "deliver"')
+        logging.getLogger("apscheduler.scheduler").warning("Run time of job was missed")
+        logging.getLogger("bot.service").info("account linked")
+    finally:
+        root.handlers[:], _, _ = saved
+        root.setLevel(saved[1])
+        logging.getLogger("apscheduler").setLevel(saved[2])
+    err = capsys.readouterr().err
+    assert "account linked" in err and "Run time of job was missed" in err
+    assert "Running job" not in err
