@@ -198,7 +198,9 @@ class LineSender:
             wait = retry_after(_header(exc, "Retry-After"), now)
             return SendResult(Outcome.RETRY, via=via, retry_after=wait, error=message)
         if status == 0 or status >= 500:
-            return SendResult(Outcome.RETRY, via=via, error=message)
+            # A 503 may say how long the outage lasts (RFC 9110 Retry-After): then not sooner.
+            wait = retry_after(_header(exc, "Retry-After"), now) if status else None
+            return SendResult(Outcome.RETRY, via=via, retry_after=wait, error=message)
         return SendResult(Outcome.FAILED, via=via, error=message)
 
     async def _watch_quota(self, now: datetime) -> None:

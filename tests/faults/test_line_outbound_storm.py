@@ -8,6 +8,7 @@ member, each push always under its own row's X-Line-Retry-Key.
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -98,8 +99,11 @@ async def test_storm_every_message_once_in_order_with_one_key_each(
     sender = LineSender(LineApi("test-access-token", fake.url, fake.url), db)
     try:
         now = jst(DAY, "11:00")
+        # Per request to the fake LINE API, the simulated time it was made at (from here on).
+        sent_at: list[datetime | None] = [None] * len(fake.requests)
         for _ in range(300):
             await delivery.flush(db, {"line": sender}, now)
+            sent_at += [now] * (len(fake.requests) - len(sent_at))
             if await pending(db) == 0:
                 break
             now += timedelta(seconds=30)
@@ -131,6 +135,19 @@ async def test_storm_every_message_once_in_order_with_one_key_each(
             pushed[call.headers["x-line-retry-key"]].payload
         )
     assert set(fake.accepted_keys) == set(pushed)
+
+    # A refusal's Retry-After held: that push went again no sooner than it said.
+    waited = 0
+    tries: dict[str, list[tuple[datetime, str | None]]] = defaultdict(list)
+    for at, call in zip(sent_at, fake.requests, strict=True):
+        if call.path == PUSH and at is not None:
+            tries[call.headers["x-line-retry-key"]].append((at, call.retry_after))
+    for attempts in tries.values():
+        for (at, retry_after), (again, _) in itertools.pairwise(attempts):
+            if retry_after is not None:
+                assert again - at >= timedelta(seconds=float(retry_after))
+                waited += 1
+    assert waited >= 3
 
     # What each member saw: every row once, in the order it was queued.
     seen: dict[str, list[Any]] = defaultdict(list)

@@ -30,6 +30,7 @@ class Recorded:
     path: str
     headers: dict[str, str]
     body: Any
+    retry_after: str | None = None  # the Retry-After a scripted refusal answered with
 
 
 @dataclass
@@ -73,15 +74,17 @@ class FakeLine:
         self.requests.append(rec)
         return rec
 
-    def _scripted(self, path: str) -> Response | None:
-        if self.scripts[path]:
-            s = self.scripts[path].pop(0)
+    def _scripted(self, rec: Recorded, name: str | None = None) -> Response | None:
+        script = self.scripts[name or rec.path]
+        if script:
+            s = script.pop(0)
+            rec.retry_after = s.headers.get("Retry-After")
             return JSONResponse(s.body or {}, status_code=s.status, headers=s.headers)
         return None
 
     async def reply(self, request: Request) -> Response:
         rec = await self._record(request)
-        scripted = self._scripted(rec.path)
+        scripted = self._scripted(rec)
         if scripted is not None:
             return scripted
         token = rec.body["replyToken"]
@@ -93,7 +96,7 @@ class FakeLine:
 
     async def push(self, request: Request) -> Response:
         rec = await self._record(request)
-        scripted = self._scripted(rec.path)
+        scripted = self._scripted(rec)
         if scripted is not None:
             return scripted
         key = rec.headers.get("x-line-retry-key")
@@ -120,8 +123,8 @@ class FakeLine:
         return JSONResponse({"totalUsage": self.usage})
 
     async def get_content(self, request: Request) -> Response:
-        await self._record(request)
-        scripted = self._scripted("content")
+        rec = await self._record(request)
+        scripted = self._scripted(rec, "content")  # one script for every message id
         if scripted is not None:
             return scripted
         found = self.content.get(request.path_params["mid"])
