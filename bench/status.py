@@ -16,19 +16,16 @@ import argparse
 import asyncio
 import random
 import statistics
-import tempfile
 import time as clock
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select
-from tick import pg_database, sync_engine  # the sibling benchmark's helpers
+from tick import loaded_databases, sync_engine  # the sibling benchmark's helpers
 
 from adapters.slack.blocks import board_messages
 from bot import board
-from storage import db as storage_db
 from storage.db import Database
 from storage.models import (
     Alert,
@@ -182,21 +179,14 @@ def main() -> None:
         f"{len(rows[DailyReport])} reports, {len(rows[ReportRevision])} revisions, "
         f"{len(rows[SupportRecord])} support records, {len(rows[Alert])} alerts"
     )
-    backends = ("postgresql", "sqlite") if args.backend == "both" else (args.backend,)
-    with tempfile.TemporaryDirectory() as tmp:
-        for backend in backends:
-            if backend == "postgresql":
-                url = pg_database("nippo_bench_status")
-            else:
-                url = f"sqlite:///{Path(tmp) / 'status.db'}"
-            storage_db.upgrade(url)
-            print(f"  {backend:10} fixture loaded in {load(url, rows):.1f} s")
-            t = asyncio.run(measure(url, args.runs))
-            print(
-                f"  {backend:10} /nippo status (40 members): p50 {statistics.median(t):.1f} ms"
-                f"  p95 {pct(t, 95):.1f} ms  max {max(t):.1f} ms  ({len(t)} runs)"
-            )
-            print(f"RESULT status {backend} p95_ms={pct(t, 95):.1f}")
+    databases = loaded_databases(args.backend, "nippo_bench_status", lambda u: load(u, rows))
+    for backend, url in databases:
+        t = asyncio.run(measure(url, args.runs))
+        print(
+            f"  {backend:10} /nippo status (40 members): p50 {statistics.median(t):.1f} ms"
+            f"  p95 {pct(t, 95):.1f} ms  max {max(t):.1f} ms  ({len(t)} runs)"
+        )
+        print(f"RESULT status {backend} p95_ms={pct(t, 95):.1f}")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import os
 import random
 import tempfile
 import time as clock
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -157,6 +158,23 @@ def pg_database(name: str) -> str:
     return make_url(PG_ADMIN).set(database=name).render_as_string(False)
 
 
+def loaded_databases(
+    choice: str, name: str, load_into: Callable[[str], float]
+) -> Iterator[tuple[str, str]]:
+    """Per backend asked for ("postgresql", "sqlite" or "both"): a new database, migrated and
+    loaded by `load_into` (its seconds printed); yields (backend, url)."""
+    backends = ("postgresql", "sqlite") if choice == "both" else (choice,)
+    with tempfile.TemporaryDirectory() as tmp:
+        for backend in backends:
+            if backend == "postgresql":
+                url = pg_database(name)
+            else:
+                url = f"sqlite:///{Path(tmp) / name}.db"
+            storage_db.upgrade(url)
+            print(f"  {backend:10} fixture loaded in {load_into(url):.1f} s")
+            yield backend, url
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--members", type=int, default=50_000)
@@ -168,16 +186,8 @@ def main() -> None:
         f"{args.members} members in {args.facilities} facilities; "
         f"{len(rows['r'])} started by 10:31, {len(rows['i'])} linked"
     )
-    backends = ("postgresql", "sqlite") if args.backend == "both" else (args.backend,)
-    with tempfile.TemporaryDirectory() as tmp:
-        for backend in backends:
-            if backend == "postgresql":
-                url = pg_database("nippo_bench")
-            else:
-                url = f"sqlite:///{Path(tmp) / 'bench.db'}"
-            storage_db.upgrade(url)
-            print(f"  {backend:10} fixture loaded in {load(url, rows):.1f} s")
-            asyncio.run(measure(url, backend))
+    for backend, url in loaded_databases(args.backend, "nippo_bench", lambda u: load(u, rows)):
+        asyncio.run(measure(url, backend))
 
 
 if __name__ == "__main__":

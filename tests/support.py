@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from typing import Any
@@ -15,6 +16,7 @@ from bot.admin import ScheduleSpec
 from bot.domain import ContactRef, DayMode, InboundMessage, Platform, Reply, reply_from_json
 from bot.ports import OutboxItem, Outcome, SendResult
 from storage.db import Database
+from storage.models import Identity
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 
@@ -139,3 +141,27 @@ def run_cli(*args: str) -> str:
     result = CliRunner().invoke(app, list(args))
     assert result.exit_code == 0, result.output
     return result.output
+
+
+async def link_accounts(
+    db: Database,
+    now: datetime,
+    pairs: Iterable[tuple[int, str]],
+    *,
+    platform: str = "line",
+    active: bool = True,
+) -> None:
+    """Link each (member id, platform user id) as if the member had sent staff's code."""
+    async with db.transaction() as s:
+        for mid, user in pairs:
+            s.add(
+                Identity(
+                    platform=platform,
+                    platform_user_id=user,
+                    member_id=mid,
+                    active=active,
+                    link_failures=0,
+                    created_at=now,
+                    linked_at=now,
+                )
+            )

@@ -11,18 +11,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 from sqlalchemy import select
 
-from adapters.line.sender import LineApi, LineSender
-from bot import delivery
 from storage.db import Database
 from storage.models import InboxEvent, OutboxMessage
 from tests.faults.server import Server
-from tests.faults.webhooks import link_members, post, server_env
+from tests.faults.webhooks import deliver_after_lease, link_members, post, server_env
 from tests.line.conftest import event
 from tests.line.fake_api import FakeLine, FakeLineThread
 
@@ -104,17 +102,7 @@ async def test_kill9_mid_stream_loses_nothing_acknowledged(
 
         # Rows the dead process had leased wait out their lease (60 s), and a member's later
         # rows wait behind them; deliver the rest as the restarted server would after it.
-        sender = LineSender(LineApi("test-access-token", fake.url, fake.url), db)
-        try:
-            at = datetime.now(UTC) + delivery.LEASE + timedelta(seconds=1)
-            for _ in range(20):
-                await delivery.flush(db, {"line": sender}, at)
-                _, outbox = await rows(db)
-                if {o.status for o in outbox} == {"sent"}:
-                    break
-                at += timedelta(seconds=30)
-        finally:
-            await sender.aclose()
+        await deliver_after_lease(db, fake.url)
 
         inbox, outbox = await rows(db)
         assert Counter(e.event_id for e in inbox) == Counter(every)  # each stored once

@@ -26,10 +26,9 @@ from bot.app import create_app
 from bot.settings import Settings
 from storage.db import Database
 from storage.models import OutboxMessage
-from tests.faults.webhooks import link_accounts
 from tests.line.conftest import SECRET, Clock, Line, event
 from tests.line.fake_api import FakeLine, Scripted
-from tests.support import jst, make_facility, make_member
+from tests.support import jst, link_accounts, make_facility, make_member
 
 DAY = "2026-07-01"
 MEMBERS = 20

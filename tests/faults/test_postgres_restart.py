@@ -18,7 +18,7 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +26,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from adapters.line.sender import LineApi, LineSender
 from bot import delivery
 from storage.db import Database
 from storage.models import InboxEvent, OutboxMessage
 from tests.faults.server import Server
-from tests.faults.webhooks import link_members, post, server_env
+from tests.faults.webhooks import deliver_after_lease, link_members, post, server_env
 from tests.line.conftest import event
 from tests.line.fake_api import FakeLine, FakeLineThread
 
@@ -222,17 +221,7 @@ async def test_restart_under_webhook_load_loses_nothing_acknowledged(
         _, outbox = await _rows(db)
         cut = {key for key, o in outbox.items() if cut_short(o)}
         assert cut == {key for key, o in outbox.items() if o.status == "sending"}
-        sender = LineSender(LineApi("test-access-token", fake.url, fake.url), db)
-        try:
-            at = datetime.now(UTC) + delivery.LEASE + timedelta(seconds=1)
-            for _ in range(20):
-                await delivery.flush(db, {"line": sender}, at)
-                _, outbox = await _rows(db)
-                if {o.status for o in outbox.values()} == {"sent"}:
-                    break
-                at += timedelta(seconds=30)
-        finally:
-            await sender.aclose()
+        await deliver_after_lease(db, fake.url)
 
         # Each event handled once; each reply shown once, or twice (a rare duplicate beats a
         # lost answer) when it reached LINE just as the outage cut its flush short.

@@ -24,10 +24,10 @@ from adapters.slack.deps import web_client
 from adapters.slack.sender import METADATA_EVENT, SlackSender
 from bot import admin, delivery
 from bot.domain import reply_from_json
-from storage.models import Alert, Identity, InboxEvent, Member, OutboxMessage
+from storage.models import Alert, InboxEvent, Member, OutboxMessage
 from tests.slack.conftest import CHANNEL, TEAM, Rig, sample
 from tests.slack.fake_slack import Call, Refusal
-from tests.support import jst, make_member
+from tests.support import jst, link_accounts, make_member
 
 DAY = "2026-07-01"
 OTHER_CHANNEL = "C_ALERTS_B"
@@ -90,18 +90,7 @@ async def seed(rig: Rig) -> list[str]:
         for i in range(PER_FACILITY):
             mid = await make_member(db, fid, at, name=f"利用者 {f}{i}", kana=None)
             user = f"U_M{f}{i}"
-            async with db.transaction() as s:
-                s.add(
-                    Identity(
-                        platform="slack",
-                        platform_user_id=user,
-                        member_id=mid,
-                        active=True,
-                        link_failures=0,
-                        created_at=at,
-                        linked_at=at,
-                    )
-                )
+            await link_accounts(db, at, [(mid, user)], platform="slack")
             users.append(user)
     return users
 

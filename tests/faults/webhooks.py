@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy import func, select
 
+from adapters.line.sender import LineApi, LineSender
+from bot import delivery
 from storage.db import Database
-from storage.models import Identity
+from storage.models import OutboxMessage
 from tests.line.conftest import SECRET, sign, webhook
-from tests.support import make_facility, make_member
+from tests.support import link_accounts, make_facility, make_member
 
 
 async def link_members(
@@ -25,23 +27,6 @@ async def link_members(
     users = [f"{prefix}{i:0{33 - len(prefix)}d}" for i in range(count)]
     await link_accounts(db, now, zip(mids, users, strict=True))
     return users
-
-
-async def link_accounts(db: Database, now: datetime, pairs: Iterable[tuple[int, str]]) -> None:
-    """Link each (member id, LINE user id) as if the member had sent staff's code."""
-    async with db.transaction() as s:
-        for mid, user in pairs:
-            s.add(
-                Identity(
-                    platform="line",
-                    platform_user_id=user,
-                    member_id=mid,
-                    active=True,
-                    link_failures=0,
-                    created_at=now,
-                    linked_at=now,
-                )
-            )
 
 
 async def post(client: httpx.AsyncClient, url: str, ev: dict[str, Any]) -> int | None:
@@ -68,3 +53,22 @@ def server_env(db_url: str, fake_line_url: str) -> dict[str, str]:
         "LINE_DATA_API_BASE_URL": fake_line_url,
         "SCHEDULER_ENABLED": "true",
     }
+
+
+async def deliver_after_lease(db: Database, fake_line_url: str) -> None:
+    """Send what a stopped server left, as a server does once the 60 s leases end: flushes
+    on a simulated clock from a lease past now until no LINE row is unsent."""
+    sender = LineSender(LineApi("test-access-token", fake_line_url, fake_line_url), db)
+    unsent = select(func.count()).where(
+        OutboxMessage.platform == "line", OutboxMessage.status != "sent"
+    )
+    try:
+        at = datetime.now(UTC) + delivery.LEASE + timedelta(seconds=1)
+        for _ in range(20):
+            await delivery.flush(db, {"line": sender}, at)
+            async with db.transaction() as s:
+                if not (await s.execute(unsent)).scalar_one():
+                    return
+            at += timedelta(seconds=30)
+    finally:
+        await sender.aclose()

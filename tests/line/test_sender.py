@@ -15,10 +15,10 @@ from bot import delivery, texts
 from bot.domain import Reply, reply_to_json
 from storage import repo
 from storage.db import Database
-from storage.models import Identity, OutboxMessage, Staff
+from storage.models import OutboxMessage, Staff
 from tests.line.fake_api import FakeLine, Scripted
 from tests.line.schema import check_body
-from tests.support import make_facility, make_member
+from tests.support import link_accounts, make_facility, make_member
 
 U = "Umember000000000000000000000000001"
 PUSH = "/v2/bot/message/push"
@@ -35,17 +35,8 @@ async def sender(db: Database, fake_line: FakeLine) -> AsyncIterator[LineSender]
 async def setup_member(db: Database, t0: datetime, *, active: bool = True) -> int:
     fid = await make_facility(db, t0, alert_channel="C-ALERTS")
     mid = await make_member(db, fid, t0)
+    await link_accounts(db, t0, [(mid, U)], active=active)
     async with db.transaction() as s:
-        s.add(
-            Identity(
-                platform="line",
-                platform_user_id=U,
-                member_id=mid,
-                active=active,
-                link_failures=0,
-                created_at=t0,
-            )
-        )
         s.add(
             Staff(
                 facility_id=fid, name="管理 者", role="manager", slack_user_id="UMGR", created_at=t0

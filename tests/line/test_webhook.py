@@ -31,7 +31,7 @@ from tests.line.conftest import (
     sign,
     webhook,
 )
-from tests.support import jst, link_code, make_facility, make_member
+from tests.support import jst, link_accounts, link_code, make_facility, make_member
 
 DAY = "2026-07-01"
 
@@ -250,17 +250,7 @@ async def test_an_event_that_keeps_failing_is_given_up_after_five_tries(
 
     fid = await make_facility(db, t0)
     mid = await make_member(db, fid, t0)
-    async with db.transaction() as s:
-        s.add(
-            Identity(
-                platform="line",
-                platform_user_id=USER,
-                member_id=mid,
-                active=True,
-                link_failures=0,
-                created_at=t0,
-            )
-        )
+    await link_accounts(db, t0, [(mid, USER)])
     app = FastAPI()
     app.include_router(line_router(SECRET, db, Clock(t0), after_ack=None))
     body = webhook(event("24_message_image", t0))
