@@ -126,10 +126,10 @@ def create_app(
         return REGISTRY.render(gauges)
 
     app.state.senders = senders
-    app.state.inbox_processors = build_inbox_processors(db, senders)
     if settings.line_enabled and settings.line_channel_secret is not None:
         _mount_line(app, settings.line_channel_secret.get_secret_value(), db, senders, clock)
     else:
+        app.state.inbox_processors = build_inbox_processors(db, senders)
         log.info(
             "LINE is off (POST /callback/line answers 404): "
             "LINE_CHANNEL_SECRET / LINE_CHANNEL_ACCESS_TOKEN not set"
@@ -190,7 +190,10 @@ def _mount_line(
     async def step_aside() -> None:
         await writer.wait_idle(STEP_ASIDE_AT_MOST_S)
 
-    process = build_inbox_processors(db, senders, step_aside)["line"]
+    # The scheduler's recovery pass steps aside too: a tick that lands in a burst must not
+    # hold every waiting acknowledgement for the length of its pass.
+    app.state.inbox_processors = build_inbox_processors(db, senders, step_aside)
+    process = app.state.inbox_processors["line"]
 
     async def one_pass() -> None:
         """Handle what is stored, a batch at a time, each followed by its replies, so reply
@@ -212,6 +215,7 @@ def _mount_line(
 
     app.include_router(line_router(secret, db, clock, after_ack, writer))
     app.state.line_worker = worker
+    app.state.line_writer = writer
     log.info("LINE webhook mounted at POST /callback/line")
 
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy import create_engine as create_blocking_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -31,6 +33,9 @@ ASYNC_DRIVERS = {
     "postgresql+psycopg2": "postgresql+psycopg",
     "postgresql+asyncpg": "postgresql+psycopg",
 }
+# The blocking twin of each async driver (psycopg is both).
+BLOCKING_DRIVERS = {"sqlite+aiosqlite": "sqlite+pysqlite"}
+T = TypeVar("T")
 
 
 def async_url(url: str) -> str:
@@ -44,7 +49,7 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def _tune_sqlite(engine: AsyncEngine) -> None:
+def _tune_sqlite(engine: Engine) -> None:
     """WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE.
 
     Taking the write lock at BEGIN makes concurrent writers queue on the busy timeout instead
@@ -52,7 +57,7 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
     sqlite3 driver, whose own transaction handling is switched off here.
     """
 
-    @event.listens_for(engine.sync_engine, "connect")
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -62,7 +67,7 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
@@ -71,7 +76,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     url = async_url(url)
     if is_sqlite(url):
         engine = create_async_engine(url, echo=echo)
-        _tune_sqlite(engine)
+        _tune_sqlite(engine.sync_engine)
         return engine
     # pre_ping lets the pool recover by itself after a PostgreSQL restart.
     return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
@@ -88,6 +93,7 @@ class Database:
         # the process (first come, first served) spares them SQLite's busy handler, which
         # sleeps and lets a busy writer win again and again (seen as ack latency spikes).
         self._sqlite_gate = asyncio.Lock() if is_sqlite(self.url) else None
+        self._blocking: tuple[Engine, ThreadPoolExecutor] | None = None
 
     @property
     def dialect(self) -> str:
@@ -96,9 +102,32 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One unit of work: commits on success, rolls back on error."""
+        async with self._sqlite_turn(), self.sessions() as session, session.begin():
+            yield session
+
+    async def run_blocking(self, work: Callable[[Connection], T]) -> T:
+        """Run `work(connection)` as one unit of work on a blocking connection, in this
+        database's own thread, and return its result.
+
+        For the hottest write (the webhook's group commit): the async driver costs a
+        round trip between threads (aiosqlite) or through the event loop per call, about a
+        dozen per transaction, which measured as much CPU as the rest of the request. Here
+        the whole transaction is one hand-off, and the SQL work leaves the event loop.
+        """
+        async with self._sqlite_turn():
+            engine, thread = self._blocking_engine()
+
+            def unit() -> T:
+                with engine.begin() as conn:
+                    return work(conn)
+
+            return await asyncio.get_running_loop().run_in_executor(thread, unit)
+
+    @asynccontextmanager
+    async def _sqlite_turn(self) -> AsyncIterator[None]:
+        """SQLite: wait for this process's other writers first (see `_sqlite_gate`)."""
         if self._sqlite_gate is None:
-            async with self.sessions() as session, session.begin():
-                yield session
+            yield
             return
         try:  # like SQLite's own busy timeout: a nested transaction fails, never hangs
             async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_MS / 1000):
@@ -106,13 +135,32 @@ class Database:
         except TimeoutError as exc:
             raise TimeoutError("waited too long for the SQLite write lock") from exc
         try:
-            async with self.sessions() as session, session.begin():
-                yield session
+            yield
         finally:
             self._sqlite_gate.release()
 
+    def _blocking_engine(self) -> tuple[Engine, ThreadPoolExecutor]:
+        if self._blocking is None:
+            url = make_url(self.url)
+            url = url.set(drivername=BLOCKING_DRIVERS.get(url.drivername, url.drivername))
+            if is_sqlite(self.url):
+                engine = create_blocking_engine(url, pool_size=1, max_overflow=0)
+                _tune_sqlite(engine)
+            else:
+                engine = create_blocking_engine(
+                    url, pool_pre_ping=True, pool_size=1, max_overflow=0
+                )
+            thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nippo-db")
+            self._blocking = (engine, thread)
+        return self._blocking
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._blocking is not None:
+            engine, thread = self._blocking
+            self._blocking = None
+            await asyncio.get_running_loop().run_in_executor(thread, engine.dispose)
+            thread.shutdown()
 
 
 def alembic_dir() -> Path:

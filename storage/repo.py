@@ -60,38 +60,6 @@ async def add_inbox(
     )
 
 
-async def add_inbox_many(
-    session: AsyncSession,
-    platform: str,
-    events: Sequence[tuple[str, dict[str, Any]]],
-    now: datetime,
-) -> dict[str, int]:
-    """Record raw inbound events (event id, body) in multi-row inserts; {event id: new row id}
-    of those not stored before (a repeat within `events` counts once)."""
-    rows: dict[str, dict[str, Any]] = {}
-    for eid, body in events:  # the first of repeated ids wins
-        rows.setdefault(
-            eid,
-            {
-                "platform": platform,
-                "event_id": eid,
-                "body": body,
-                "status": "pending",
-                "attempts": 0,
-                "received_at": now,
-            },
-        )
-    if not rows:
-        return {}
-    table = InboxEvent.__table__
-    # executemany with RETURNING: one multi-row statement per page ("insertmanyvalues").
-    stmt = _insert(session, InboxEvent).on_conflict_do_nothing()
-    result = await session.execute(
-        stmt.returning(table.c.event_id, table.c.id), list(rows.values())
-    )
-    return {str(k): int(v) for k, v in result}
-
-
 async def enqueue(
     session: AsyncSession,
     *,

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
+from typing import TypeVar
 
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Connection, func, select
 
 from adapters.line.webhook import line_router
 from storage.db import Database
 from storage.inbox_writer import InboxWriter
 from storage.models import InboxEvent
 from tests.line.conftest import SECRET, Clock, event, sign, webhook
+
+T = TypeVar("T")
 
 
 async def stored_ids(db: Database) -> list[str]:
@@ -34,14 +35,17 @@ class Spy(Database):
         self.commits: list[int] = []  # events committed per batch
         self.fail = 0
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        async with super().transaction() as session:
-            yield session
-            if self.fail:
+    async def run_blocking(self, work: Callable[[Connection], T]) -> T:
+        def then_maybe_fail(conn: Connection) -> T:
+            result = work(conn)
+            if self.fail:  # after the insert, before the commit
                 self.fail -= 1
                 raise ConnectionError("database went away")
+            return result
+
+        result = await super().run_blocking(then_maybe_fail)
         self.commits.append(await _count(self))
+        return result
 
 
 async def _count(db: Database) -> int:

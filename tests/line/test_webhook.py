@@ -18,6 +18,7 @@ from adapters.line.webhook import line_router
 from bot import texts
 from bot.app import create_app
 from bot.settings import Settings
+from storage import repo
 from storage.db import Database
 from storage.models import DailyReport, Identity, InboxEvent, OutboxMessage
 from tests.line.conftest import (
@@ -209,6 +210,43 @@ async def test_events_are_stored_before_ack_and_survive_a_crash(db: Database, t0
         out = (await s.execute(select(OutboxMessage))).scalar_one()
     assert out.recipient == USER and out.reply_token == ev["replyToken"]
     assert out.payload["replies"][0]["text"] == texts.LINK_PROMPT
+
+
+async def test_the_scheduler_pass_waits_while_webhooks_wait_for_their_commit(
+    line: Line, t0: datetime
+) -> None:
+    """A tick landing in a burst: its recovery pass lets the acknowledgements go first."""
+    async with line.db.transaction() as s:
+        left = event("00_message_text", t0, message={"text": "こんにちは"})
+        await repo.add_inbox(s, "line", left["webhookEventId"], left, t0)
+    writer = line.app.state.line_writer
+    loop = asyncio.get_running_loop()
+    burst_ends = loop.time() + 0.6
+
+    async def burst() -> None:  # webhook requests one after another, as in a busy morning
+        n = 0
+        while loop.time() < burst_ends:
+            n += 1
+            await writer.store([(f"burst-{n}", {})])
+
+    busy = asyncio.create_task(burst())
+    await asyncio.sleep(0)
+    scheduler_pass = asyncio.create_task(line.app.state.inbox_processors["line"](t0, None))
+    await asyncio.sleep(0.3)
+    assert await count(line.db, InboxEvent, InboxEvent.status == "pending") > 1
+    assert await count(line.db, OutboxMessage) == 0  # not handled during the burst
+    await busy
+    await scheduler_pass
+    assert await count(line.db, OutboxMessage) == 1  # handled once the burst was over
+    assert (
+        await count(
+            line.db,
+            InboxEvent,
+            InboxEvent.event_id == left["webhookEventId"],
+            InboxEvent.status == "done",
+        )
+        == 1
+    )
 
 
 async def test_stored_events_are_handled_once_and_in_order_per_member(
