@@ -6,8 +6,8 @@ pay a commit each. Here requests hand their events to one in-process writer that
 everything waiting in one multi-row insert and one commit, then releases all those requests;
 requests arriving meanwhile form the next batch. A request still waits for its own commit,
 and a failed batch fails only its own requests (they answer 5xx, so the platform redelivers).
-The batch is written on the database's blocking connection (`Database.run_blocking`): one
-hand-off per batch instead of a dozen round trips through the async driver.
+The batch is plain synchronous SQL run by `Database.run_sync`: on SQLite one hand-off to a
+blocking connection per batch instead of a dozen round trips through aiosqlite's thread.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ class InboxWriter:
 
     async def _write(self, events: list[Event]) -> dict[str, int]:
         platform, now = self._platform, self._clock()
-        return await self._db.run_blocking(lambda conn: insert_new(conn, platform, events, now))
+        return await self._db.run_sync(lambda conn: insert_new(conn, platform, events, now))
 
 
 def insert_new(

@@ -35,7 +35,7 @@ class Spy(Database):
         self.commits: list[int] = []  # events committed per batch
         self.fail = 0
 
-    async def run_blocking(self, work: Callable[[Connection], T]) -> T:
+    async def run_sync(self, work: Callable[[Connection], T]) -> T:
         def then_maybe_fail(conn: Connection) -> T:
             result = work(conn)
             if self.fail:  # after the insert, before the commit
@@ -43,7 +43,7 @@ class Spy(Database):
                 raise ConnectionError("database went away")
             return result
 
-        result = await super().run_blocking(then_maybe_fail)
+        result = await super().run_sync(then_maybe_fail)
         self.commits.append(await _count(self))
         return result
 
