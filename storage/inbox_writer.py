@@ -20,8 +20,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
-from sqlalchemy.dialects import postgresql, sqlite
 
+from storage import repo
 from storage.db import Database
 from storage.models import InboxEvent
 
@@ -122,8 +122,7 @@ def insert_new(
     if not rows:
         return {}
     table = InboxEvent.__table__
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     # executemany with RETURNING: one multi-row statement per page ("insertmanyvalues").
-    stmt = dialect.insert(table).on_conflict_do_nothing()
+    stmt = repo.dialect_insert(conn.dialect.name, InboxEvent).on_conflict_do_nothing()
     result = conn.execute(stmt.returning(table.c.event_id, table.c.id), list(rows.values()))
     return {str(k): int(v) for k, v in result}

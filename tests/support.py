@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from bot.admin import ScheduleSpec
 from bot.domain import ContactRef, DayMode, InboundMessage, Platform, Reply, reply_from_json
 from bot.ports import OutboxItem, Outcome, SendResult
 from storage.db import Database
+from storage.inbox_writer import InboxWriter
 from storage.models import Identity
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -165,3 +167,14 @@ async def link_accounts(
                     linked_at=now,
                 )
             )
+
+
+async def keep_storing(writer: InboxWriter, seconds: float) -> None:
+    """Webhook requests one after another for `seconds`, as in a busy morning: each waits for
+    its commit, the next comes at once (bodies are empty objects)."""
+    loop = asyncio.get_running_loop()
+    until = loop.time() + seconds
+    for n in itertools.count():
+        if loop.time() >= until:
+            return
+        await writer.store([(f"burst-{n}", {})])

@@ -17,6 +17,7 @@ from storage.db import Database
 from storage.inbox_writer import InboxWriter
 from storage.models import InboxEvent
 from tests.line.conftest import SECRET, Clock, event, sign, webhook
+from tests.support import keep_storing
 
 T = TypeVar("T")
 
@@ -149,15 +150,7 @@ async def test_handling_steps_aside_while_requests_wait(db: Database, t0: dateti
     assert len(await stored_ids(db)) == 20  # it waited until their commit
     await asyncio.gather(*requests)
 
-    stop = loop.time() + 1.0
-
-    async def endless() -> None:
-        n = 0
-        while loop.time() < stop:
-            n += 1
-            await writer.store([(f"e{n}", {})])
-
-    busy = asyncio.create_task(endless())
+    busy = asyncio.create_task(keep_storing(writer, 1.0))
     await asyncio.sleep(0)
     started = loop.time()
     await writer.wait_idle(0.1)

@@ -32,7 +32,14 @@ from tests.line.conftest import (
     sign,
     webhook,
 )
-from tests.support import jst, link_accounts, link_code, make_facility, make_member
+from tests.support import (
+    jst,
+    keep_storing,
+    link_accounts,
+    link_code,
+    make_facility,
+    make_member,
+)
 
 DAY = "2026-07-01"
 
@@ -219,17 +226,7 @@ async def test_the_scheduler_pass_waits_while_webhooks_wait_for_their_commit(
     async with line.db.transaction() as s:
         left = event("00_message_text", t0, message={"text": "こんにちは"})
         await repo.add_inbox(s, "line", left["webhookEventId"], left, t0)
-    writer = line.app.state.line_writer
-    loop = asyncio.get_running_loop()
-    burst_ends = loop.time() + 0.6
-
-    async def burst() -> None:  # webhook requests one after another, as in a busy morning
-        n = 0
-        while loop.time() < burst_ends:
-            n += 1
-            await writer.store([(f"burst-{n}", {})])
-
-    busy = asyncio.create_task(burst())
+    busy = asyncio.create_task(keep_storing(line.app.state.line_writer, 0.6))
     await asyncio.sleep(0)
     scheduler_pass = asyncio.create_task(line.app.state.inbox_processors["line"](t0, None))
     await asyncio.sleep(0.3)
