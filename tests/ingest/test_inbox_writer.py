@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import TypeVar
@@ -11,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import Connection, func, select
+from sqlalchemy.engine import make_url
 
 from adapters.line.webhook import line_router
 from storage.db import Database
@@ -78,6 +80,48 @@ async def test_concurrent_requests_share_commits_and_each_sees_its_own(
     assert len(spy.commits) < 30  # batched, not one commit per request
     assert sorted(await stored_ids(spy)) == sorted(f"ev{n}" for n in range(30))
     assert all(seen_by[n] >= 1 for n in range(30))
+
+
+async def test_requests_arriving_turn_after_turn_share_one_commit(spy: Spy, t0: datetime) -> None:
+    """A server reads requests over several turns of its event loop; those already read
+    when a commit starts are in it, rather than one commit each."""
+    writer = InboxWriter(spy, "line", Clock(t0))
+
+    async def request(n: int) -> list[int | None]:
+        for _ in range(n):  # request n reaches `store` n turns after the first
+            await asyncio.sleep(0)
+        return await writer.store([(f"ev{n}", {"n": n})])
+
+    results = await asyncio.gather(*(request(n) for n in range(10)))
+    assert all(isinstance(ids[0], int) for ids in results)
+    assert spy.commits == [10]
+
+
+async def test_a_writer_in_another_process_delays_the_batch_but_never_freezes_the_server(
+    db: Database, db_url: str, t0: datetime
+) -> None:
+    """SQLite: while another process holds the write lock, the batch waits for it without
+    blocking the event loop (other requests, health checks, timers go on), then commits."""
+    if db.dialect != "sqlite":
+        pytest.skip("SQLite's file lock; runs in the SQLite pass")
+    other = sqlite3.connect(make_url(db_url).database or "", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # e.g. a `nippo` command writing at that moment
+    loop = asyncio.get_running_loop()
+    writer = InboxWriter(db, "line", Clock(t0))
+    try:
+        request = asyncio.create_task(writer.store([("ev1", {"n": 1})]))
+        gaps, last = [], loop.time()
+        for _ in range(30):
+            await asyncio.sleep(0.01)
+            gaps.append(loop.time() - last)
+            last = loop.time()
+        assert not request.done()
+        assert max(gaps) < 0.2  # the loop kept turning
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    assert (await asyncio.wait_for(request, 5))[0] is not None
+    assert await stored_ids(db) == ["ev1"]
 
 
 async def test_repeats_in_one_batch_and_across_batches_are_stored_once(
