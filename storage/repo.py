@@ -31,12 +31,9 @@ from storage.models import (
 
 def _insert(session: AsyncSession, model: type[Base]) -> postgresql.Insert | sqlite.Insert:
     """A dialect-aware INSERT that can be told to ignore unique conflicts."""
-    return dialect_insert(session.get_bind().dialect.name, model)
-
-
-def dialect_insert(dialect: str, model: type[Base]) -> postgresql.Insert | sqlite.Insert:
-    """The INSERT of `dialect` ("postgresql" or "sqlite"), which has ON CONFLICT DO NOTHING."""
-    return postgresql.insert(model) if dialect == "postgresql" else sqlite.insert(model)
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(model)
+    return sqlite.insert(model)
 
 
 async def insert_ignore(session: AsyncSession, model: type[Base], **values: Any) -> int | None:
