@@ -49,6 +49,7 @@ class InboxWriter:
         self._platform = platform
         self._clock = clock
         self._queue: list[_Request] = []
+        self._queued_events = 0
         self._task: asyncio.Task[None] | None = None
         # Loop time of the last `store` or commit: a request answered by a slow commit is
         # followed at once by the client's next one, which is not a quiet moment.
@@ -61,6 +62,7 @@ class InboxWriter:
         self._active_at = asyncio.get_running_loop().time()
         request = _Request(events)
         self._queue.append(request)
+        self._queued_events += len(events)
         if not self._busy():
             self._task = asyncio.create_task(self._loop())
         # shield: a client that hangs up does not cancel the batch it is part of.
@@ -89,7 +91,7 @@ class InboxWriter:
         iteration reaches `store` in the next), or the batch is full. Microseconds when
         idle; under load, one commit for every request in flight instead of one per few."""
         quiet = 0
-        while quiet < GATHER_ROUNDS and sum(len(r.events) for r in self._queue) < MAX_BATCH_EVENTS:
+        while quiet < GATHER_ROUNDS and self._queued_events < MAX_BATCH_EVENTS:
             waiting = len(self._queue)
             await asyncio.sleep(0)
             quiet = quiet + 1 if len(self._queue) == waiting else 0
@@ -97,7 +99,7 @@ class InboxWriter:
     async def _loop(self) -> None:
         while self._queue:
             await self._gather()
-            batch, self._queue = self._queue, []
+            batch, self._queue, self._queued_events = self._queue, [], 0
             try:
                 new = await self._write([e for r in batch for e in r.events])
             except Exception as exc:
