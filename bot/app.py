@@ -210,8 +210,8 @@ def _mount_line(
 
     worker = AfterAckWorker(one_pass)
 
-    async def after_ack(_inbox_ids: list[int]) -> None:
-        await worker.request()
+    def after_ack(_inbox_ids: list[int]) -> None:
+        worker.poke()
 
     app.include_router(line_router(secret, db, clock, after_ack, writer))
     app.state.line_worker = worker

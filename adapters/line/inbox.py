@@ -190,51 +190,40 @@ async def _dispatch(
             await intake.unsupported(session, msg, now)
 
 
-MAX_WAITERS = 64
-
-
 class AfterAckWorker:
     """One per process: runs passes over the inbox after acknowledgements, one at a time.
 
-    Each webhook request asks for a pass and (in its background task, after the 200 went
-    out) waits for it; requests arriving during a pass share the next one. One pass at a
-    time keeps the database's writers few, so acknowledgements are not queued behind a
-    crowd of concurrent handlers (SQLite has a single writer).
+    A webhook request pokes it once its events are committed and returns at once: the 200
+    does not wait for the handling, and no request stays in memory until its events are
+    handled. Pokes arriving during a pass share the next one. One pass at a time keeps the
+    database's writers few, so acknowledgements are not queued behind a crowd of concurrent
+    handlers (SQLite has a single writer). What a pass misses (a crash, a failure) the
+    scheduler's recovery pass handles from the inbox.
     """
 
     def __init__(self, run_pass: Callable[[], Awaitable[None]]) -> None:
         self._run_pass = run_pass
-        self._waiting: list[asyncio.Future[None]] = []
         self._requested = False
         self._task: asyncio.Task[None] | None = None
 
-    async def request(self) -> None:
-        """Ask for a pass that starts after now, and wait until it has run.
-
-        Only the first MAX_WAITERS requests of a pass wait: under a burst, thousands of
-        finished requests would otherwise stay in memory until their events are handled.
-        The others' events are in the next pass all the same.
-        """
+    def poke(self) -> None:
+        """Ask for a pass that starts after now."""
         self._requested = True
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._loop())
-        if len(self._waiting) >= MAX_WAITERS:
-            return
-        done = asyncio.get_running_loop().create_future()
-        self._waiting.append(done)
-        await done
+
+    async def settled(self) -> None:
+        """Wait until every pass asked for so far has run (tests, shutdown)."""
+        while self._task is not None and not self._task.done():
+            await asyncio.shield(self._task)
 
     async def _loop(self) -> None:
-        while self._requested or self._waiting:
+        while self._requested:
             self._requested = False
-            batch, self._waiting = self._waiting, []
             try:
                 await self._run_pass()
             except Exception:  # the scheduler's pass retries whatever is still pending
                 log.exception("LINE pass after acknowledgement failed")
-            for done in batch:
-                if not done.done():
-                    done.set_result(None)
 
     async def aclose(self) -> None:
         if self._task is not None and not self._task.done():

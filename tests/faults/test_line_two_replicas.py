@@ -51,6 +51,8 @@ class Replica:
         headers = {"X-Line-Signature": sign(body), "Content-Type": "application/json"}
         response = await client.post("/callback/line", content=body, headers=headers)
         assert response.status_code == 200
+        # Its handling ends within the simulated minute (a lease outlives a real pass).
+        await self.app.state.line_worker.settled()
 
     async def minute(self, at: datetime) -> None:
         self.clock.now = at

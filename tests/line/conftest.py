@@ -97,7 +97,9 @@ class Line:
         if signature is not None:
             headers["X-Line-Signature"] = signature
         headers.setdefault("Content-Type", "application/json")
-        return await self.client.post("/callback/line", content=body, headers=headers)
+        response = await self.client.post("/callback/line", content=body, headers=headers)
+        await self.app.state.line_worker.settled()  # the handling that follows the 200
+        return response
 
     async def send(self, *events: dict[str, Any], at: datetime | None = None) -> httpx.Response:
         """Deliver events as LINE would; the app handles them and replies before returning."""

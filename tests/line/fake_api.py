@@ -48,6 +48,7 @@ class FakeLine:
         self.accepted_keys: dict[str, str] = {}
         self.shown: list[tuple[str, dict[str, Any]]] = []  # (recipient or token, body)
         self.content: dict[str, tuple[bytes, str]] = {}
+        self.hold_replies: threading.Event | None = None  # replies wait until it is set
         self.quota_limit: int | None = 200
         self.usage = 0
         self.url = ""
@@ -87,6 +88,8 @@ class FakeLine:
         scripted = self._scripted(rec)
         if scripted is not None:
             return scripted
+        if self.hold_replies is not None:
+            await asyncio.to_thread(self.hold_replies.wait, 10)
         token = rec.body["replyToken"]
         if token in self.used_tokens:
             return JSONResponse({"message": "Invalid reply token"}, status_code=400)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from datetime import datetime
 
 import pytest
@@ -103,6 +104,21 @@ async def test_malformed_json_and_oversized_bodies(line: Line) -> None:
     huge = b'{"events": [], "pad": "' + b"x" * (1024 * 1024) + b'"}'
     assert (await line.post(huge)).status_code == 413
     assert await counts(line.db) == before
+
+
+async def test_the_acknowledgement_does_not_wait_for_the_handling(line: Line, t0: datetime) -> None:
+    line.fake.hold_replies = threading.Event()  # LINE is slow to take the reply
+    body = webhook(event("00_message_text", t0))
+    headers = {"X-Line-Signature": sign(body)}
+    response = await asyncio.wait_for(
+        line.client.post("/callback/line", content=body, headers=headers), 5
+    )
+    assert response.status_code == 200
+    assert line.fake.shown == []  # the answer is still on its way
+
+    line.fake.hold_replies.set()
+    await line.app.state.line_worker.settled()
+    assert len(line.fake.shown) == 1
 
 
 async def test_replayed_event_id_and_redelivery_are_no_ops(line: Line, t0: datetime) -> None:
