@@ -129,10 +129,18 @@ def _as_one_json_array(events: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {"events": json.dumps(list(events.items()))}
 
 
-def _as_two_arrays(events: dict[str, dict[str, Any]]) -> dict[str, Any]:
+# json.dumps escapes every control character (and, with ensure_ascii, all of non-ASCII), so
+# this byte never occurs in a dumped body: it can join the batch's bodies into one text.
+_BODY_SEPARATOR = "\x1e"
+
+
+def _as_ids_and_bodies(events: dict[str, dict[str, Any]]) -> dict[str, Any]:
     # Each body is cast to `json` on its own: PostgreSQL's JSON functions would refuse a
-    # \u0000 that members can send, and that the `json` type itself keeps.
-    return {"ids": list(events), "bodies": [json.dumps(body) for body in events.values()]}
+    # \u0000 that members can send, and that the `json` type itself keeps. The bodies travel
+    # as one text, not as an array: psycopg escapes every quote of every array element with
+    # a regular expression in Python (measured: most of the batch's CPU time).
+    bodies = _BODY_SEPARATOR.join(json.dumps(body, ensure_ascii=True) for body in events.values())
+    return {"ids": list(events), "bodies": bodies}
 
 
 # The whole batch is one constant statement that unpacks its rows in SQL, in order (ids follow
@@ -148,10 +156,11 @@ _INSERT_NEW = {
     "postgresql": (
         _insert_from(
             "SELECT :platform, event_id, body, 'pending', 0, :now"
-            " FROM unnest(CAST(:ids AS text[]), CAST(:bodies AS json[]))"
+            " FROM unnest(CAST(:ids AS text[]),"
+            f" CAST(string_to_array(:bodies, chr({ord(_BODY_SEPARATOR)})) AS json[]))"
             " WITH ORDINALITY AS t(event_id, body, n) ORDER BY n"
         ),
-        _as_two_arrays,
+        _as_ids_and_bodies,
     ),
 }
 

@@ -140,6 +140,22 @@ async def test_repeats_in_one_batch_and_across_batches_are_stored_once(
     assert sorted(await stored_ids(spy)) == ["a", "b", "c", "d"]
 
 
+async def test_a_batch_keeps_every_body_whole_and_in_order(spy: Spy, t0: datetime) -> None:
+    writer = InboxWriter(spy, "line", Clock(t0))
+    texts = [
+        'quote " backslash \\ \\" brace } comma , NULL',
+        "\u0000 \u001e \u001f \x7f separators and controls",
+        "開始 😀 \u202e\u2028 ASCII and beyond",
+        "",
+    ]
+    bodies = [{"n": n, "message": {"text": t}, "list": [t, {"k": t}]} for n, t in enumerate(texts)]
+    await asyncio.gather(*(writer.store([(f"odd{n}", b)]) for n, b in enumerate(bodies)))
+    assert spy.commits == [len(bodies)]  # one batch
+    async with spy.transaction() as s:
+        rows = await s.execute(select(InboxEvent.event_id, InboxEvent.body).order_by(InboxEvent.id))
+        assert [tuple(r) for r in rows] == [(f"odd{n}", b) for n, b in enumerate(bodies)]
+
+
 async def _id(db: Database, eid: str) -> int:
     async with db.transaction() as s:
         stmt = select(InboxEvent.id).where(InboxEvent.event_id == eid)
