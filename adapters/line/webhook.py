@@ -11,8 +11,9 @@ The signature is checked by the SDK parser's own validator and the body is read 
 `json.loads`. `WebhookParser.parse` would go on to build the SDK's model of every event, but
 nothing reads those models (the inbox keeps and the handler reads the raw event, so that
 nothing LINE sent is lost to a model that does not know a field yet), and `parse` rejects
-nothing more: an event its models cannot read becomes an `UnknownEvent`. Building them took
-most of the request's CPU time (bench/README.md).
+nothing more: an event its models cannot read becomes an `UnknownEvent`. Building them cost
+~80 µs of CPU per single-event webhook here, ten times the signature check and `json.loads`
+together, and more than storing the event (bench/README.md).
 """
 
 from __future__ import annotations
