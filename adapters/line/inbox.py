@@ -190,6 +190,9 @@ async def _dispatch(
             await intake.unsupported(session, msg, now)
 
 
+SHUTDOWN_GRACE_S = 10.0
+
+
 class AfterAckWorker:
     """One per process: runs passes over the inbox after acknowledgements, one at a time.
 
@@ -226,7 +229,14 @@ class AfterAckWorker:
                 log.exception("LINE pass after acknowledgement failed")
 
     async def aclose(self) -> None:
-        if self._task is not None and not self._task.done():
+        """Let the pass under way finish, for up to SHUTDOWN_GRACE_S, then stop it: a pass cut
+        short may have sent a reply it has not yet recorded as sent."""
+        if self._task is None or self._task.done():
+            return
+        try:
+            async with asyncio.timeout(SHUTDOWN_GRACE_S):
+                await self.settled()
+        except TimeoutError:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task

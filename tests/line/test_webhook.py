@@ -29,10 +29,12 @@ from tests.line.conftest import (
     Clock,
     Line,
     event,
+    line_settings,
     sample,
     sign,
     webhook,
 )
+from tests.line.fake_api import FakeLine
 from tests.support import (
     jst,
     keep_storing,
@@ -119,6 +121,30 @@ async def test_the_acknowledgement_does_not_wait_for_the_handling(line: Line, t0
     line.fake.hold_replies.set()
     await line.app.state.line_worker.settled()
     assert len(line.fake.shown) == 1
+
+
+async def test_shutting_down_lets_the_pass_under_way_finish(
+    db: Database, db_url: str, fake_line: FakeLine, t0: datetime
+) -> None:
+    fake_line.hold_replies = threading.Event()
+    app = create_app(line_settings(db_url, fake_line), db, Clock(t0))
+    async with (
+        app.router.lifespan_context(app),
+        AsyncClient(transport=ASGITransport(app=app), base_url="http://nippo.test") as client,
+    ):
+        body = webhook(event("00_message_text", t0))
+        response = await client.post(
+            "/callback/line", content=body, headers={"X-Line-Signature": sign(body)}
+        )
+        assert response.status_code == 200
+        async with asyncio.timeout(5):
+            while not fake_line.calls("/v2/bot/message/reply"):  # noqa: ASYNC110 (its own thread)
+                await asyncio.sleep(0.01)
+        threading.Timer(0.3, fake_line.hold_replies.set).start()
+    # The app stopped while its reply was on the way: the reply went out once, recorded.
+    assert len(fake_line.shown) == 1
+    async with db.transaction() as s:
+        assert (await s.execute(select(OutboxMessage.status))).scalars().all() == ["sent"]
 
 
 async def test_replayed_event_id_and_redelivery_are_no_ops(line: Line, t0: datetime) -> None:
