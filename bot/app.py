@@ -209,11 +209,7 @@ def _mount_line(
                 return
 
     worker = AfterAckWorker(one_pass)
-
-    def after_ack(_inbox_ids: list[int]) -> None:
-        worker.poke()
-
-    app.include_router(line_router(secret, db, clock, after_ack, writer))
+    app.include_router(line_router(secret, db, clock, worker.poke, writer))
     app.state.line_worker = worker
     app.state.line_writer = writer
     log.info("LINE webhook mounted at POST /callback/line")

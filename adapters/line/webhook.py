@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
 PATH = "/callback/line"
 
-AfterAck = Callable[[list[int]], None]
+AfterAck = Callable[[], None]  # new events are stored: handle them soon (must not block)
 
 
 class _TooLarge(Exception):
@@ -114,7 +114,7 @@ def line_router(
             log.warning("LINE webhook refused: malformed body")
             return _error(400, "malformed body")
 
-        stored: list[int] = []
+        fresh = False
         if events:
             try:
                 ids = await writer.store([(event_id(e), e) for e in events])
@@ -124,9 +124,9 @@ def line_router(
                 if inbox_id is None:
                     log.info("LINE event seen before", extra={"event_id": event_id(ev)})
                 else:
-                    stored.append(inbox_id)
-        if stored and after_ack is not None:
-            after_ack(stored)
+                    fresh = True
+        if fresh and after_ack is not None:
+            after_ack()
         return Response(status_code=200)
 
     return router
