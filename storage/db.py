@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy import create_engine as create_blocking_engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+INBOX_APPLICATION_NAME = "nippo-inbox"  # PostgreSQL's pg_stat_activity: the webhook's writer
 ASYNC_DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
     "sqlite+pysqlite": "sqlite+aiosqlite",
@@ -101,6 +102,7 @@ class Database:
         # sleeps and lets a busy writer win again and again (seen as ack latency spikes).
         self._sqlite_gate = asyncio.Lock() if is_sqlite(self.url) else None
         self._on_loop: Engine | None = None  # SQLite: see run_sync
+        self._autocommit: AsyncEngine | None = None  # PostgreSQL: see run_sync
 
     @property
     def dialect(self) -> str:
@@ -113,8 +115,9 @@ class Database:
             yield session
 
     async def run_sync(self, work: Callable[[Connection], T]) -> T:
-        """Run `work(connection)`, plain synchronous SQLAlchemy code, as one unit of work and
-        return its result; for the hottest write (the webhook's group commit).
+        """Run `work(connection)`, plain synchronous SQLAlchemy code that executes ONE
+        statement, committed on its own, and return its result; for the hottest write (the
+        webhook's group commit). `work` may run more than once.
 
         On SQLite it runs on a blocking sqlite3 connection right here, on the event loop's
         thread, in its turn among this process's writers. SQLite's work is CPU work under the
@@ -123,11 +126,25 @@ class Database:
         with the loop busy serving requests). The connection never waits on a lock inside
         SQLite (busy timeout 0), since that would freeze the loop: when another process
         holds the write lock, `work` is rolled back and tried again after an async pause,
-        for up to the usual busy timeout. So `work` may run more than once.
-        psycopg is natively async: on PostgreSQL `work` runs on the async connection.
+        for up to the usual busy timeout.
+
+        On PostgreSQL (psycopg is natively async) it runs in autocommit on a small pool of
+        its own without pre-ping: one round trip instead of four (ping, BEGIN, statement,
+        COMMIT), which every request of the batch waits for, with the loop idle for lack of
+        other requests (measured: a quarter less CPU and wait per batch). A single statement
+        is atomic by itself. A pooled connection found dead (PostgreSQL restarted) is
+        dropped and `work` runs once more on a new one, which is what pre-ping would do (if
+        the connection died just after committing, the second run finds the rows stored).
         """
         if self._sqlite_gate is None:
-            async with self.engine.begin() as conn:
+            autocommit = self._autocommit_engine()
+            try:
+                async with autocommit.connect() as conn:
+                    return await conn.run_sync(work)
+            except DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+            async with autocommit.connect() as conn:
                 return await conn.run_sync(work)
         async with self._sqlite_turn():
             engine = self._engine_on_loop()
@@ -160,6 +177,19 @@ class Database:
         finally:
             self._sqlite_gate.release()
 
+    def _autocommit_engine(self) -> AsyncEngine:
+        """PostgreSQL's engine for `run_sync`; its connections show as `nippo-inbox`."""
+        if self._autocommit is None:
+            self._autocommit = create_async_engine(
+                self.url,
+                echo=self.engine.echo,
+                isolation_level="AUTOCOMMIT",
+                pool_size=2,
+                max_overflow=2,
+                connect_args={"application_name": INBOX_APPLICATION_NAME},
+            )
+        return self._autocommit
+
     def _engine_on_loop(self) -> Engine:
         """SQLite's blocking twin of the async engine, for `run_sync` on the loop's thread.
 
@@ -175,6 +205,9 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._autocommit is not None:
+            await self._autocommit.dispose()
+            self._autocommit = None
         if self._on_loop is not None:
             self._on_loop.dispose()
             self._on_loop = None

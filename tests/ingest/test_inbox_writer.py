@@ -11,11 +11,11 @@ from typing import TypeVar
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, text
 from sqlalchemy.engine import make_url
 
 from adapters.line.webhook import line_router
-from storage.db import Database
+from storage.db import INBOX_APPLICATION_NAME, Database
 from storage.inbox_writer import InboxWriter
 from storage.models import InboxEvent
 from tests.line.conftest import SECRET, Clock, event, sign, webhook
@@ -39,14 +39,13 @@ class Spy(Database):
         self.fail = 0
 
     async def run_sync(self, work: Callable[[Connection], T]) -> T:
-        def then_maybe_fail(conn: Connection) -> T:
-            result = work(conn)
-            if self.fail:  # after the insert, before the commit
+        def maybe_fail(conn: Connection) -> T:
+            if self.fail:  # the statement failed (on PostgreSQL it commits on its own)
                 self.fail -= 1
                 raise ConnectionError("database went away")
-            return result
+            return work(conn)
 
-        result = await super().run_sync(then_maybe_fail)
+        result = await super().run_sync(maybe_fail)
         self.commits.append(await _count(self))
         return result
 
@@ -175,6 +174,28 @@ async def test_a_failed_batch_fails_only_its_requests_and_stores_nothing(
     # The next batch is not affected; LINE's redelivery of x is stored then.
     assert (await writer.store([("x", {}), ("z", {})]))[0] is not None
     assert sorted(await stored_ids(spy)) == ["x", "z"]
+
+
+async def test_a_dead_connection_between_batches_fails_no_request(
+    db: Database, db_url: str, t0: datetime
+) -> None:
+    """PostgreSQL restarted, or cut an idle connection, between two batches: the next batch
+    is stored all the same, on a new connection (the writer's pool has no pre-ping)."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL's connections; runs in the PostgreSQL pass")
+    writer = InboxWriter(db, "line", Clock(t0))
+    assert (await writer.store([("a", {})]))[0] is not None
+    async with db.transaction() as s:
+        killed = await s.execute(
+            text(
+                "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity"
+                " WHERE application_name = :name AND datname = current_database()"
+            ),
+            {"name": INBOX_APPLICATION_NAME},
+        )
+        assert killed.scalars().all() == [True]  # the writer's one pooled connection
+    assert (await writer.store([("b", {})]))[0] is not None
+    assert await stored_ids(db) == ["a", "b"]
 
 
 async def test_webhook_answers_503_when_its_batch_fails_and_200_after(
