@@ -3,9 +3,10 @@
     .venv/bin/python bench/ingest.py [--requests 2000] [--concurrency 50] [--rounds 3]
                                      [--database-url postgresql://postgres@127.0.0.1/bench]
 
-Starts, each in its own process on 127.0.0.1, (1) Nippo's app (`create_app`) with LINE
-configured against a local fake LINE API, and (2) a baseline app that only verifies and
-parses the webhook with line-bot-sdk and answers 200. Sends the same bounded number of
+Starts, each in its own process on 127.0.0.1, (1) `nippo serve` itself (`python -m bot serve`,
+with its JSON logs going to a file) with LINE configured against a local fake LINE API, and
+(2) a baseline app that only verifies and parses the webhook with line-bot-sdk and answers
+200. Sends the same bounded number of
 signed single-event webhooks from linked members to each at a fixed concurrency, in rounds
 that alternate between the two (after a warm-up whose events Nippo has handled), and prints
 events/s (the median round), p50/p99 acknowledgement latency (all rounds) and the server's
@@ -59,26 +60,24 @@ def free_port() -> int:
 # --- the two servers (run in child processes) ----------------------------------------------
 
 
-def serve_nippo(port: int) -> None:
-    import uvicorn
-
-    from bot.app import create_app, freeze_startup_heap
-    from bot.settings import Settings
-
-    app = create_app(Settings())
-    freeze_startup_heap()  # as `nippo serve` does
-    profile = os.environ.get("BENCH_PROFILE")  # a file: where to dump a cProfile of the server
-    if not profile:
-        uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-        return
+def serve_nippo_profiled(port: int, profile: str) -> None:
+    """What `nippo serve` does, under cProfile (dumped to `profile` on SIGTERM)."""
     import cProfile
     import signal
     import threading
 
+    import uvicorn
+
+    from bot import logs
+    from bot.app import create_app, freeze_startup_heap
+    from bot.settings import Settings
+
+    settings = Settings()
+    logs.configure(settings.log_level, settings.log_format)
+    app = create_app(settings)
+    freeze_startup_heap()
     # uvicorn re-raises SIGTERM after its shutdown, so serve on a thread and stop it here.
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    )
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
     prof = cProfile.Profile()
 
     def run() -> None:
@@ -272,10 +271,13 @@ async def hammer(port: int, payloads: list[bytes], concurrency: int, pid: int) -
     return Round(len(payloads) / wall, latencies, errors, cpu)
 
 
-def start(kind: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, __file__, "--serve", kind, "--port", str(port)], env=env, cwd=ROOT
-    )
+def start(kind: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    if kind == "nippo" and not os.environ.get("BENCH_PROFILE"):
+        cmd = [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    else:
+        cmd = [sys.executable, __file__, "--serve", kind, "--port", str(port)]
+    with log.open("ab") as out:
+        return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=out)
 
 
 async def wait_ready(port: int) -> None:
@@ -309,7 +311,7 @@ async def main(args: argparse.Namespace) -> None:
         servers = {}
         for kind in ("baseline", "nippo"):
             port = free_port()
-            servers[kind] = (port, start(kind, port, env))
+            servers[kind] = (port, start(kind, port, env, args.logs / f"{kind}.log"))
         results = {kind: Result(kind, []) for kind in servers}
         drained: list[float] = []
         try:
@@ -376,6 +378,9 @@ async def main(args: argparse.Namespace) -> None:
         f"{args.requests / statistics.median(drained):.0f} events/s end to end); "
         f"{replies} replies sent to the fake LINE API"
     )
+    log = (args.logs / "nippo.log").read_text(errors="replace").splitlines()
+    access = sum('"uvicorn.access"' in line for line in log)
+    print(f"nippo serve wrote {len(log)} log lines, {access} of them access lines")
 
 
 async def drain(url: str, at_most: float) -> None:
@@ -395,12 +400,13 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     a = parser.parse_args()
     if a.serve == "nippo":
-        serve_nippo(a.port)
+        serve_nippo_profiled(a.port, os.environ["BENCH_PROFILE"])
     elif a.serve == "baseline":
         serve_baseline(a.port)
     else:
         from storage import db as storage_db
 
-        a.url = a.database_url or f"sqlite:///{tempfile.mkdtemp(prefix='nippo-bench-')}/bench.db"
+        a.logs = Path(tempfile.mkdtemp(prefix="nippo-bench-"))  # the servers' output
+        a.url = a.database_url or f"sqlite:///{a.logs}/bench.db"
         storage_db.upgrade(a.url)  # alembic runs its own event loop: before ours
         asyncio.run(main(a))

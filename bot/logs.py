@@ -6,8 +6,24 @@ import json
 import logging
 from datetime import UTC, datetime
 
-# Attributes every LogRecord has; anything else came in through `extra=` and is kept.
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+# Attributes every LogRecord has; anything else came in through `extra=` and is kept, except
+# uvicorn's copy of its message with terminal colour codes.
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
+
+
+class FailedRequestsOnly(logging.Filter):
+    """uvicorn's access lines for requests that failed (status 400 and up) only.
+
+    A request that succeeded is on record where it matters (each webhook event in the inbox,
+    with the time it came), and the container's health check alone would write 2,880 lines a
+    day. What went wrong still shows, beside the app's own warning saying why.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # uvicorn logs '%s - "%s %s HTTP/%s" %d' with the status code last.
+        args = record.args
+        status = args[-1] if isinstance(args, tuple) and args else None
+        return not isinstance(status, int) or status >= 400
 
 
 class JsonFormatter(logging.Formatter):
@@ -36,3 +52,5 @@ def configure(level: str = "INFO", fmt: str = "json") -> None:
     # APScheduler logs every run of every job at INFO (two lines per delivery pass, every few
     # seconds): ~57,000 lines a day that say nothing. Its warnings and errors still show.
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))
+    access = logging.getLogger("uvicorn.access")
+    access.filters[:] = [FailedRequestsOnly()]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -15,6 +16,7 @@ from bot.logs import JsonFormatter
 from bot.metrics import REGISTRY
 from bot.settings import Settings
 from storage.db import Database
+from tests.faults.server import Server
 from tests.support import Chat, jst, make_facility, make_member
 
 
@@ -78,3 +80,39 @@ def test_logs_leave_out_apschedulers_per_run_chatter(capsys: pytest.CaptureFixtu
     err = capsys.readouterr().err
     assert "account linked" in err and "Run time of job was missed" in err
     assert "Running job" not in err
+
+
+def test_serve_logs_failed_requests_not_each_success(tmp_path: Path) -> None:
+    """`nippo serve`'s access lines: what failed shows, with the app's reason beside it; each
+    health check and webhook that succeeded does not (the inbox keeps every event)."""
+    server = Server(
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
+            "LINE_CHANNEL_SECRET": "s3cret",
+            "LINE_CHANNEL_ACCESS_TOKEN": "token",
+            "LINE_API_BASE_URL": "http://127.0.0.1:9",  # never called here
+        },
+        tmp_path,
+    )
+    server.start()
+    try:
+        for _ in range(3):
+            assert httpx.get(f"{server.url}/healthz").status_code == 200
+        forged = httpx.post(
+            f"{server.url}/callback/line",
+            content=b'{"destination":"U1","events":[]}',
+            headers={"X-Line-Signature": "Zm9yZ2Vk"},
+        )
+        assert forged.status_code == 400
+        assert httpx.get(f"{server.url}/nowhere").status_code == 404
+    finally:
+        server.stop()
+    lines = [
+        json.loads(x) for x in (tmp_path / f"serve-{server.port}.log").read_text().splitlines()
+    ]
+    access = [x["msg"] for x in lines if x["logger"] == "uvicorn.access"]
+    assert len(access) == 2
+    assert '"POST /callback/line HTTP/1.1" 400' in access[0]
+    assert '"GET /nowhere HTTP/1.1" 404' in access[1]
+    assert any(x["msg"] == "LINE webhook refused: bad signature" for x in lines)
+    assert not any("color_message" in x for x in lines)
