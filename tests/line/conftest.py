@@ -23,6 +23,7 @@ from bot.app import create_app
 from bot.settings import Settings
 from storage.db import Database
 from tests.line.fake_api import FakeLine, FakeLineServer
+from tests.line.schema import check_body
 
 PAYLOADS = Path("/work/shared/specs/payloads")
 SECRET = "test-channel-secret"
@@ -127,6 +128,10 @@ def line_settings(db_url: str, fake: FakeLine) -> Settings:
 async def fake_line() -> AsyncIterator[FakeLine]:
     async with FakeLineServer(FakeLine()) as fake:
         yield fake
+    # Whatever a test made Nippo send, every message body matches LINE's published schema.
+    for r in fake.requests:
+        if r.path in ("/v2/bot/message/reply", "/v2/bot/message/push") and r.body:
+            check_body(r.body, r.path)
 
 
 @pytest.fixture

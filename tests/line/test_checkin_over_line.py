@@ -112,16 +112,20 @@ async def test_a_whole_day_over_line(line: Line, t0: datetime) -> None:
 
 
 async def test_late_delivery_pushes_with_the_retry_key(line: Line, t0: datetime) -> None:
-    """When the reply token has gone stale before we could answer, the answer is pushed."""
+    """When the reply token has gone stale before we could answer, the answer is pushed; the
+    report keeps the time the member wrote, not the time it was handled."""
     await linked_member(line, t0)
-    at = jst(DAY, "10:00")
+    at = jst(DAY, "09:58:30")
     line.clock.now = at + timedelta(minutes=3)  # processed three minutes late
-    await line.send(event("00_message_text", at, user=U, message={"text": "ヘルプ"}))
+    text = "開始 体調4 睡眠7 データ入力"
+    await line.send(event("00_message_text", at, user=U, message={"text": text}))
     push = line.fake.calls("/v2/bot/message/push")
     assert len(push) == 1 and push[0].body["to"] == U
-    assert texts_of(push[0].body) == [texts.HELP]
+    assert push[0].body["messages"][-1]["altText"].startswith("09:58 開始 記録しました")
     assert push[0].headers["x-line-retry-key"]
     check_body(push[0].body, push[0].path)
+    r = await report(line)
+    assert r.start_at == at and r.status == "started"
 
 
 async def test_a_button_from_yesterday_is_not_applied_today(line: Line, t0: datetime) -> None:
@@ -184,9 +188,18 @@ async def test_sticker_unsupported_and_unfollow(line: Line, t0: datetime) -> Non
     async with line.db.transaction() as s:
         ident = (await s.execute(select(Identity).where(Identity.platform == "line"))).scalar_one()
     assert ident.active is False
-    # Coming back resumes the linked account with a welcome, not the linking prompt.
-    await line.send(event("06_follow", at + timedelta(hours=1), user=U))
+    # Coming back resumes the linked account with a welcome, not the linking prompt ...
+    back = at + timedelta(hours=1)
+    await line.send(event("06_follow", back, user=U), at=back)
     assert texts_of(last_body(line)) == [texts.WELCOME_BACK.format(name="山田 太郎")]
+    async with line.db.transaction() as s:
+        ident = (await s.execute(select(Identity).where(Identity.platform == "line"))).scalar_one()
+    assert ident.active is True
+    # ... and pushes reach the member again (an answer whose reply token went stale).
+    line.clock.now = back + timedelta(minutes=5)
+    await line.send(event("00_message_text", back, user=U, message={"text": "ヘルプ"}))
+    push = line.fake.calls("/v2/bot/message/push")
+    assert len(push) == 1 and texts_of(push[0].body) == [texts.HELP]
 
 
 async def test_a_strangers_photo_is_never_downloaded(line: Line, t0: datetime) -> None:
@@ -198,3 +211,35 @@ async def test_a_strangers_photo_is_never_downloaded(line: Line, t0: datetime) -
     assert not [r for r in line.fake.requests if "content" in r.path]
     async with line.db.transaction() as s:
         assert (await s.execute(select(Attachment))).first() is None
+
+
+async def test_a_file_is_kept_with_its_name_and_what_cannot_be_kept_is_said(
+    line: Line, t0: datetime
+) -> None:
+    await linked_member(line, t0)
+    at = jst(DAY, "14:30")
+    data = b"%PDF-1.4 outputs of the day\n" * 100
+    line.fake.content["f-1"] = (data, "application/pdf")
+    msg = {"id": "f-1", "fileName": "作業記録.pdf", "fileSize": len(data)}
+    await line.send(event("21_message_file", at, user=U, message=msg), at=at)
+    assert texts_of(last_body(line)) == [texts.PHOTO_SAVED]
+
+    # Over 20 MB (LINE says so in the event): answered without downloading it.
+    line.fake.content["f-2"] = (b"big", "application/zip")
+    big = {"id": "f-2", "fileName": "video.zip", "fileSize": 21 * 1024 * 1024}
+    await line.send(event("21_message_file", at, user=U, message=big))
+    assert texts_of(last_body(line)) == [texts.PHOTO_TOO_LARGE]
+    # An image hosted elsewhere: LINE has no content to give.
+    external = {
+        "id": "e-1",
+        "contentProvider": {"type": "external", "originalContentUrl": "https://example.com/a.jpg"},
+    }
+    await line.send(event("24_message_image", at, user=U, message=external))
+    assert texts_of(last_body(line)) == [texts.PHOTO_FAILED]
+
+    assert [r.path for r in line.fake.requests if "content" in r.path] == [
+        "/v2/bot/message/f-1/content"
+    ]
+    async with line.db.transaction() as s:
+        att = (await s.execute(select(Attachment))).scalar_one()
+    assert (att.filename, att.content_type, att.data) == ("作業記録.pdf", "application/pdf", data)

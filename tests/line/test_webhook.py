@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections.abc import AsyncIterator
 from datetime import datetime
 
 import pytest
@@ -105,7 +106,44 @@ async def test_malformed_json_and_oversized_bodies(line: Line) -> None:
         assert (await line.post(bad)).status_code == 400, bad
     huge = b'{"events": [], "pad": "' + b"x" * (1024 * 1024) + b'"}'
     assert (await line.post(huge)).status_code == 413
+
+    async def streamed() -> AsyncIterator[bytes]:  # chunked: no Content-Length to refuse on
+        for start in range(0, len(huge), 65536):
+            yield huge[start : start + 65536]
+
+    headers = {"X-Line-Signature": sign(huge), "Content-Type": "application/json"}
+    response = await line.client.post("/callback/line", content=streamed(), headers=headers)
+    assert response.status_code == 413 and "content-length" not in response.request.headers
     assert await counts(line.db) == before
+
+
+async def test_what_a_dead_process_acknowledged_is_handled_by_the_next_start(
+    db: Database, db_url: str, fake_line: FakeLine, t0: datetime
+) -> None:
+    """Stored and acknowledged, then the process died before handling it: the restarted
+    app's scheduler handles it on its first tick and answers, with no new webhook to prompt
+    it."""
+    dying = FastAPI()
+    dying.include_router(line_router(SECRET, db, Clock(t0), after_ack=None))
+    ev = event("00_message_text", t0, message={"text": "こんにちは"})
+    async with AsyncClient(transport=ASGITransport(app=dying), base_url="http://t") as client:
+        body = webhook(ev)
+        response = await client.post(
+            "/callback/line", content=body, headers={"X-Line-Signature": sign(body)}
+        )
+    assert response.status_code == 200
+    assert await count(db, InboxEvent, InboxEvent.status == "pending") == 1
+
+    settings = line_settings(db_url, fake_line).model_copy(update={"scheduler_enabled": True})
+    restarted = create_app(settings, db, Clock(t0))
+    async with restarted.router.lifespan_context(restarted):
+        for _ in range(500):  # the first tick runs at start; delivery every 3 s
+            if fake_line.calls("/v2/bot/message/reply"):
+                break
+            await asyncio.sleep(0.02)
+    assert await count(db, InboxEvent, InboxEvent.status == "done") == 1
+    replies = fake_line.calls("/v2/bot/message/reply")
+    assert [r.body["replyToken"] for r in replies] == [ev["replyToken"]]
 
 
 async def test_the_acknowledgement_does_not_wait_for_the_handling(line: Line, t0: datetime) -> None:
