@@ -28,6 +28,7 @@ from fastapi import APIRouter, Request, Response
 from linebot.v3.exceptions import InvalidSignatureError
 from linebot.v3.webhook import WebhookParser
 
+from adapters import json_body
 from adapters.line.events import event_id
 from storage.db import Database
 from storage.inbox_writer import InboxWriter
@@ -93,7 +94,7 @@ def line_router(
             body = raw.decode("utf-8")
             if not parser.signature_validator.validate(body, signature):
                 raise InvalidSignatureError
-            payload: Any = json.loads(body)
+            payload: Any = json_body.loads(body)
             events = payload["events"]
             if not isinstance(events, list) or not all(
                 isinstance(e, dict) and "type" in e for e in events

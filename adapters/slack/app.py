@@ -7,7 +7,6 @@ database work and Web API calls afterwards, so Slack always hears back within 3 
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -18,6 +17,7 @@ from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
 
+from adapters import json_body
 from adapters.slack import alerts, checkin, commands, home, recordkeeping
 from adapters.slack.deps import Deps, utc_now, web_client
 from adapters.slack.sender import SlackSender
@@ -78,9 +78,9 @@ def _well_formed(body: bytes, content_type: str) -> bool:
     try:
         # Bolt reads any body starting with "{" as JSON, whatever its content type says.
         if content_type.startswith("application/json") or body.lstrip().startswith(b"{"):
-            return isinstance(json.loads(body), dict)
+            return isinstance(json_body.loads(body), dict)
         form = parse_qs(body.decode("utf-8"))
         payload = form.get("payload")
-        return payload is None or isinstance(json.loads(payload[0]), dict)
+        return payload is None or isinstance(json_body.loads(payload[0]), dict)
     except (ValueError, RecursionError):
         return False
