@@ -7,6 +7,7 @@ import json
 import threading
 from collections.abc import AsyncIterator
 from datetime import datetime
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -118,21 +119,28 @@ async def test_malformed_json_and_oversized_bodies(line: Line) -> None:
     assert await counts(line.db) == before
 
 
+async def _acknowledged_then_died(db: Database, t0: datetime) -> dict[str, Any]:
+    """A text event that a process stored and acknowledged (200), then died before handling:
+    its webhook route has no after-ack worker."""
+    dying = FastAPI()
+    dying.include_router(line_router(SECRET, db, Clock(t0), after_ack=None))
+    ev = event("00_message_text", t0, message={"text": "こんにちは"})
+    body = webhook(ev)
+    async with AsyncClient(transport=ASGITransport(app=dying), base_url="http://t") as client:
+        response = await client.post(
+            "/callback/line", content=body, headers={"X-Line-Signature": sign(body)}
+        )
+    assert response.status_code == 200
+    return ev
+
+
 async def test_what_a_dead_process_acknowledged_is_handled_by_the_next_start(
     db: Database, db_url: str, fake_line: FakeLine, t0: datetime
 ) -> None:
     """Stored and acknowledged, then the process died before handling it: the restarted
     app's scheduler handles it on its first tick and answers, with no new webhook to prompt
     it."""
-    dying = FastAPI()
-    dying.include_router(line_router(SECRET, db, Clock(t0), after_ack=None))
-    ev = event("00_message_text", t0, message={"text": "こんにちは"})
-    async with AsyncClient(transport=ASGITransport(app=dying), base_url="http://t") as client:
-        body = webhook(ev)
-        response = await client.post(
-            "/callback/line", content=body, headers={"X-Line-Signature": sign(body)}
-        )
-    assert response.status_code == 200
+    ev = await _acknowledged_then_died(db, t0)
     assert await count(db, InboxEvent, InboxEvent.status == "pending") == 1
 
     settings = line_settings(db_url, fake_line).model_copy(update={"scheduler_enabled": True})
@@ -278,16 +286,7 @@ async def test_without_credentials_the_route_is_not_mounted(
 
 async def test_events_are_stored_before_ack_and_survive_a_crash(db: Database, t0: datetime) -> None:
     """The process dies after the 200: the scheduler's pass handles the pending rows."""
-    app = FastAPI()
-    clock = Clock(t0)
-    app.include_router(line_router(SECRET, db, clock, after_ack=None))
-    ev = event("00_message_text", t0, message={"text": "こんにちは"})
-    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client:
-        body = webhook(ev)
-        response = await client.post(
-            "/callback/line", content=body, headers={"X-Line-Signature": sign(body)}
-        )
-    assert response.status_code == 200
+    ev = await _acknowledged_then_died(db, t0)
     assert await count(db, InboxEvent, InboxEvent.status == "pending") == 1
     assert await count(db, OutboxMessage) == 0
 
