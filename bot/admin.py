@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -14,6 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import DayMode, StaffRole
+from bot.hours import BusinessHours, crisis_contacts_from_json
+from bot.policy import Ladder
 from storage import repo
 from storage.models import AuditLog, Facility, LinkCode, Member, Schedule, Staff
 
@@ -58,11 +61,144 @@ async def init_facility(
         ask_temperature=False,
         ladder={},
         disclosure="full",
+        business_hours={},
+        crisis_contacts=[],
         created_at=now,
     )
     session.add(facility)
     await session.flush()
     return facility
+
+
+DISCLOSURES = ("full", "minimal")
+AHEAD_ALLOWED = ("start_reminder", "end_reminder")  # may be negative: remind ahead of time
+PHONE = re.compile(r"\+?[0-9][0-9()\- ]{1,30}")
+
+
+@dataclass(frozen=True)
+class FacilityChanges:
+    """What `nippo facility set` was asked to change (None: leave as it is)."""
+
+    crisis_contacts: Sequence[str] | None = None  # "名前|電話番号|受付時間"; ["none"]: national
+    business_hours: str | None = None  # "09:00-18:00"
+    business_days: str | None = None  # "mon,tue,wed,thu,fri"
+    ladder: Sequence[str] = ()  # "KEY=MINUTES"
+    alert_channel: str | None = None
+    ask_temperature: bool | None = None
+    disclosure: str | None = None
+
+
+def update_facility(facility: Facility, changes: FacilityChanges) -> None:
+    """Validate everything first, then apply: a bad value changes nothing."""
+    contacts = (
+        parse_contacts(changes.crisis_contacts) if changes.crisis_contacts is not None else None
+    )
+    hours = _business_hours(facility, changes.business_hours, changes.business_days)
+    ladder = parse_ladder(facility.ladder, changes.ladder)
+    if changes.disclosure is not None and changes.disclosure not in DISCLOSURES:
+        raise AdminError(f"--disclosure is {' or '.join(DISCLOSURES)}, not {changes.disclosure!r}")
+    if contacts is not None:
+        facility.crisis_contacts = contacts
+    if hours is not None:
+        facility.business_hours = hours
+    facility.ladder = ladder
+    if changes.alert_channel is not None:
+        facility.alert_channel = changes.alert_channel.strip() or None
+    if changes.ask_temperature is not None:
+        facility.ask_temperature = changes.ask_temperature
+    if changes.disclosure is not None:
+        facility.disclosure = changes.disclosure
+
+
+def parse_contacts(items: Sequence[str]) -> list[dict[str, str]]:
+    """「名前|電話番号|受付時間」 each; a single "none" goes back to the national lines."""
+    if [i.strip().lower() for i in items] == ["none"]:
+        return []
+    out = []
+    for item in items:
+        parts = [p.strip() for p in item.split("|")]
+        if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
+            raise AdminError(f"a crisis contact is 名前|電話番号|受付時間, not {item!r}")
+        if not PHONE.fullmatch(parts[1]) or sum(c.isdigit() for c in parts[1]) < 3:
+            raise AdminError(f"{parts[1]!r} does not look like a phone number (e.g. 0120-279-338)")
+        out.append(
+            {"name": parts[0], "phone": parts[1], "hours": parts[2] if len(parts) == 3 else ""}
+        )
+    return out
+
+
+def _business_hours(
+    facility: Facility, span: str | None, days: str | None
+) -> dict[str, object] | None:
+    if span is None and days is None:
+        return None
+    current = BusinessHours.from_json(facility.business_hours).to_json()
+    if span is not None:
+        opens, sep, closes = span.partition("-")
+        start, end = _hhmm(opens.strip()), _hhmm(closes.strip())
+        if not sep or start is None or end is None:
+            raise AdminError(f"--business-hours is HH:MM-HH:MM (e.g. 09:00-18:00), not {span!r}")
+        if end <= start:
+            raise AdminError("--business-hours must close after it opens (e.g. 09:00-18:00)")
+        current["opens"], current["closes"] = start.strftime("%H:%M"), end.strftime("%H:%M")
+    if days is not None:
+        names = [d.strip().lower() for d in days.split(",") if d.strip()]
+        bad = [d for d in names if d not in WEEKDAYS]
+        if bad or not names:
+            raise AdminError(f"--business-days are mon,tue,wed,thu,fri,sat,sun, not {days!r}")
+        current["weekdays"] = [d for d in WEEKDAYS if d in names]
+    return current
+
+
+def parse_ladder(current: dict[str, object] | None, items: Sequence[str]) -> dict[str, object]:
+    """Merge KEY=MINUTES overrides into the facility's ladder (KEY=default drops one)."""
+    names = [f.name for f in fields(Ladder)]
+    out = dict(current or {})
+    for item in items:
+        key, sep, value = (p.strip() for p in item.partition("="))
+        if not sep or key not in names:
+            raise AdminError(f"--ladder is KEY=MINUTES with KEY one of {', '.join(names)}")
+        if value == "default":
+            out.pop(key, None)
+            continue
+        try:
+            minutes = int(value)
+        except ValueError as exc:
+            raise AdminError(f"--ladder {key}: minutes are a whole number, not {value!r}") from exc
+        if minutes < 0 and key not in AHEAD_ALLOWED:
+            raise AdminError(f"--ladder {key}: minutes cannot be negative")
+        if key == "evaluation_hour" and minutes > 23:
+            raise AdminError("--ladder evaluation_hour is an hour of the day (0-23)")
+        out[key] = minutes
+    return out
+
+
+def describe_facility(facility: Facility) -> list[str]:
+    """The settings as the operator sees them after a change (ids and settings, no members)."""
+    hours = BusinessHours.from_json(facility.business_hours)
+    contacts = crisis_contacts_from_json(facility.crisis_contacts)
+    ladder = Ladder.from_json(facility.ladder)
+    overrides = set(facility.ladder or {})
+    lines = [
+        f"facility {facility.id}: {facility.name} ({facility.profile}, {facility.tz})",
+        f"  alert channel: {facility.alert_channel or '(none)'}",
+        f"  business hours: {hours.opens:%H:%M}-{hours.closes:%H:%M} "
+        f"{weekday_names(sorted(hours.weekdays))}"
+        + (" (public holidays too)" if hours.holidays_open else " (closed on public holidays)"),
+        "  crisis contacts:" + ("" if facility.crisis_contacts else " (national defaults)"),
+    ]
+    lines.extend(f"    {c.name} {c.phone} {c.hours}".rstrip() for c in contacts)
+    lines.append(
+        "  ladder: "
+        + " ".join(
+            f"{f.name}={getattr(ladder, f.name)}" + ("*" if f.name in overrides else "")
+            for f in fields(Ladder)
+        )
+        + ("  (* set for this facility)" if overrides else "")
+    )
+    lines.append(f"  ask temperature: {'yes' if facility.ask_temperature else 'no'}")
+    lines.append(f"  disclosure: {facility.disclosure}")
+    return lines
 
 
 async def pick_facility(session: AsyncSession, name: str | None) -> Facility:

@@ -1,7 +1,8 @@
 """Staff act on alerts: take one (「対応します」) and close it (「対応済み」).
 
 Each change is a conditional UPDATE, so two staff pressing at once cannot both win; each
-winning action leaves a 支援記録 entry naming the staff member.
+winning action leaves a 支援記録 entry naming the staff member. Taking an alert also tells the
+member, once (outbox key `taken:{alert}`), who has seen it (DESIGN §6).
 """
 
 from __future__ import annotations
@@ -9,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
-from bot.domain import SupportKind
+from bot.domain import AlertLevel, Reply, SupportKind, reply_to_json
 from storage import repo
-from storage.models import Alert, Member, Staff, SupportRecord
+from storage.models import Alert, Identity, Member, Staff, SupportRecord
 
 # Contact methods offered in the 対応済み form, with the support_record channel they map to.
 METHODS = {"電話": "phone", "訪問": "visit", "メッセージ": "message", "その他": "other"}
@@ -64,7 +65,48 @@ async def take(session: AsyncSession, alert_id: int, staff: Staff, now: datetime
         content=f"アラート対応開始: {texts.CONCERN_TITLES.get(alert.kind, alert.kind)}",
         key=f"alert:{alert_id}:take",
     )
+    await tell_member_taken(session, alert, staff, now)
     return ActionResult(True, "acked", staff.name)
+
+
+# Alerts the member is not waiting on: an absence notice or a plain information.
+QUIET_KINDS = frozenset({"absence", "early_finish"})
+
+
+async def tell_member_taken(
+    session: AsyncSession, alert: Alert, staff: Staff, now: datetime
+) -> bool:
+    """「○○さんが確認しました」 to the member's most recently linked active account, once."""
+    if alert.kind in QUIET_KINDS or alert.level == AlertLevel.INFO.value:
+        return False
+    ident = (
+        await session.execute(
+            select(Identity.platform, Identity.platform_user_id)
+            .where(Identity.member_id == alert.member_id, Identity.active.is_(True))
+            .order_by(Identity.id.desc())
+            .limit(1)
+        )
+    ).first()
+    if ident is None:
+        return False
+    crisis = alert.level == AlertLevel.CRISIS.value
+    text = (texts.ALERT_TAKEN_MEMBER_CRISIS if crisis else texts.ALERT_TAKEN_MEMBER).format(
+        staff=staff.name
+    )
+    new = await repo.enqueue(
+        session,
+        key=f"taken:{alert.id}",
+        platform=ident[0],
+        recipient=ident[1],
+        payload={
+            "kind": "replies",
+            "replies": [reply_to_json(Reply(text))],
+            "business_date": alert.business_date.isoformat(),
+        },
+        member_id=alert.member_id,
+        now=now,
+    )
+    return new is not None
 
 
 async def resolve(

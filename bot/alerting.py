@@ -76,7 +76,10 @@ async def raise_alerts(
         if r.key not in new:
             continue
         title = texts.CONCERN_TITLES.get(r.kind, r.kind)
-        template = texts.STAFF_INFO if r.level is AlertLevel.INFO else texts.STAFF_ALERT
+        template = {
+            AlertLevel.INFO: texts.STAFF_INFO,
+            AlertLevel.CRISIS: texts.STAFF_CRISIS,
+        }.get(r.level, texts.STAFF_ALERT)
         # minimal disclosure (APPI, DESIGN §10): who and what kind leave for Slack, no details.
         detail = r.detail if r.facility.disclosure != "minimal" else ""
         text = template.format(title=title, member=r.member.name, date=_md(r.day), detail=detail)

@@ -97,6 +97,55 @@ def facility_init(
     _run(work)
 
 
+@facility_app.command("set")
+def facility_set(
+    facility: FacilityOpt = None,
+    crisis_contact: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--crisis-contact",
+            help='"名前|電話番号|受付時間", repeatable; "none": the national lines again.',
+        ),
+    ] = None,
+    business_hours: Annotated[
+        str | None, typer.Option("--business-hours", help="When staff answer, e.g. 09:00-18:00.")
+    ] = None,
+    business_days: Annotated[
+        str | None, typer.Option("--business-days", help="e.g. mon,tue,wed,thu,fri")
+    ] = None,
+    ladder: Annotated[
+        list[str] | None,
+        typer.Option("--ladder", help="KEY=MINUTES (repeatable; KEY=default drops an override)."),
+    ] = None,
+    alert_channel: Annotated[str | None, typer.Option("--alert-channel")] = None,
+    ask_temperature: Annotated[
+        bool | None, typer.Option("--ask-temperature/--no-ask-temperature")
+    ] = None,
+    disclosure: Annotated[str | None, typer.Option("--disclosure", help="full or minimal")] = None,
+) -> None:
+    """Change a facility's settings and print them."""
+    changes = admin.FacilityChanges(
+        crisis_contacts=crisis_contact or None,
+        business_hours=business_hours,
+        business_days=business_days,
+        ladder=ladder or (),
+        alert_channel=alert_channel,
+        ask_temperature=ask_temperature,
+        disclosure=disclosure,
+    )
+
+    async def work(database: Database) -> None:
+        async with database.transaction() as session:
+            f = await admin.pick_facility(session, facility)
+            admin.update_facility(f, changes)
+            await admin.audit(
+                session, actor="cli", action="facility.set", target=f"facility:{f.id}", now=now()
+            )
+            typer.echo("\n".join(admin.describe_facility(f)))
+
+    _run(work)
+
+
 @member_app.command("add")
 def member_add(
     name: Annotated[str, typer.Option("--name")],

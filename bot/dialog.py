@@ -8,11 +8,12 @@ abandoned or expires loses nothing; the state only remembers which question come
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone
 
-from bot import parsing, texts
+from bot import concern, parsing, texts
 from bot.domain import (
     AbsenceNoticed,
     AlertLevel,
@@ -37,12 +38,11 @@ from bot.domain import (
     ReportStatus,
     StepResult,
 )
+from bot.ports import Analyser
 
 DIALOG_TTL = timedelta(hours=2)
 MAX_SLEEP_HOURS = 24.0
-LOW_HEALTH = 2
-SHORT_SLEEP_HOURS = 4.0
-FEVER = 37.5
+SLEEP_AT_MOST = 4  # the value of the 「4時間以下」 button
 MAX_TASK_CHOICES = 10  # leaves room for the other buttons within LINE's 13 quick replies
 
 IDLE = DialogState()
@@ -80,6 +80,7 @@ class _Turn:
 
     facts: Facts
     now: datetime
+    analyser: Analyser | None = None
     replies: tuple[Reply, ...] = ()
     events: tuple[DialogEvent, ...] = ()
 
@@ -100,48 +101,116 @@ class _Turn:
                 status = ReportStatus.STARTED if e.phase is Phase.START else ReportStatus.ENDED
                 if r.status is not ReportStatus.ENDED:
                     r = replace(r, status=status)
-            elif isinstance(e, AbsenceNoticed) and r.start_at is None:
+            elif isinstance(e, AbsenceNoticed) and e.day is None and r.start_at is None:
                 r = replace(r, status=ReportStatus.ABSENT)
         return r
 
     def local(self, at: datetime) -> datetime:
         return at.astimezone(timezone(timedelta(minutes=self.facts.tz_offset_minutes)))
 
+    def parse(self, text: str) -> parsing.ParsedMessage:
+        local = self.local(self.now).time()
+        return parsing.parse_message(text, analyser=self.analyser, now=local)
+
     def result(self, state: DialogState) -> StepResult:
         return StepResult(state=state, replies=self.replies, events=self.events)
 
 
-def step(state: DialogState, said: InboundMessage, facts: Facts) -> StepResult:
+def step(
+    state: DialogState, said: InboundMessage, facts: Facts, analyser: Analyser | None = None
+) -> StepResult:
     """Advance the conversation by one message from the member."""
-    turn = _Turn(facts=facts, now=said.sent_at)
+    turn = _Turn(facts=facts, now=said.sent_at, analyser=analyser)
     text = parsing.normalize(said.text)
-    if text and said.choice is None and parsing.is_distress(text):
-        turn = turn.emit(Concern(ConcernKind.DISTRESS, AlertLevel.URGENT, text[:200]))
+    finding = concern.assess(text, analyser) if text and said.choice is None else None
+    if finding is not None and finding.level is AlertLevel.CRISIS:
+        # Nothing routine follows a crisis message: answers given so far stay recorded.
+        turn = turn.emit(Concern(ConcernKind.CRISIS, AlertLevel.CRISIS, text[:200]))
+        return turn.say(_crisis_reply(turn)).result(IDLE)
+    if finding is not None:
+        turn = turn.emit(Concern(ConcernKind.DISTRESS, finding.level, text[:200]))
 
     if not state.idle and _expired(state, said.sent_at):
         turn = turn.say(Reply(texts.EXPIRED))
         state = IDLE
 
-    if state.idle:
-        return _idle(turn, said, text)
-    return _in_flow(turn, state, said, text)
+    result = _idle(turn, said, text) if state.idle else _in_flow(turn, state, said, text)
+    return _acknowledged(result)
+
+
+def _crisis_reply(turn: _Turn) -> Reply:
+    facts = turn.facts
+    lines = [texts.CRISIS.format(name=facts.member_name)]
+    local = turn.local(turn.now)
+    if not facts.business_hours.is_open(local):
+        when = _when(local, facts.business_hours.next_open(local))
+        lines.append(texts.CRISIS_STAFF_LATER.format(when=when))
+    lines.append(texts.CRISIS_CONTACTS)
+    for c in facts.crisis_contacts:
+        hours = f"({c.hours})" if c.hours else ""
+        lines.append(texts.CRISIS_CONTACT_LINE.format(name=c.name, phone=c.phone, hours=hours))
+    lines.append(texts.CRISIS_DANGER)
+    return Reply("\n".join(lines))
+
+
+# Said before the next question when an answer worries (体調 1 gets more than the next question).
+def _ack_text(c: Concern) -> str | None:
+    if c.kind is ConcernKind.LOW_HEALTH:
+        return texts.POOR_HEALTH_ACK if c.level is AlertLevel.URGENT else texts.LOW_HEALTH_ACK
+    if c.kind is ConcernKind.SHORT_SLEEP:
+        return texts.SHORT_SLEEP_ACK
+    if c.kind is ConcernKind.FEVER:
+        return texts.FEVER_ACK
+    if c.kind is ConcernKind.DISTRESS:
+        return texts.URGENT_ACK if c.level is AlertLevel.URGENT else texts.WATCH_ACK
+    return None
+
+
+def _acknowledged(result: StepResult) -> StepResult:
+    """Every reply to a worrying answer first says, warmly, that staff know (once per message,
+    for the most serious concern)."""
+    concerns = [e for e in result.events if isinstance(e, Concern) and _ack_text(e)]
+    if not concerns:
+        return result
+    worst = max(concerns, key=lambda c: (c.level.rank, c.kind is ConcernKind.DISTRESS))
+    text = _ack_text(worst) or ""
+    if any(r.text == text for r in result.replies):
+        return result
+    return replace(result, replies=(Reply(text), *result.replies))
+
+
+def _when(now: datetime, at: datetime) -> str:
+    """「今日の13:00」「あした9:00」「12/28(月)9:00」: when staff are back."""
+    hm = f"{at.hour}:{at.minute:02d}"
+    if at.date() == now.date():
+        return texts.WHEN_TODAY.format(time=hm)
+    if at.date() == now.date() + timedelta(days=1):
+        return texts.WHEN_TOMORROW.format(time=hm)
+    weekday = texts.WEEKDAY_NAMES[at.weekday()]
+    return texts.WHEN_DAY.format(month=at.month, day=at.day, weekday=weekday, time=hm)
 
 
 # --- idle: what does the member want? ------------------------------------------------------
 
 
 def _idle(turn: _Turn, said: InboundMessage, text: str) -> StepResult:
-    parsed = parsing.parse_message(text)
+    parsed = turn.parse(text)
     intent = CHOICE_INTENTS.get(said.choice or "") if said.choice else parsed.intent
+    if parsed.consult and said.choice is None:  # 「開始 … あとで相談したいです」: both
+        turn = _consult(turn, text)
     if intent is Intent.START:
-        return _begin(turn, Phase.START, parsed)
+        return _begin(turn, Phase.START, parsed, text)
     if intent is Intent.END:
-        return _begin(turn, Phase.END, parsed)
+        return _begin(turn, Phase.END, parsed, text)
     if intent is Intent.ABSENCE:
-        return _absence(turn, text).result(IDLE)
+        return _absence(turn, text, parsed.day_offset).result(IDLE)
     if intent is Intent.CONSULT:
         return _consult(turn, text).result(IDLE)
+    if intent is Intent.EARLY_FINISH:
+        return _early_finish(turn, text).result(IDLE)
     if intent is Intent.CORRECTION:
+        if parsed.correction is not None:
+            return _fix_at_once(turn, *parsed.correction)
         return _begin_fix(turn)
     if intent is Intent.SUMMARY:
         return turn.say(_summary(turn)).result(IDLE)
@@ -149,9 +218,33 @@ def _idle(turn: _Turn, said: InboundMessage, text: str) -> StepResult:
         return turn.say(Reply(texts.HELP, _menu(turn.report))).result(IDLE)
     if intent is Intent.CANCEL:
         return turn.say(Reply(texts.CANCELLED, _menu(turn.report))).result(IDLE)
-    if turn.events:  # distress words outside any flow: acknowledge, staff are told
-        return turn.say(Reply(texts.CONCERN_ACK, _menu(turn.report))).result(IDLE)
+    if turn.events:  # worrying words outside any flow: the acknowledgement says staff know
+        return turn.say(Reply(texts.MENU_PROMPT, _menu(turn.report))).result(IDLE)
+    if intent is Intent.SMALLTALK:
+        return _smalltalk(turn, text).result(IDLE)
     return turn.say(Reply(texts.UNKNOWN, _menu(turn.report))).result(IDLE)
+
+
+_TIRED = re.compile(r"疲れ|つかれ|ツカレ|くたくた|へとへと")
+_HELLO = re.compile(r"おはよ")
+
+
+def _smalltalk(turn: _Turn, text: str) -> _Turn:
+    """A warm answer; once the day's work has started, the words are kept as its ひとこと."""
+    report = turn.report
+    menu = _menu(report)
+    if report.status in (ReportStatus.STARTED, ReportStatus.ENDED) and text:
+        note = f"{report.note} / {text}" if report.note else text
+        turn = turn.emit(FieldRecorded(ReportField.NOTE, note[:500]))
+        first = texts.TIRED if _TIRED.search(text) else texts.SMALLTALK_KEPT
+        if first == texts.TIRED:
+            return turn.say(Reply(texts.TIRED), Reply(texts.SMALLTALK_KEPT, menu))
+        return turn.say(Reply(first, menu))
+    if _HELLO.search(text) and report.status is ReportStatus.OPEN:
+        return turn.say(Reply(texts.HELLO.format(name=turn.facts.member_name), menu))
+    if _TIRED.search(text):
+        return turn.say(Reply(texts.TIRED, menu))
+    return turn.say(Reply(texts.SMALLTALK, menu))
 
 
 def _menu(report: ReportSnapshot) -> tuple[Choice, ...]:
@@ -164,7 +257,11 @@ def _menu(report: ReportSnapshot) -> tuple[Choice, ...]:
     return (texts.START, texts.ABSENT, texts.CONSULT)
 
 
-def _absence(turn: _Turn, text: str) -> _Turn:
+def _absence(turn: _Turn, text: str, day_offset: int = 0) -> _Turn:
+    if day_offset > 0:  # 「あしたは歯医者なので休みます」: that day is absent, today is untouched
+        day = turn.facts.business_date + timedelta(days=day_offset)
+        turn = turn.emit(AbsenceNoticed(turn.now, text[:200], day=day))
+        return turn.say(Reply(texts.ABSENCE_AHEAD.format(date=_md_weekday(day))))
     return turn.emit(AbsenceNoticed(turn.now, text[:200])).say(Reply(texts.ABSENCE))
 
 
@@ -173,10 +270,27 @@ def _consult(turn: _Turn, text: str) -> _Turn:
         ConsultRequested(turn.now, text[:500]),
         Concern(ConcernKind.CONSULT, AlertLevel.WARNING, text[:200]),
     )
-    return turn.say(Reply(texts.CONSULT_ACK))
+    hours = turn.facts.business_hours
+    local = turn.local(turn.now)
+    if hours.is_open(local):
+        return turn.say(Reply(texts.CONSULT_ACK))
+    when = _when(local, hours.next_open(local))
+    return turn.say(Reply(texts.CONSULT_ACK_LATER.format(when=when)))
 
 
-def _begin(turn: _Turn, phase: Phase, parsed: parsing.ParsedMessage) -> StepResult:
+def _early_finish(turn: _Turn, text: str) -> _Turn:
+    """Staff hear that the member will stop early; nothing is ended."""
+    turn = turn.emit(Concern(ConcernKind.EARLY_FINISH, AlertLevel.INFO, text[:200]))
+    return turn.say(Reply(texts.EARLY_FINISH_ACK, _menu(turn.report)))
+
+
+# 「9時半に始めました」 at 9:20 is a slip to ask about; 「10時半から始めます」 is a plan.
+_PAST_START = re.compile(r"(?:始め|はじめ|開始し|スタートし)(?:ました|た)")
+
+
+def _begin(
+    turn: _Turn, phase: Phase, parsed: parsing.ParsedMessage, said_text: str = ""
+) -> StepResult:
     report = turn.report
     done_at = report.start_at if phase is Phase.START else report.end_at
     if done_at is not None:
@@ -191,7 +305,8 @@ def _begin(turn: _Turn, phase: Phase, parsed: parsing.ParsedMessage) -> StepResu
         quick=parsed.work is not None or parsed.health is not None,
     )
     at_field = ReportField.START_AT if phase is Phase.START else ReportField.END_AT
-    at = _stated_instant(turn, parsed.stated_time)
+    later_ok = phase is Phase.START and not _PAST_START.search(said_text)
+    at = _stated_instant(turn, parsed.stated_time, later_ok=later_ok)
     if at is None:
         state = replace(state, step="time")
         return turn.say(_future_time(turn, parsed.stated_time)).result(state)
@@ -200,13 +315,23 @@ def _begin(turn: _Turn, phase: Phase, parsed: parsing.ParsedMessage) -> StepResu
     return _ask_next(turn, state)
 
 
-def _stated_instant(turn: _Turn, stated: time | None) -> datetime | None:
-    """The instant a member said they started/ended; now if unstated; None if in the future."""
+def _stated_instant(turn: _Turn, stated: time | None, *, later_ok: bool = False) -> datetime | None:
+    """The instant a member said they started/ended; now if unstated; None if in the future,
+    unless `later_ok`: 「10時半から始めます」 sent at 10:10 is a start at 10:30 that day."""
     if stated is None:
         return turn.now
     local_now = turn.local(turn.now)
     at = datetime.combine(turn.facts.business_date, stated, tzinfo=local_now.tzinfo)
-    return at if at <= turn.now else None
+    return at if at <= turn.now or later_ok else None
+
+
+def _stated_later(state: DialogState, at: datetime) -> bool:
+    """The start was stated for later than the message that began the flow (10時半から)."""
+    try:
+        began = datetime.fromisoformat(state.started or "")
+    except ValueError:
+        return False
+    return at - began > timedelta(minutes=1)
 
 
 def _future_time(turn: _Turn, stated: time | None) -> Reply:
@@ -243,25 +368,25 @@ def _record_health(turn: _Turn, f: ReportField, value: int) -> _Turn:
 
 
 def _health_concerns(value: int) -> tuple[Concern, ...]:
-    if value > LOW_HEALTH:
-        return ()
-    level = AlertLevel.URGENT if value == 1 else AlertLevel.WARNING
-    return (Concern(ConcernKind.LOW_HEALTH, level, f"体調 {value}"),)
+    level = concern.health_level(value)
+    return (Concern(ConcernKind.LOW_HEALTH, level, f"体調 {value}"),) if level else ()
 
 
-def _record_sleep(turn: _Turn, hours: float) -> _Turn:
+def _record_sleep(turn: _Turn, hours: float, *, at_most: bool = False) -> _Turn:
+    """`at_most`: the 「4時間以下」 button, which is short sleep whatever the exact hours."""
     turn = turn.emit(FieldRecorded(ReportField.SLEEP_HOURS, hours))
-    if hours < SHORT_SLEEP_HOURS:
-        turn = turn.emit(
-            Concern(ConcernKind.SHORT_SLEEP, AlertLevel.WARNING, f"睡眠 {_num(hours)}時間")
-        )
+    level = concern.sleep_level(hours, at_most=at_most)
+    if level is not None:
+        shown = f"睡眠 {_num(hours)}時間" + ("以下" if at_most else "")
+        turn = turn.emit(Concern(ConcernKind.SHORT_SLEEP, level, shown))
     return turn
 
 
 def _record_temperature(turn: _Turn, value: float) -> _Turn:
     turn = turn.emit(FieldRecorded(ReportField.TEMPERATURE, value))
-    if value >= FEVER:
-        turn = turn.emit(Concern(ConcernKind.FEVER, AlertLevel.WARNING, f"体温 {value:.1f}"))
+    level = concern.temperature_level(value)
+    if level is not None:
+        turn = turn.emit(Concern(ConcernKind.FEVER, level, f"体温 {value:.1f}"))
     return turn
 
 
@@ -269,7 +394,7 @@ def _record_temperature(turn: _Turn, value: float) -> _Turn:
 
 
 def _in_flow(turn: _Turn, state: DialogState, said: InboundMessage, text: str) -> StepResult:
-    parsed = parsing.parse_message(text)
+    parsed = turn.parse(text)
     choice = said.choice
     # A button from the main menu, or a message that is only a keyword, leaves the flow;
     # free text that merely contains a keyword (「相談支援の書類作成」) is an answer.
@@ -285,7 +410,9 @@ def _in_flow(turn: _Turn, state: DialogState, said: InboundMessage, text: str) -
     if intent is Intent.HELP:
         return turn.say(Reply(texts.HELP), _ask(turn, state)).result(state)
     if intent is Intent.ABSENCE:
-        return _absence(turn, text).result(IDLE)
+        return _absence(turn, text, parsed.day_offset).result(IDLE)
+    if intent is Intent.EARLY_FINISH:
+        return _early_finish(turn, text).say(_ask(turn, state)).result(state)
     if intent in (Intent.START, Intent.END, Intent.CORRECTION, Intent.SUMMARY):
         return _idle(turn, said, text)
 
@@ -324,7 +451,8 @@ def _answer_sleep(turn: _Turn, state: DialogState, said: InboundMessage, text: s
     if not 0 <= hours <= MAX_SLEEP_HOURS:
         reply = Reply(texts.SLEEP_OUT_OF_RANGE.format(hours=_num(hours)), texts.SLEEP_CHOICES)
         return turn.say(reply).result(state)
-    return _ask_next(_record_sleep(turn, hours), state)
+    at_most = chosen is not None and chosen == SLEEP_AT_MOST
+    return _ask_next(_record_sleep(turn, hours, at_most=at_most), state)
 
 
 def _answer_temperature(
@@ -484,6 +612,8 @@ def _finish(turn: _Turn, state: DialogState) -> StepResult:
     hm = _hm(turn.local(at)) if at else "--:--"
     title = (texts.START_TITLE if phase is Phase.START else texts.END_TITLE).format(time=hm)
     text = (texts.STARTED if phase is Phase.START else texts.ENDED).format(time=hm)
+    if phase is Phase.START and at is not None and _stated_later(state, at):
+        text = texts.START_LATER.format(time=hm)
     card = _card(turn, report, title, phase)
     return turn.say(Reply(text, (texts.FIX, texts.CONSULT), card)).result(IDLE)
 
@@ -541,6 +671,26 @@ def _fix_step(turn: _Turn, state: DialogState, said: InboundMessage, text: str) 
     value, problem = _fix_value(turn, target, said, text)
     if problem is not None:
         return turn.say(problem, _ask_fix(turn, state)).result(state)
+    return _fixed(turn, target, value)
+
+
+def _fix_at_once(turn: _Turn, target: ReportField, value: FieldValue) -> StepResult:
+    """「体調を3に直してください」: the field and the value in one message."""
+    report = turn.report
+    if target is ReportField.HEALTH_START and report.health_end is not None:
+        target = ReportField.HEALTH_END  # after the end check, 体調 means the latest one
+    if target in (ReportField.START_AT, ReportField.END_AT) and isinstance(value, str):
+        at = _stated_instant(turn, time.fromisoformat(value))
+        if at is None:
+            return turn.say(_future_time(turn, time.fromisoformat(value))).result(IDLE)
+        value = at
+    out_of_range = isinstance(value, float) and not 0 <= value <= MAX_SLEEP_HOURS
+    if target is ReportField.SLEEP_HOURS and out_of_range and isinstance(value, float):
+        return turn.say(Reply(texts.SLEEP_OUT_OF_RANGE.format(hours=_num(value)))).result(IDLE)
+    return _fixed(turn, target, value)
+
+
+def _fixed(turn: _Turn, target: ReportField, value: FieldValue) -> StepResult:
     turn = turn.emit(FieldRecorded(target, value, correction=True))
     if target in (ReportField.HEALTH_START, ReportField.HEALTH_END) and isinstance(value, int):
         turn = turn.emit(*_health_concerns(value))
@@ -677,6 +827,10 @@ def _num(x: float) -> str:
 
 def _hm(at: datetime) -> str:
     return at.strftime("%H:%M")
+
+
+def _md_weekday(d: date) -> str:
+    return f"{d.month}/{d.day}({texts.WEEKDAY_NAMES[d.weekday()]})"
 
 
 def _md(d: date) -> str:

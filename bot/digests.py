@@ -1,6 +1,10 @@
 """Staff summaries the tick sends: the end-of-day digest (DESIGN §6) and evaluations coming
 due (R5 weekly, R6 monthly). One outbox row per facility and key; built with set-based
-queries over all facilities that are due at once."""
+queries over all facilities that are due at once.
+
+The digest also lists every alert of the facility not yet resolved (any date; open or taken),
+most serious first, so a watch alert nobody took, or a taken one left unfinished, is seen
+again each day until someone closes it."""
 
 from __future__ import annotations
 
@@ -16,10 +20,11 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from bot import texts
 from bot.alerting import STAFF_PLATFORM
-from bot.domain import DayMode, ReportStatus
+from bot.domain import AlertLevel, DayMode, ReportStatus
 from bot.policy import EvaluationKind, RemindEvaluations, SendDigest
 from storage import repo
 from storage.models import (
+    Alert,
     DailyReport,
     Evaluation,
     Facility,
@@ -27,6 +32,7 @@ from storage.models import (
     OutboxMessage,
     Schedule,
     ScheduleException,
+    Staff,
 )
 
 CHUNK = 1000
@@ -50,18 +56,20 @@ async def send_digests(
     rows = []
     for day, due in by_day.items():
         lines = await digest_members(session, [a.facility_id for a in due], day)
+        waiting = await unresolved_alerts(session, [a.facility_id for a in due])
         for a in due:
             facility = facilities[a.facility_id]
             entries = lines.get(a.facility_id, [])
+            alerts = waiting.get(a.facility_id, [])
             row = repo.outbox_row(
                 key=a.key,
                 platform=STAFF_PLATFORM,
                 recipient=facility.alert_channel or "",
                 member_id=None,
-                payload=digest_payload(facility, day, entries),
+                payload=digest_payload(facility, day, entries, alerts),
                 now=now,
             )
-            rows.append(row if entries else _skipped(row))
+            rows.append(row if entries or alerts else _skipped(row))
     return await _insert(session, rows)
 
 
@@ -131,7 +139,100 @@ async def digest_members(
     return out
 
 
-def digest_payload(facility: Facility, day: date, members: list[dict[str, Any]]) -> dict[str, Any]:
+DIGEST_GROUPS = ("crisis", "urgent", "warning", "other")
+
+
+def alert_group(level: str, kind: str) -> str:
+    """Which digest group an alert is listed in: crisis, urgent, watch, then 相談 and notices."""
+    if kind == "consult" or level not in DIGEST_GROUPS:
+        return "other"
+    return level
+
+
+def _rank(level: str) -> int:
+    try:
+        return AlertLevel(level).rank
+    except ValueError:
+        return -1
+
+
+async def unresolved_alerts(
+    session: AsyncSession, facility_ids: Sequence[int]
+) -> dict[int, list[dict[str, Any]]]:
+    """Each facility's alerts that are open or taken but not resolved, most serious first."""
+    out: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for ids in _chunks(list(facility_ids)):
+        stmt = (
+            select(
+                Alert.id,
+                Alert.kind,
+                Alert.level,
+                Alert.state,
+                Alert.opened_at,
+                Member.facility_id,
+                Member.id.label("member_id"),
+                Member.name,
+                Staff.name.label("taken_by"),
+            )
+            .join(Member, Member.id == Alert.member_id)
+            .outerjoin(Staff, Staff.id == Alert.acked_by)
+            .where(Member.facility_id.in_(ids), Alert.state.in_(("open", "acked")))
+            .order_by(Alert.opened_at, Alert.id)
+        )
+        for r in await session.execute(stmt):
+            out[r.facility_id].append(
+                {
+                    "alert_id": r.id,
+                    "kind": r.kind,
+                    "level": r.level,
+                    "group": alert_group(r.level, r.kind),
+                    "title": texts.CONCERN_TITLES.get(r.kind, r.kind),
+                    "member_id": r.member_id,
+                    "name": r.name,
+                    "state": r.state,
+                    "opened_at": r.opened_at.isoformat(),
+                    "taken_by": r.taken_by if r.state == "acked" else None,
+                }
+            )
+    for alerts in out.values():
+        alerts.sort(key=lambda a: (DIGEST_GROUPS.index(a["group"]), -_rank(a["level"])))
+    return out
+
+
+def alert_lines(alerts: Sequence[dict[str, Any]], tz: ZoneInfo) -> list[str]:
+    """The digest's unresolved alerts as plain lines, under one heading per group."""
+    if not alerts:
+        return []
+    lines = [texts.DIGEST_ALERTS_HEAD.format(count=len(alerts))]
+    for group in DIGEST_GROUPS:
+        members = [a for a in alerts if a.get("group") == group]
+        if not members:
+            continue
+        lines.append(texts.DIGEST_ALERT_GROUPS[group])
+        for a in members:
+            opened = datetime.fromisoformat(str(a["opened_at"])).astimezone(tz)
+            state = (
+                texts.DIGEST_ALERT_TAKEN.format(name=a["taken_by"])
+                if a.get("taken_by")
+                else texts.DIGEST_ALERT_OPEN
+            )
+            lines.append(
+                texts.DIGEST_ALERT_LINE.format(
+                    member=a["name"],
+                    title=a["title"],
+                    since=f"{opened.month}/{opened.day} {opened:%H:%M}",
+                    state=state,
+                )
+            )
+    return lines
+
+
+def digest_payload(
+    facility: Facility,
+    day: date,
+    members: list[dict[str, Any]],
+    alerts: Sequence[dict[str, Any]] = (),
+) -> dict[str, Any]:
     tz = ZoneInfo(facility.tz)
     lines = [texts.DIGEST_TITLE.format(date=f"{day.month}/{day.day}", count=len(members))]
     if not members:
@@ -147,6 +248,7 @@ def digest_payload(facility: Facility, day: date, members: list[dict[str, Any]])
         for f, reason in m["flags"].items():
             label = texts.FIELD_LABELS.get(f, f)
             lines.append(texts.DIGEST_FLAG.format(label=label, reason=reason))
+    lines.extend(alert_lines(alerts, tz))
     lines.append(texts.DIGEST_SIGN_OFF)
     return {
         "kind": "digest",
@@ -154,6 +256,7 @@ def digest_payload(facility: Facility, day: date, members: list[dict[str, Any]])
         "date": day.isoformat(),
         "text": "\n".join(lines),
         "members": members,
+        "alerts": list(alerts),
         "sign_off": {"action_id": "digest_sign_off", "value": f"{facility.id}:{day.isoformat()}"},
     }
 

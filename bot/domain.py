@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date, datetime, time
 from enum import StrEnum
 
+from bot.hours import NATIONAL_CRISIS_CONTACTS, BusinessHours, CrisisContact
+
 
 class Platform(StrEnum):
     LINE = "line"
@@ -45,6 +47,10 @@ class Intent(StrEnum):
     HELP = "help"
     CANCEL = "cancel"
     SUMMARY = "summary"
+    EARLY_FINISH = (
+        "early_finish"  # 「午後から病院なので早めに終わります」: tells staff, ends nothing
+    )
+    SMALLTALK = "smalltalk"  # greetings and small talk: a warm answer, kept as the day's ひとこと
 
 
 class ReportField(StrEnum):
@@ -66,14 +72,32 @@ class ConcernKind(StrEnum):
     LOW_HEALTH = "low_health"
     SHORT_SLEEP = "short_sleep"
     FEVER = "fever"
-    DISTRESS = "distress"
+    CRISIS = "crisis"  # suicidal or self-harm intent in the member's words
+    DISTRESS = "distress"  # acute danger or strain in the member's words (urgent or watch)
     CONSULT = "consult"
+    EARLY_FINISH = "early_finish"  # the member will finish early today (informs staff)
 
 
 class AlertLevel(StrEnum):
+    """Concern tiers (DESIGN §6). WARNING is the "watch" tier; its stored value stays."""
+
     INFO = "info"
     WARNING = "warning"
     URGENT = "urgent"
+    CRISIS = "crisis"
+
+    @property
+    def rank(self) -> int:
+        """Higher is more serious: digests and boards list the most serious first."""
+        return _LEVEL_RANK[self]
+
+
+_LEVEL_RANK = {
+    AlertLevel.INFO: 0,
+    AlertLevel.WARNING: 1,
+    AlertLevel.URGENT: 2,
+    AlertLevel.CRISIS: 3,
+}
 
 
 class AlertState(StrEnum):
@@ -212,6 +236,7 @@ class CheckInCompleted:
 class AbsenceNoticed:
     at: datetime
     note: str = ""
+    day: date | None = None  # a later business date (「あした休みます」); None: the message's day
 
 
 @dataclass(frozen=True)
@@ -255,6 +280,9 @@ class Facts:
     previous_report: ReportSnapshot | None = None
     planned_start: time | None = None
     planned_end: time | None = None
+    business_hours: BusinessHours = field(default_factory=BusinessHours)
+    crisis_contacts: tuple[CrisisContact, ...] = NATIONAL_CRISIS_CONTACTS
+    tomorrow_mode: str | None = None  # the member's DayMode value tomorrow, for 「あした休みます」
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,12 @@ out what already happened; the shell's unique keys are the final guard.
 Catch-up rules: escalations (staff alerts) still happen when a tick comes late; a reminder is
 sent only while it is fresh (at most `stale_after` minutes late, a start reminder only before
 the planned end) and only if no later reminder of the same phase is due already.
+
+Alerts nobody has taken (`view.alerts`, any date) re-notify: crisis and urgent ones on the
+facility's ladder day and night (+10 the 担当 and 代理, +20 every manager too, then every 30
+minutes), a 相談 once `consult_promise` business minutes have passed (then every
+`renotify_every` business minutes, only while staff are there). Only the latest due step is
+sent, keyed `renotify:{alert}:{step}`, so a late tick never sends a burst.
 """
 
 from __future__ import annotations
@@ -16,11 +22,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 import jpholiday
 
-from bot.domain import DayMode, Phase, ReportStatus
+from bot.domain import AlertLevel, DayMode, Phase, ReportStatus
+from bot.hours import BusinessHours
 
 THURSDAY = 3
 MONTHLY_REMINDER_DAY = 25
@@ -38,6 +46,15 @@ class MissedKind(StrEnum):
     @property
     def slug(self) -> str:
         return "missed-start" if self is MissedKind.START else "missed-end"
+
+
+class RenotifyAudience(StrEnum):
+    PRIMARY = "primary"  # the member's 担当 and 代理 (the managers when neither is set)
+    MANAGERS = "managers"  # 担当, 代理 and every manager
+
+
+CONSULT_KIND = "consult"
+LADDER_LEVELS = frozenset({AlertLevel.CRISIS, AlertLevel.URGENT})
 
 
 class EvaluationKind(StrEnum):
@@ -58,6 +75,11 @@ class Ladder:
     stale_after: int = 45  # a reminder later than this is left out
     digest_after_end: int = 90  # the staff digest, after the facility's default end
     evaluation_hour: int = 9  # evaluation reminders go to staff from this local hour
+    # An untaken crisis/urgent alert re-notifies (minutes after it opened), day and night:
+    renotify_primary: int = 10  # the member's 担当 and 代理
+    renotify_managers: int = 20  # and every manager
+    renotify_every: int = 30  # then again every this many minutes (0: no repeats)
+    consult_promise: int = 30  # business minutes a 相談 may wait before staff are re-notified
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> Ladder:
@@ -103,10 +125,27 @@ class FacilityDay:
 
 
 @dataclass(frozen=True)
+class OpenAlert:
+    """An alert nobody has taken yet (any date), as far as re-notifying it goes."""
+
+    alert_id: int
+    member_id: int
+    facility_id: int
+    kind: str
+    level: AlertLevel
+    opened_at: datetime
+    tz_offset_minutes: int
+    state: str = "open"
+    ladder: Ladder = field(default_factory=Ladder)
+    hours: BusinessHours = field(default_factory=BusinessHours)
+
+
+@dataclass(frozen=True)
 class TickView:
     members: tuple[MemberDay, ...] = ()
     facilities: tuple[FacilityDay, ...] = ()
     done: frozenset[str] = frozenset()  # effect keys that exist already
+    alerts: tuple[OpenAlert, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -160,7 +199,22 @@ class RemindEvaluations:
     period_start: date  # the Monday of the week, or the 1st of the month
 
 
-Action = Remind | Escalate | Resolve | SendDigest | RemindEvaluations
+@dataclass(frozen=True)
+class Renotify:
+    """Post an untaken alert again, as a new message that mentions `audience`."""
+
+    key: str
+    at: datetime
+    alert_id: int
+    member_id: int
+    facility_id: int
+    step: int
+    audience: RenotifyAudience
+    minutes_open: int  # since it opened, at the tick (business minutes for a 相談)
+    business_minutes: bool = False
+
+
+Action = Remind | Escalate | Resolve | SendDigest | RemindEvaluations | Renotify
 
 
 # --- keys ----------------------------------------------------------------------------------
@@ -180,6 +234,10 @@ def resolve_key(member_id: int, day: date, kind: MissedKind) -> str:
 
 def digest_key(facility_id: int, day: date) -> str:
     return f"digest:{facility_id}:{day.isoformat()}"
+
+
+def renotify_key(alert_id: int, step: int) -> str:
+    return f"renotify:{alert_id}:{step}"
 
 
 def evaluation_key(facility_id: int, kind: EvaluationKind, period_start: date) -> str:
@@ -219,6 +277,8 @@ def decide(view: TickView, now: datetime) -> list[Action]:
         actions.extend(member_actions(day, now))
     for fac in view.facilities:
         actions.extend(facility_actions(fac, now))
+    for alert in view.alerts:
+        actions.extend(renotify_actions(alert, now))
     return sorted((a for a in actions if a.key not in view.done), key=lambda a: a.key)
 
 
@@ -350,6 +410,131 @@ def facility_actions(fac: FacilityDay, now: datetime) -> Iterable[Action]:
             EvaluationKind.MONTHLY,
             first,
         )
+
+
+# --- alerts that wait for someone to take them --------------------------------------------
+
+
+def renotify_actions(alert: OpenAlert, now: datetime) -> Iterable[Action]:
+    """The latest re-notification due for an untaken alert (a late tick sends one, never a
+    burst). Crisis and urgent alerts follow the ladder around the clock; a 相談 waits
+    `consult_promise` business minutes, then re-notifies while staff are there."""
+    if alert.state != "open":
+        return
+    if alert.kind == CONSULT_KIND:
+        yield from _consult_renotify(alert, now)
+    elif alert.level in LADDER_LEVELS:
+        yield from _urgent_renotify(alert, now)
+
+
+def renotify_step(elapsed: int, ladder: Ladder) -> int:
+    """Which step of the crisis/urgent ladder is due `elapsed` minutes after opening (0: none)."""
+    primary = max(ladder.renotify_primary, 1)
+    managers = max(ladder.renotify_managers, primary)
+    if elapsed < primary:
+        return 0
+    if elapsed < managers:
+        return 1
+    if ladder.renotify_every <= 0:
+        return 2
+    return 2 + (elapsed - managers) // ladder.renotify_every
+
+
+def renotify_offset(step: int, ladder: Ladder) -> int:
+    """Minutes after opening at which `step` of the crisis/urgent ladder is due."""
+    primary = max(ladder.renotify_primary, 1)
+    managers = max(ladder.renotify_managers, primary)
+    if step == 1:
+        return primary
+    return managers + max(ladder.renotify_every, 0) * (step - 2)
+
+
+def _urgent_renotify(alert: OpenAlert, now: datetime) -> Iterable[Action]:
+    elapsed = int((now - alert.opened_at).total_seconds() // 60)
+    step = renotify_step(elapsed, alert.ladder)
+    if step == 0:
+        return
+    offset = renotify_offset(step, alert.ladder)
+    audience = RenotifyAudience.PRIMARY if step == 1 else RenotifyAudience.MANAGERS
+    yield _renotify(alert, step, alert.opened_at + _m(offset), audience, elapsed)
+
+
+def _consult_renotify(alert: OpenAlert, now: datetime) -> Iterable[Action]:
+    zone = timezone(timedelta(minutes=alert.tz_offset_minutes))
+    opened, local_now = alert.opened_at.astimezone(zone), now.astimezone(zone)
+    if not alert.hours.is_open(local_now):  # the promise is kept when staff are back
+        return
+    lad = alert.ladder
+    promise = max(lad.consult_promise, 1)
+    elapsed = business_minutes(opened, local_now, alert.hours)
+    if elapsed < promise:
+        return
+    step = 1 + ((elapsed - promise) // lad.renotify_every if lad.renotify_every > 0 else 0)
+    offset = promise + max(lad.renotify_every, 0) * (step - 1)
+    at = add_business_minutes(opened, offset, alert.hours).astimezone(UTC)
+    yield _renotify(alert, step, at, RenotifyAudience.MANAGERS, elapsed, business=True)
+
+
+def _renotify(
+    alert: OpenAlert,
+    step: int,
+    at: datetime,
+    audience: RenotifyAudience,
+    minutes: int,
+    *,
+    business: bool = False,
+) -> Renotify:
+    return Renotify(
+        renotify_key(alert.alert_id, step),
+        at,
+        alert.alert_id,
+        alert.member_id,
+        alert.facility_id,
+        step,
+        audience,
+        minutes,
+        business,
+    )
+
+
+MAX_BUSINESS_DAYS = 400  # an alert older than this counts no further back
+
+
+def business_minutes(start: datetime, end: datetime, hours: BusinessHours) -> int:
+    """Whole minutes between two local instants (same zone) that fall in business hours."""
+    if end <= start:
+        return 0
+    total = timedelta(0)
+    first = max(start.date(), end.date() - timedelta(days=MAX_BUSINESS_DAYS))
+    day = first
+    while day <= end.date():
+        if _open_day(hours, day):
+            opens = datetime.combine(day, hours.opens, start.tzinfo)
+            closes = datetime.combine(day, hours.closes, start.tzinfo)
+            lo, hi = max(opens, start), min(closes, end)
+            if hi > lo:
+                total += hi - lo
+        day += timedelta(days=1)
+    return int(total.total_seconds() // 60)
+
+
+@lru_cache(maxsize=8192)
+def _open_day(hours: BusinessHours, day: date) -> bool:
+    """Cached: an old 相談 is counted over many days, every minute."""
+    return hours.is_open_day(day)
+
+
+def add_business_minutes(start: datetime, minutes: int, hours: BusinessHours) -> datetime:
+    """The local instant at which `minutes` business minutes have passed since `start`."""
+    left = timedelta(minutes=max(minutes, 0))
+    at = hours.next_open(start)
+    for _ in range(MAX_BUSINESS_DAYS):
+        closes = datetime.combine(at.date(), hours.closes, at.tzinfo)
+        if at + left <= closes:
+            return at + left
+        left -= closes - at
+        at = hours.next_open(closes)
+    return at + left
 
 
 def _m(minutes: int) -> timedelta:

@@ -48,3 +48,23 @@ class SendResult:
 
 class Sender(Protocol):
     async def send(self, item: OutboxItem, now: datetime) -> SendResult: ...
+
+
+@dataclass(frozen=True)
+class Morpheme:
+    """One word as a morphological analyser reads it.
+
+    `lemma` is the dictionary's normalised form (しに, 死に -> 死ぬ; すいみん -> 睡眠), `pos`
+    the coarse part of speech (動詞, 名詞, 助動詞 ...), `reading` in katakana.
+    """
+
+    surface: str
+    lemma: str
+    pos: str
+    reading: str
+
+
+class Analyser(Protocol):
+    """Japanese morphological analysis, behind a port so the core stays pure and testable."""
+
+    def analyse(self, text: str) -> tuple[Morpheme, ...]: ...

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import dialog, parsing, texts
+from bot import dialog, nlp, parsing, texts
 from bot.alerting import raise_alert
 from bot.domain import (
     AbsenceNoticed,
@@ -38,6 +38,7 @@ from bot.domain import (
     SupportKind,
     reply_to_json,
 )
+from bot.hours import BusinessHours, crisis_contacts_from_json
 from bot.records import record_change
 from storage import repo
 from storage.models import (
@@ -182,7 +183,7 @@ async def _converse(
     ).scalar_one_or_none()
     state = DialogState.from_json(conv.state if conv else None)
 
-    result = dialog.step(state, msg, facts)
+    result = dialog.step(state, msg, facts, nlp.analyser())
 
     await apply_events(
         session, member, facility, facts.business_date, report, result.events, msg, now, mode
@@ -214,6 +215,8 @@ async def load_facts(
         previous_report=repo.snapshot(previous, previous.business_date) if previous else None,
         planned_start=plan.start if plan is not None else None,
         planned_end=plan.end if plan is not None else None,
+        business_hours=BusinessHours.from_json(facility.business_hours),
+        crisis_contacts=crisis_contacts_from_json(facility.crisis_contacts),
     )
     return facts, report, mode
 
@@ -279,31 +282,11 @@ async def apply_events(
                 key=f"check:{event.phase}:{report.id}",
             )
         elif isinstance(event, AbsenceNoticed):
+            if event.day is not None and event.day != day:  # notice for a later day
+                await _absence_ahead(session, member, facility, event, msg, now)
+                continue
             report = report or await _open_report(session, member, day, now, mode)
-            if report.start_at is None:
-                report.status = ReportStatus.ABSENT.value
-            report.absence_note = event.note or report.absence_note
-            report.updated_at = now
-            await _support(
-                session,
-                member,
-                day,
-                msg.sent_at,
-                SupportKind.ABSENCE,
-                channel,
-                f"欠席の連絡: {event.note}".strip(),
-            )
-            await raise_alert(
-                session,
-                facility=facility,
-                member=member,
-                day=day,
-                kind="absence",
-                level=AlertLevel.INFO,
-                detail=event.note,
-                key=f"absence:{member.id}:{day}",
-                now=now,
-            )
+            await _mark_absent(session, member, facility, report, event, msg, now)
         elif isinstance(event, ConsultRequested):
             await _support(
                 session,
@@ -331,6 +314,59 @@ async def apply_events(
             report.flags = {**(report.flags or {}), event.field.value: event.reason}
     await session.flush()
     return report
+
+
+async def _mark_absent(
+    session: AsyncSession,
+    member: Member,
+    facility: Facility,
+    report: DailyReport,
+    event: AbsenceNoticed,
+    msg: InboundMessage,
+    now: datetime,
+) -> None:
+    """The member will not work that day: the 日報 says so, staff are told without alarm."""
+    day = report.business_date
+    if report.start_at is None:
+        report.status = ReportStatus.ABSENT.value
+    report.absence_note = event.note or report.absence_note
+    report.updated_at = now
+    when = "" if day == business_date(facility, msg.sent_at) else f"{day.month}/{day.day} "
+    await _support(
+        session,
+        member,
+        day,
+        msg.sent_at,
+        SupportKind.ABSENCE,
+        msg.sender.platform.value,
+        f"欠席の連絡: {when}{event.note}".strip(),
+    )
+    await raise_alert(
+        session,
+        facility=facility,
+        member=member,
+        day=day,
+        kind="absence",
+        level=AlertLevel.INFO,
+        detail=event.note,
+        key=f"absence:{member.id}:{day}",
+        now=now,
+    )
+
+
+async def _absence_ahead(
+    session: AsyncSession,
+    member: Member,
+    facility: Facility,
+    event: AbsenceNoticed,
+    msg: InboundMessage,
+    now: datetime,
+) -> None:
+    """「あしたは休みます」: that day's 日報 is opened as absent, today's is untouched."""
+    assert event.day is not None
+    report = await repo.report_for(session, member.id, event.day)
+    report = report or await _open_report(session, member, event.day, now)
+    await _mark_absent(session, member, facility, report, event, msg, now)
 
 
 async def _open_report(

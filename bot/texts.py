@@ -77,8 +77,45 @@ SUMMARY_TITLE = "{date} の記録"
 FIXED = "{label}を「{after}」に直しました。"
 ABSENCE = "わかりました。今日はゆっくり休んでください。職員にも伝えておきます。"
 CONSULT_ACK = "わかりました。職員に伝えました。折り返し連絡しますので、少しお待ちください。"
-CONCERN_ACK = "お知らせありがとうございます。職員にも伝えておきますね。無理はしないでください。"
 CANCELLED = "わかりました。いったん終わりにします。"
+START_LATER = "{time}から開始ですね。記録しました。無理せず、ご自分のペースでどうぞ。"
+ABSENCE_AHEAD = "わかりました。{date}はお休みですね。職員にも伝えておきます。"
+EARLY_FINISH_ACK = (
+    "わかりました。今日は早めに終わるのですね。職員に伝えておきます。"
+    "終わるときに「終了します」で教えてください。"
+)
+CONSULT_ACK_LATER = (
+    "わかりました。職員に伝えました。いまは職員がいない時間のため、"
+    "{when}以降に折り返し連絡します。少しお待ちください。"
+)
+HELLO = "おはようございます、{name}さん。始めるときは下のボタンから教えてください。"
+SMALLTALK = "メッセージありがとうございます。記録するときは下のボタンからどうぞ。"
+SMALLTALK_KEPT = "ありがとうございます。今日のひとことに残しておきますね。"
+TIRED = "おつかれさまです。無理せず、ひと息ついてくださいね。"
+
+# --- a member in distress: written for that moment, never reused from routine replies ------
+
+CRISIS = (
+    "{name}さん、メッセージを読みました。いま、とてもつらい気持ちなのですね。\n"
+    "すぐに職員に知らせています。あなたはひとりではありません。"
+)
+CRISIS_STAFF_LATER = (
+    "いまは職員がいない時間のため、職員からの連絡は{when}以降になるかもしれません。"
+)
+CRISIS_CONTACTS = "いますぐ誰かと話したいときは、こちらに電話できます。"
+CRISIS_CONTACT_LINE = "・{name} {phone}{hours}"
+CRISIS_DANGER = "命の危険を感じたら、迷わず119番に電話してください。"
+URGENT_ACK = (
+    "大丈夫ですか。すぐに職員に伝えました。無理に動かず、安全なところで休んでください。"
+    "危ないと感じたら、迷わず119番に電話してください。"
+)
+WATCH_ACK = "教えてくださってありがとうございます。職員にも伝えました。無理はしないでくださいね。"
+LOW_HEALTH_ACK = "体調がすぐれないのですね。職員にも伝えました。無理のない範囲で大丈夫です。"
+POOR_HEALTH_ACK = (
+    "体調が悪いのですね。職員にすぐ伝えました。つらいときは作業をお休みしても大丈夫です。"
+)
+SHORT_SLEEP_ACK = "あまり眠れなかったのですね。職員にも伝えました。今日はゆっくりのペースでどうぞ。"
+FEVER_ACK = "熱があるのですね。職員に伝えました。無理をせず、体を休めてください。"
 EXPIRED = "前の入力は時間が経ったので、いったん区切りました。入力済みの内容は記録されています。"
 
 # --- gentle re-asks ------------------------------------------------------------------------
@@ -107,6 +144,7 @@ HELP = (
     "・話したいとき: 「相談したい」\n"
     "・直したいとき: 「修正」"
 )
+MENU_PROMPT = "記録や連絡は、下のボタンからもできます。"
 UNKNOWN = "ありがとうございます。下のボタンから選ぶか、「ヘルプ」と送ってください。"
 
 # --- linking an account --------------------------------------------------------------------
@@ -133,14 +171,27 @@ CONCERN_TITLES = {
     "low_health": "体調がすぐれないとの回答",
     "short_sleep": "睡眠が短いとの回答",
     "fever": "発熱の可能性",
+    "crisis": "命に関わるおそれのあるメッセージ",
     "distress": "つらさを訴えるメッセージ",
+    "early_finish": "早めに終わるとの連絡",
     "consult": "相談の希望",
     "missed_start": "開始の連絡がありません",
     "missed_end": "終了の連絡がありません",
     "absence": "お休みの連絡",
 }
+WEEKDAY_NAMES = "月火水木金土日"
+WHEN_TODAY = "今日の{time}"
+WHEN_TOMORROW = "あした{time}"
+WHEN_DAY = "{month}/{day}({weekday}){time}"
 STAFF_ALERT = "【{title}】{member}さん({date}) {detail}"
 STAFF_INFO = "【お知らせ】{member}さん: {title}({date}) {detail}"
+STAFF_CRISIS = "【至急】{title} {member}さん({date}) {detail}"
+# Said to the member, once, when a staff member takes their alert (「対応します」).
+ALERT_TAKEN_MEMBER = "{staff}さんが確認しました。このあと連絡します。"
+ALERT_TAKEN_MEMBER_CRISIS = (
+    "{staff}さんが確認しました。このあと連絡します。"
+    "知らせてくださって、ありがとうございます。少しだけ待っていてくださいね。"
+)
 
 
 # --- records: the month's compliance view (managers read it; bot/compliance_report.py) ------
@@ -176,7 +227,7 @@ MORNING_AGAIN = (
 )
 MISSED_START_DETAIL = "予定の開始 {planned} から{minutes}分、連絡がありません。"
 MISSED_START_CALL = (
-    "{mentions}予定の開始 {planned} から{minutes}分、連絡がありません。電話で確認してください。"
+    "予定の開始 {planned} から{minutes}分、連絡がありません。電話で確認してください。"
 )
 MISSED_END_DETAIL = "予定の終了 {planned} から{minutes}分、終了の連絡がありません。"
 RESOLVED_START = (
@@ -204,6 +255,26 @@ DIGEST_FLAG = "    ⚠ {label}: {reason}"
 DIGEST_SIGN_OFF = "内容を確認したら「確認しました」を押してください。"
 EVALUATION_WEEKLY = "【評価の予定】今週({period}〜)の週1回の評価がまだの利用者: {members}"
 EVALUATION_MONTHLY = "【評価の予定】{period}の月1回の評価(訪問・通所)がまだの利用者: {members}"
+# Untaken crisis/urgent alerts and 相談 re-notify (bot/escalation.py); the digest lists them.
+RENOTIFY_HEAD = (
+    "🔁 *{level}のアラートに、まだ対応する人が決まっていません*(発生から{duration})。"
+    "確認できる方は「対応します」を押してください。"
+)
+RENOTIFY_CONSULT_HEAD = (
+    "🔁 *相談の折り返しがまだです*(受付から営業時間で{duration})。"
+    "本人には「折り返し連絡します」と伝えています。「対応します」を押してください。"
+)
+RENOTIFY_TEXT = "【再通知】{title} {member}さん(発生から{duration})"
+DIGEST_ALERTS_HEAD = "未解決のアラート {count}件"
+DIGEST_ALERT_GROUPS = {
+    "crisis": "🆘 至急",
+    "urgent": "🔴 緊急",
+    "warning": "🟠 注意",
+    "other": "🔵 相談・お知らせ",
+}
+DIGEST_ALERT_LINE = "・{member}さん: {title}({since}〜) {state}"
+DIGEST_ALERT_OPEN = "⚠ 未対応"
+DIGEST_ALERT_TAKEN = "👤 {name}さんが対応中"
 
 # --- LINE front door -----------------------------------------------------------------------
 
@@ -252,7 +323,7 @@ SLACK_STAFF_DM = (
 )
 
 STATUS_LABELS = {"open": "未報告", "started": "作業中", "ended": "終了", "absent": "休み"}
-LEVEL_LABELS = {"urgent": "緊急", "warning": "注意", "info": "お知らせ"}
+LEVEL_LABELS = {"crisis": "至急", "urgent": "緊急", "warning": "注意", "info": "お知らせ"}
 BOARD_TITLE = "{date} 在宅の状況({facility})"
 BOARD_COUNT = "在宅 {total}名 / 作業中 {started} / 終了 {ended} / 休み {absent} / 未報告 {missing}"
 BOARD_EMPTY = "この日に在宅予定の利用者はいません。"
@@ -280,6 +351,7 @@ ALERT_DIGEST_TITLE = "アラートが {count}件 届いています"
 PLAN_LABEL = "予定"
 ALERT_TAKEN_BY = "👤 {name}さんが対応中({time}〜)"
 ALERT_RESOLVED_BY = "✅ {name}さんが対応済み({time}) {resolution}"
+ALERT_RESOLVED_BY_REPORT = "✅ 本人から連絡があり解決しました({time})"
 ALERT_ALREADY_TAKEN = "このアラートはすでに{name}さんが対応しています。"
 ALERT_ALREADY_DONE = "このアラートはすでに対応済みです。"
 ALERT_NOT_YOURS = "このアラートは表示できません。"

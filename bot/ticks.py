@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, case, exists, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import dialog, policy, texts
+from bot import dialog, escalation, policy, texts
 from bot.alerting import STAFF_PLATFORM, AlertRequest, raise_alerts
 from bot.digests import remind_evaluations, send_digests
 from bot.domain import (
@@ -43,6 +43,7 @@ from bot.policy import (
     MissedKind,
     Remind,
     RemindEvaluations,
+    Renotify,
     Resolve,
     SendDigest,
     TickView,
@@ -59,7 +60,6 @@ from storage.models import (
     OutboxMessage,
     Schedule,
     ScheduleException,
-    Staff,
     SupportRecord,
 )
 
@@ -85,10 +85,18 @@ class TickSummary:
     resolved: list[str] = field(default_factory=list)
     digests: list[str] = field(default_factory=list)
     evaluations: list[str] = field(default_factory=list)
+    renotified: list[str] = field(default_factory=list)
 
     @property
     def effects(self) -> list[str]:
-        return self.reminders + self.alerts + self.resolved + self.digests + self.evaluations
+        return (
+            self.reminders
+            + self.alerts
+            + self.resolved
+            + self.digests
+            + self.evaluations
+            + self.renotified
+        )
 
 
 async def tick(db: Database, now: datetime, *, elect: bool = True) -> TickSummary:
@@ -150,12 +158,14 @@ async def load_view(session: AsyncSession, now: datetime) -> TickView:
     tzs = (await session.scalars(select(Facility.tz).distinct())).all()
     members: list[MemberDay] = []
     facilities: list[FacilityDay] = []
+    alerts: list[policy.OpenAlert] = []
     for tz in tzs:
         zone = _zone(tz, now)
         fac_days, ladders = await _facility_days(session, zone)
         facilities.extend(fac_days)
         members.extend(await _member_days(session, zone, ladders))
-    return TickView(tuple(members), tuple(facilities))
+        alerts.extend(await escalation.open_alerts(session, tz, zone.offset_minutes, ladders))
+    return TickView(tuple(members), tuple(facilities), alerts=tuple(alerts))
 
 
 async def _facility_days(
@@ -322,7 +332,7 @@ async def apply(
     member_ids = {a.member_id for a in actions if isinstance(a, Remind | Escalate | Resolve)}
     members = await _by_id(session, Member, member_ids)
     facility_ids = {m.facility_id for m in members.values()} | {
-        a.facility_id for a in actions if isinstance(a, SendDigest | RemindEvaluations)
+        a.facility_id for a in actions if isinstance(a, SendDigest | RemindEvaluations | Renotify)
     }
     facilities = await _by_id(session, Facility, facility_ids)
     days = {d.member_id: d for d in view.members}
@@ -340,6 +350,8 @@ async def apply(
     summary.digests = await send_digests(session, digests, facilities, now)
     evals = [a for a in actions if isinstance(a, RemindEvaluations)]
     summary.evaluations = await remind_evaluations(session, evals, facilities, now)
+    renotifications = [a for a in actions if isinstance(a, Renotify)]
+    summary.renotified = await escalation.renotify(session, renotifications, facilities, now)
 
 
 async def _remind(
@@ -406,11 +418,13 @@ async def _escalate(
     facilities: dict[int, Facility],
     now: datetime,
 ) -> list[str]:
-    """Missed-contact alerts in bulk (a morning's missed starts arrive in one tick)."""
+    """Missed-contact alerts in bulk (a morning's missed starts arrive in one tick).
+
+    The phone-call step's mentions are not part of its detail (which Slack shows escaped, as
+    the member's own words would be): the Slack sender mentions the member's 担当, 代理 and the
+    managers above every new alert, and re-notifies an untaken urgent one (bot/escalation)."""
     if not actions:
         return []
-    callers = [members[a.member_id] for a in actions if a.audience is Audience.MANAGER]
-    mentions = await _mentions(session, callers)
     requests = []
     for a in actions:
         member = members[a.member_id]
@@ -421,9 +435,7 @@ async def _escalate(
             detail = texts.MISSED_END_DETAIL.format(planned=planned, minutes=minutes)
             level = AlertLevel.WARNING
         elif a.audience is Audience.MANAGER:
-            detail = texts.MISSED_START_CALL.format(
-                mentions=mentions.get(member.id, ""), planned=planned, minutes=minutes
-            )
+            detail = texts.MISSED_START_CALL.format(planned=planned, minutes=minutes)
             level = AlertLevel.URGENT
         else:
             detail = texts.MISSED_START_DETAIL.format(planned=planned, minutes=minutes)
@@ -439,34 +451,6 @@ def _ladder_minutes(a: Escalate, facility: Facility) -> int:
     if a.kind is MissedKind.END:
         return ladder.end_staff
     return ladder.start_manager if a.audience is Audience.MANAGER else ladder.start_staff
-
-
-async def _mentions(session: AsyncSession, members: Sequence[Member]) -> dict[int, str]:
-    """Slack mentions for the phone-call step: the member's own staff, then the managers."""
-    if not members:
-        return {}
-    staff = (
-        await session.execute(
-            select(Staff.id, Staff.facility_id, Staff.role, Staff.slack_user_id)
-            .where(
-                Staff.facility_id.in_({m.facility_id for m in members}),
-                Staff.active.is_(True),
-                Staff.slack_user_id.is_not(None),
-            )
-            .order_by(Staff.id)
-        )
-    ).all()
-    users: dict[int, str] = {sid: user for sid, _, _, user in staff if user}
-    managers: dict[int, list[str]] = defaultdict(list)
-    for _, fid, role, user in staff:
-        if role == "manager" and user:
-            managers[fid].append(user)
-    out = {}
-    for m in members:
-        own = [users[i] for i in (m.primary_staff_id, m.substitute_staff_id) if i in users]
-        ordered = list(dict.fromkeys(own + managers[m.facility_id]))
-        out[m.id] = "".join(f"<@{u}> " for u in ordered)
-    return out
 
 
 async def _resolve(

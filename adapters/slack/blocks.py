@@ -8,6 +8,7 @@ button label); long boards are split into several messages.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date, datetime, time
 from typing import Any
@@ -36,7 +37,23 @@ ACTION_TAKE = "alert_take"
 ACTION_RESOLVE = "alert_resolve"
 ACTION_CHECKIN = "checkin"  # prefix; DM buttons are checkin:0, checkin:1 …
 VIEW_RESOLVE = "alert_resolve_view"
-LEVEL_ICONS = {"urgent": "🔴", "warning": "🟠", "info": "🔵"}
+LEVEL_ICONS = {"crisis": "🆘", "urgent": "🔴", "warning": "🟠", "info": "🔵"}
+CRISIS = "crisis"
+MENTIONABLE = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # a Slack user id, nothing that could escape
+
+
+def mention_section(user_ids: Sequence[str]) -> list[Block]:
+    """A section that really mentions people (`<@U…>`): the one place mention syntax is
+    written unescaped, from Slack user ids only (never from anything a person typed)."""
+    ids = [u for u in dict.fromkeys(user_ids) if MENTIONABLE.fullmatch(u)]
+    return [section(" ".join(f"<@{u}>" for u in ids))] if ids else []
+
+
+def alert_title(a: AlertItem) -> str:
+    """「【体調がすぐれないとの回答】」; a crisis reads 「【至急】命に関わるおそれのある…」."""
+    if a.level == CRISIS:
+        return f"【{texts.LEVEL_LABELS[CRISIS]}】{escape(a.title)}"
+    return f"【{escape(a.title)}】"
 
 
 def escape(text: str) -> str:
@@ -228,8 +245,7 @@ def alert_blocks(
     """An alert message: who, what, since when, the latest answers, and the staff buttons."""
     level = texts.LEVEL_LABELS.get(a.level, a.level)
     head = (
-        f"{LEVEL_ICONS.get(a.level, '•')} *【{escape(a.title)}】* {escape(a.member_name)}さん"
-        f"  ({level})"
+        f"{LEVEL_ICONS.get(a.level, '•')} *{alert_title(a)}* {escape(a.member_name)}さん  ({level})"
     )
     if full and a.detail:
         head += f"\n{user(a.detail, 1000)}"
@@ -237,15 +253,7 @@ def alert_blocks(
     if full and latest is not None:
         blocks.append(section(f"*{texts.ALERT_LATEST}*", _answer_fields(latest, tz)))
     if a.state == "resolved":
-        blocks.append(
-            context(
-                texts.ALERT_RESOLVED_BY.format(
-                    name=escape(a.resolved_by or ""),
-                    time=hm(a.resolved_at, tz),
-                    resolution=user(a.resolution, 500),
-                )
-            )
-        )
+        blocks.append(context(_resolved_line(a, tz)))
         return blocks
     if a.acked_by:
         blocks.append(
@@ -259,6 +267,27 @@ def alert_blocks(
     return blocks
 
 
+LATE_REPORT = "late_report"  # bot.ticks: the member's own late report (or absence) closed it
+
+
+def _resolved_line(a: AlertItem, tz: str) -> str:
+    if a.resolved_by is None and a.resolution == LATE_REPORT:
+        return texts.ALERT_RESOLVED_BY_REPORT.format(time=hm(a.resolved_at, tz))
+    return texts.ALERT_RESOLVED_BY.format(
+        name=escape(a.resolved_by or ""),
+        time=hm(a.resolved_at, tz),
+        resolution=user(a.resolution, 500),
+    )
+
+
+def renotify_head(level: str, minutes: int, *, consult: bool) -> Block:
+    """The line above a re-notified alert: its level and how long it has waited."""
+    if consult:
+        return section(texts.RENOTIFY_CONSULT_HEAD.format(duration=duration(minutes)))
+    label = texts.LEVEL_LABELS.get(level, level)
+    return section(texts.RENOTIFY_HEAD.format(level=escape(label), duration=duration(minutes)))
+
+
 def digest_blocks(items: Sequence[AlertItem], tz: str, *, full: bool = True) -> list[Block]:
     """Several alerts that came at once, as one message: each keeps its own buttons."""
     blocks = [section(f"*{texts.ALERT_DIGEST_TITLE.format(count=len(items))}*")]
@@ -270,7 +299,8 @@ def digest_blocks(items: Sequence[AlertItem], tz: str, *, full: bool = True) -> 
 
 def alert_fallback(a: AlertItem) -> str:
     """The notification text: escaped too, or a name could ping the whole channel."""
-    return f"【{escape(a.title)}】{escape(a.member_name)}さん"
+    gap = " " if a.level == CRISIS else ""
+    return f"{alert_title(a)}{gap}{escape(a.member_name)}さん"
 
 
 def _when(at: datetime, tz: str) -> str:

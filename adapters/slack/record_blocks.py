@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from adapters.slack.blocks import (
     MAX_SECTION_TEXT,
@@ -18,7 +19,7 @@ from adapters.slack.blocks import (
     split,
     user,
 )
-from bot import records, texts
+from bot import digests, records, texts
 from bot.domain import ReportField
 
 ACTION_REPORT_EDIT = "report_edit"
@@ -153,6 +154,7 @@ def digest_blocks(payload: dict[str, Any], tz: str, signed: str = "") -> list[li
             for f, reason in (m.get("flags") or {}).items()
         ]
         groups.append([section("\n".join([line, *flags]))])
+    groups.extend(digest_alert_groups(list(payload.get("alerts") or []), tz))
     sign = payload.get("sign_off") or {}
     if signed:
         groups.append([context(signed)])
@@ -174,6 +176,38 @@ def digest_blocks(payload: dict[str, Any], tz: str, signed: str = "") -> list[li
             ]
         )
     return _merge_members(groups)
+
+
+def digest_alert_groups(alerts: list[dict[str, Any]], tz: str) -> list[list[Block]]:
+    """The digest's unresolved alerts (any date), one section a level, most serious first."""
+    if not alerts:
+        return []
+    zone = ZoneInfo(tz)
+    out: list[list[Block]] = []
+    for group in digests.DIGEST_GROUPS:
+        lines = []
+        for a in (a for a in alerts if a.get("group") == group):
+            opened = datetime.fromisoformat(str(a.get("opened_at"))).astimezone(zone)
+            taken = a.get("taken_by")
+            state = (
+                texts.DIGEST_ALERT_TAKEN.format(name=escape(str(taken)))
+                if taken
+                else texts.DIGEST_ALERT_OPEN
+            )
+            lines.append(
+                texts.DIGEST_ALERT_LINE.format(
+                    member=user(str(a.get("name")), 100),
+                    title=escape(str(a.get("title"))),
+                    since=f"{opened.month}/{opened.day} {opened:%H:%M}",
+                    state=state,
+                )
+            )
+        if lines:
+            head = f"*{texts.DIGEST_ALERT_GROUPS[group]}*"
+            if not out:
+                head = f"*{texts.DIGEST_ALERTS_HEAD.format(count=len(alerts))}*\n{head}"
+            out.extend([section(c)] for c in text_chunks([head, *lines]))
+    return out
 
 
 def _merge_members(groups: list[list[Block]]) -> list[list[Block]]:

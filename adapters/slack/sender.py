@@ -1,6 +1,8 @@
 """The Slack `Sender` for outbox rows of platform "slack".
 
-Kinds: "alert" (to the facility's alert channel, with the staff buttons), "delivery_failed",
+Kinds: "alert" (to the facility's alert channel, with the staff buttons; a crisis alert always
+alone, never folded into a digest), "renotify" (an untaken alert again, as a new message that
+mentions the step's people; nothing is posted once the alert is taken), "delivery_failed",
 "quota_warning" and anything else with a "text" (staff notices), and "replies" (check-in
 replies to a member in a DM: conversations.open, then chat.postMessage).
 
@@ -52,7 +54,10 @@ class SlackSender:
         if posted is not None:
             return SendResult(Outcome.SENT, via="api", external_id=posted)
         try:
-            channel, text, blocks, joined = await self._render(item, now)
+            rendered = await self._render(item, now)
+            if rendered is None:  # a re-notification for an alert taken meanwhile
+                return SendResult(Outcome.SENT, via="skipped")
+            channel, text, blocks, joined = rendered
             if not channel:
                 return SendResult(Outcome.FAILED, error="no Slack channel for this message")
             found = await self._find_previous(item, channel, now) if item.attempts else None
@@ -129,8 +134,9 @@ class SlackSender:
 
     async def _render(
         self, item: OutboxItem, now: datetime
-    ) -> tuple[str, str, list[bk.Block], list[tuple[int, int]]]:
-        """Channel, fallback text, blocks, and the (outbox id, alert id) rows carried along."""
+    ) -> tuple[str, str, list[bk.Block], list[tuple[int, int]]] | None:
+        """Channel, fallback text, blocks, and the (outbox id, alert id) rows carried along;
+        None when there is nothing to post any more."""
         payload = item.payload
         kind = payload.get("kind")
         if kind == "replies":
@@ -141,13 +147,18 @@ class SlackSender:
             return channel, bk.reply_fallback(replies), bk.reply_blocks(replies, day), []
         async with self.db.transaction() as session:
             channel = item.recipient or await _staff_channel(session, payload, item.member_id)
+            if kind == "renotify":
+                again = await views.renotify_message(session, payload)
+                return None if again is None else (channel, again[0], again[1], [])
             if kind == "alert":
                 alert_id = int(payload["alert_id"])
-                joined = await _waiting_alerts(session, item, now) if item.recipient else []
+                alone = payload.get("level") == bk.CRISIS or not item.recipient
+                joined = [] if alone else await _waiting_alerts(session, item, now)
                 if len(joined) + 1 >= DIGEST_MIN:
                     ids = [alert_id, *(a for _, a in joined)]
                     text, blocks = await views.digest_message(session, ids)
-                    return channel, text, blocks, joined
+                    mentions = await views.digest_mentions(session, ids)
+                    return channel, text, [*mentions, *blocks][: bk.MAX_MESSAGE_BLOCKS], joined
                 rendered = await views.alert_message(session, alert_id)
                 if rendered is not None:
                     mentions = await views.alert_mentions(session, alert_id)
@@ -171,7 +182,8 @@ async def _waiting_alerts(
     session: AsyncSession, item: OutboxItem, now: datetime
 ) -> list[tuple[int, int]]:
     """Alerts queued right behind this one for the same channel (they wait for it anyway,
-    since messages to one recipient go out in order), to be posted with it as one digest."""
+    since messages to one recipient go out in order), to be posted with it as one digest.
+    A crisis alert is never carried along: it goes out alone, in its own turn."""
     stmt = (
         select(OutboxMessage)
         .where(
@@ -186,7 +198,11 @@ async def _waiting_alerts(
         .limit(DIGEST_MAX - 1)
     )
     rows = (await session.execute(stmt)).scalars().all()
-    return [(r.id, int(r.payload["alert_id"])) for r in rows if r.payload.get("kind") == "alert"]
+    return [
+        (r.id, int(r.payload["alert_id"]))
+        for r in rows
+        if r.payload.get("kind") == "alert" and r.payload.get("level") != bk.CRISIS
+    ]
 
 
 async def _alerts_of(session: AsyncSession, outbox_ids: list[int]) -> list[tuple[int, int]]:

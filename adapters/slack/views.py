@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +36,13 @@ async def alert_message(
         if len(shared) > 1:
             text, blocks = await digest_message(session, shared)
             return text, blocks, alert
+    return await single_alert(session, item, alert)
+
+
+async def single_alert(
+    session: AsyncSession, item: board.AlertItem, alert: Alert
+) -> tuple[str, list[bk.Block], Alert]:
+    """One alert alone, with the member's latest answers (unless disclosure is minimal)."""
     member = await session.get_one(Member, item.member_id)
     facility = await session.get_one(Facility, member.facility_id)
     day = business_date(facility, item.opened_at)
@@ -62,9 +70,34 @@ async def digest_message(session: AsyncSession, alert_ids: list[int]) -> tuple[s
 
 async def alert_mentions(session: AsyncSession, alert_id: int) -> list[bk.Block]:
     """担当, 代理, then managers, mentioned above a new alert (only staff with a Slack id)."""
-    alert = await session.get(Alert, alert_id)
-    member = await session.get(Member, alert.member_id) if alert and alert.member_id else None
-    if member is None:
-        return []
-    ids = await records.mention_order(session, member)
-    return [bk.section(" ".join(f"<@{u}>" for u in ids))] if ids else []
+    return await digest_mentions(session, [alert_id])
+
+
+async def digest_mentions(session: AsyncSession, alert_ids: list[int]) -> list[bk.Block]:
+    """One mention line for a message of several alerts: everyone any of them must ping, in
+    each alert's order (担当, 代理, managers), each person once."""
+    users: list[str] = []
+    for alert_id in alert_ids:
+        alert = await session.get(Alert, alert_id)
+        member = await session.get(Member, alert.member_id) if alert and alert.member_id else None
+        if member is not None:
+            users.extend(await records.mention_order(session, member))
+    return bk.mention_section(users)
+
+
+async def renotify_message(
+    session: AsyncSession, payload: dict[str, Any]
+) -> tuple[str, list[bk.Block]] | None:
+    """A re-notification: a new message that mentions the step's people, says how long the
+    alert has waited, and carries the alert with its buttons. None once it is taken."""
+    alert = await session.get(Alert, int(payload["alert_id"]))
+    item = await board.alert_item(session, alert.id) if alert is not None else None
+    if alert is None or item is None or alert.state != "open":
+        return None
+    _, blocks, _ = await single_alert(session, item, alert)
+    mentions = bk.mention_section([str(u) for u in payload.get("mentions") or []])
+    minutes = int(payload.get("minutes") or 0)
+    head = bk.renotify_head(alert.level, minutes, consult=bool(payload.get("business_minutes")))
+    given = str(payload.get("text") or "")
+    text = bk.clip(bk.escape(given), 3000) if given else bk.alert_fallback(item)
+    return text, [*mentions, head, *blocks][: bk.MAX_MESSAGE_BLOCKS]

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from bot import admin
 from storage.db import Database
-from storage.models import Facility, OutboxMessage, ScheduleException
+from storage.models import Alert, Facility, OutboxMessage, ScheduleException
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 
@@ -48,3 +48,35 @@ async def effects(db: Database) -> list[tuple[str, str, str, str]]:
         (o.created_at.astimezone(TOKYO).strftime("%H:%M"), o.platform, o.recipient, o.key)
         for o in rows
     ]
+
+
+async def alert_ids(db: Database) -> dict[str, int]:
+    """Every alert's id by its key."""
+    async with db.transaction() as session:
+        return {a.key: a.id for a in (await session.scalars(select(Alert))).all()}
+
+
+def renotify_effects(
+    alert_id: int, opened: str, until: str, recipient: str
+) -> list[tuple[str, str, str, str]]:
+    """The default ladder's re-notifications of an alert nobody takes (issue #15): +10, +20,
+    then every 30 minutes, as `effects` lists them, up to the local time `until`."""
+    day = date(2026, 1, 1)
+    start = datetime.combine(day, time.fromisoformat(opened))
+    last = datetime.combine(day, time.fromisoformat(until))
+    out = []
+    step, offset = 1, 10
+    while start + timedelta(minutes=offset) <= last:
+        at = (start + timedelta(minutes=offset)).strftime("%H:%M")
+        out.append((at, "slack", recipient, f"renotify:{alert_id}:{step}"))
+        step += 1
+        offset = 20 if step == 2 else offset + 30
+    return out
+
+
+def split_renotify(keys: list[str]) -> tuple[list[str], list[str]]:
+    """(everything else, the re-notifications), each in the order given."""
+    return (
+        [k for k in keys if not k.startswith("renotify:")],
+        [k for k in keys if k.startswith("renotify:")],
+    )

@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta
 from bot import service, ticks
 from storage.db import Database
 from storage.models import Facility, FacilityClosure
-from tests.scheduler.helpers import add_exception, effects
+from tests.scheduler.helpers import add_exception, alert_ids, effects, split_renotify
 from tests.support import Chat, jst, make_facility, make_member
 
 
@@ -31,13 +31,16 @@ async def test_holiday_is_skipped_unless_an_exception_says_the_member_works(
     await chat.link("u-work", works, t0)
     umi_no_hi = date(2026, 7, 20)  # 海の日 (Monday)
     await add_exception(db, works, umi_no_hi, "zaitaku", time(13, 0), time(16, 0))
-    applied = await _day(db, "2026-07-20", "09:00", "16:00")
+    applied, renotified = split_renotify(await _day(db, "2026-07-20", "09:00", "16:00"))
     assert applied == [
         f"remind:start:{works}:2026-07-20:1",
         f"remind:start:{works}:2026-07-20:2",
         f"alert:missed-start:{works}:2026-07-20:staff",
         f"alert:missed-start:{works}:2026-07-20:manager",
     ]
+    # the untaken urgent (phone-call) alert re-notifies from 14:10: +10, +20, then every 30
+    manager = (await alert_ids(db))[f"alert:missed-start:{works}:2026-07-20:manager"]
+    assert renotified == [f"renotify:{manager}:{n}" for n in range(1, 6)]
 
 
 async def test_facility_closure_skips_the_day_and_an_off_exception_skips_a_member(
@@ -52,7 +55,9 @@ async def test_facility_closure_skips_the_day_and_an_off_exception_skips_a_membe
         session.add(FacilityClosure(facility_id=closed, date=date(2026, 7, 1), note="夏季休業"))
     await add_exception(db, off, date(2026, 7, 1), "off", None, None)
     await add_exception(db, moved, date(2026, 7, 1), "zaitaku", time(11, 0), time(14, 0))
-    applied = await _day(db, "2026-07-01", "09:00", "16:40")
+    applied, renotified = split_renotify(await _day(db, "2026-07-01", "09:00", "16:40"))
+    manager = (await alert_ids(db))[f"alert:missed-start:{moved}:2026-07-01:manager"]
+    assert {k.rsplit(":", 1)[0] for k in renotified} == {f"renotify:{manager}"}
     assert applied == [
         f"alert:missed-start:{moved}:2026-07-01:staff",  # 11:30 (not linked: no reminder)
         f"alert:missed-start:{moved}:2026-07-01:manager",  # 12:00

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from bot import ticks
 from storage.db import Database
 from storage.models import Alert, OutboxMessage, SupportRecord
-from tests.scheduler.helpers import TOKYO, effects
+from tests.scheduler.helpers import TOKYO, alert_ids, effects, renotify_effects
 from tests.support import Chat, jst, make_facility, make_member
 
 DAY = "2026-07-01"
@@ -27,6 +27,19 @@ async def _world(db: Database, t0: datetime) -> tuple[int, int, int, int, Chat]:
     await chat.link("u-late", late, t0)
     await chat.link("u-never", never, t0)
     return fid, late, never, unlinked, chat
+
+
+def _with_renotify(
+    db_ids: dict[str, int],
+    members: tuple[int, ...],
+    opened: str,
+    rows: list[tuple[str, str, str, str]],
+) -> list[tuple[str, str, str, str]]:
+    """The phone-call (urgent) alerts nobody takes re-notify until 16:35 (issue #15)."""
+    for m in members:
+        alert = db_ids[f"alert:missed-start:{m}:{DAY}:manager"]
+        rows = rows + renotify_effects(alert, opened, "16:35", "C-STAFF")
+    return sorted(rows, key=lambda e: (e[0], e[3]))
 
 
 def _expected(fid: int, late: int, never: int, unlinked: int) -> list[tuple[str, str, str, str]]:
@@ -74,7 +87,10 @@ async def _two_replicas_tick_a_day(db: Database, db_url: str, t0: datetime, elec
             at += timedelta(minutes=1)
     finally:
         await other.dispose()
-    expected = _expected(fid, late, never, unlinked)
+    ids = await alert_ids(db)
+    expected = _with_renotify(
+        ids, (never, unlinked), "11:00", _expected(fid, late, never, unlinked)
+    )
     assert await effects(db) == expected
     # Each effect was applied by exactly one of the two ticks: none doubled, none lost.
     assert sorted(applied) == sorted(k.removeprefix("notify:") for *_, k in expected)
@@ -113,23 +129,29 @@ async def test_restart_in_the_middle_of_the_ladder_loses_and_doubles_nothing(
             await ticks.tick(restarted, at)
             at += timedelta(minutes=1)
         got = await effects(restarted)
+        ids = await alert_ids(restarted)
     finally:
         await restarted.dispose()
     d = "2026-07-01"
-    assert got == [
-        ("10:00", "console", "u-late", f"remind:start:{late}:{d}:1"),
-        ("10:00", "console", "u-never", f"remind:start:{never}:{d}:1"),
-        ("10:15", "console", "u-late", f"remind:start:{late}:{d}:2"),
-        ("10:15", "console", "u-never", f"remind:start:{never}:{d}:2"),
-        # Caught up at once after the restart; the late member had reported meanwhile.
-        ("11:10", "slack", "C-STAFF", f"notify:alert:missed-start:{never}:{d}:manager"),
-        ("11:10", "slack", "C-STAFF", f"notify:alert:missed-start:{never}:{d}:staff"),
-        ("11:10", "slack", "C-STAFF", f"notify:alert:missed-start:{unlinked}:{d}:manager"),
-        ("11:10", "slack", "C-STAFF", f"notify:alert:missed-start:{unlinked}:{d}:staff"),
-        ("15:00", "console", "u-late", f"remind:end:{late}:{d}:1"),
-        ("16:00", "slack", "C-STAFF", f"notify:alert:missed-end:{late}:{d}:staff"),
-        ("16:30", "slack", "C-STAFF", f"digest:{fid}:{d}"),
-    ]
+    assert got == _with_renotify(
+        ids,
+        (never, unlinked),
+        "11:10",
+        [
+            ("10:00", "console", "u-late", f"remind:start:{late}:{d}:1"),
+            ("10:00", "console", "u-never", f"remind:start:{never}:{d}:1"),
+            ("10:15", "console", "u-late", f"remind:start:{late}:{d}:2"),
+            ("10:15", "console", "u-never", f"remind:start:{never}:{d}:2"),
+            # Caught up at once after the restart; the late member had reported meanwhile.
+            ("11:10", "slack", "C-STAFF", f"notify:alert:missed-start:{never}:{d}:manager"),
+            ("11:10", "slack", "C-STAFF", f"notify:alert:missed-start:{never}:{d}:staff"),
+            ("11:10", "slack", "C-STAFF", f"notify:alert:missed-start:{unlinked}:{d}:manager"),
+            ("11:10", "slack", "C-STAFF", f"notify:alert:missed-start:{unlinked}:{d}:staff"),
+            ("15:00", "console", "u-late", f"remind:end:{late}:{d}:1"),
+            ("16:00", "slack", "C-STAFF", f"notify:alert:missed-end:{late}:{d}:staff"),
+            ("16:30", "slack", "C-STAFF", f"digest:{fid}:{d}"),
+        ],
+    )
 
 
 TICKER = """

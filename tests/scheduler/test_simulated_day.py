@@ -7,11 +7,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from adapters.slack import blocks as bk
+from adapters.slack import views
 from bot import ticks
 from bot.domain import reply_from_json
 from storage.db import Database
 from storage.models import Alert, Member, OutboxMessage, SupportRecord
-from tests.scheduler.helpers import TOKYO, add_staff, effects
+from tests.scheduler.helpers import TOKYO, add_staff, alert_ids, effects, renotify_effects
 from tests.support import Chat, jst, make_facility, make_member
 
 DAY = "2026-07-01"  # a Wednesday
@@ -44,6 +46,19 @@ async def test_a_day_of_reminders_escalations_and_resolutions(db: Database, t0: 
         at += timedelta(minutes=1)
 
     got = await effects(db)
+    ids = await alert_ids(db)
+    # The phone-call (urgent) alerts nobody takes re-notify: +10, +20, then every 30 minutes.
+    renotified = [
+        row
+        for m in (never, unlinked)
+        for row in renotify_effects(
+            ids[f"alert:missed-start:{m}:2026-07-01:manager"], "11:00", "17:00", "C-STAFF"
+        )
+    ]
+    assert [e for e in got if e[3].startswith("renotify:")] == sorted(
+        renotified, key=lambda e: (e[0], e[3])
+    )
+    got = [e for e in got if not e[3].startswith("renotify:")]
     assert got == [
         ("09:58", "slack", "C-STAFF", f"notify:concern:low_health:{ontime}:2026-07-01:ev-5"),
         ("10:00", "console", "u-late", f"remind:start:{late}:2026-07-01:1"),
@@ -76,7 +91,8 @@ async def test_a_day_of_reminders_escalations_and_resolutions(db: Database, t0: 
     assert evening.text.startswith("佐藤 花子さん、おつかれさまです。")
     assert evening.choices[0].value == "end"
     call = rows[f"notify:alert:missed-start:{never}:2026-07-01:manager"]["text"]
-    assert "<@U-MGR>" in call and "電話で確認してください" in call and "鈴木 一郎" in call
+    # Mentions are not part of the text (Slack shows it escaped): the sender mentions above it.
+    assert "<@" not in call and "電話で確認してください" in call and "鈴木 一郎" in call
     assert "10:40 に開始の連絡" in rows[f"resolve:missed-start:{late}:2026-07-01"]["text"]
     assert alerts[f"alert:missed-start:{late}:2026-07-01:staff"].state == "resolved"
     assert alerts[f"alert:missed-start:{never}:2026-07-01:staff"].state == "open"
@@ -123,6 +139,10 @@ async def test_the_phone_call_step_mentions_the_members_own_staff_first(
         ).one()
     assert alert.level == "urgent" and alert.kind == "missed_start"
     assert notice.payload["text"] == (
-        "【開始の連絡がありません】鈴木 一郎さん(7/1) <@U-PRI> <@U-SUB> <@U-MGR> "
+        "【開始の連絡がありません】鈴木 一郎さん(7/1) "
         "予定の開始 10:00 から60分、連絡がありません。電話で確認してください。"
     )
+    # … and the Slack message mentions them, unescaped, in its own section, own staff first.
+    async with db.transaction() as session:
+        mentions = await views.alert_mentions(session, alert.id)
+    assert mentions == [bk.section("<@U-PRI> <@U-SUB> <@U-MGR>")]

@@ -69,6 +69,12 @@ async def test_digest_lists_statuses_and_flagged_entries_once(db: Database, t0: 
         "・山田 太郎: 終了 (10:00〜15:00)",
         "    ⚠ 成果: 前日と同じ内容",
         "・佐藤 花子: 連絡なし",
+        # the missed-start alerts the 16:29 tick caught up on, nobody has taken them yet
+        "未解決のアラート 2件",
+        "🔴 緊急",
+        "・佐藤 花子さん: 開始の連絡がありません(7/1 16:29〜) ⚠ 未対応",
+        "🟠 注意",
+        "・佐藤 花子さん: 開始の連絡がありません(7/1 16:29〜) ⚠ 未対応",
         "内容を確認したら「確認しました」を押してください。",
     ]
     assert [m["flags"] for m in payload["members"]] == [{"outputs": "前日と同じ内容"}, {}]

@@ -118,12 +118,26 @@ def test_stated_past_time_is_the_start_time() -> None:
     assert r.replies[-1].text == texts.ASK_HEALTH
 
 
-def test_future_time_is_questioned_not_stored() -> None:
+def test_a_start_stated_for_later_that_morning_is_that_start() -> None:
+    r = dialog.step(DialogState(), said("10:10", "10時半から始めます 体調4 睡眠7"), facts())
+    assert recorded(r)[ReportField.START_AT] == at("10:30")
+    assert recorded(r)[ReportField.HEALTH_START] == 4
+    assert recorded(r)[ReportField.SLEEP_HOURS] == 7.0
+
+
+def test_a_future_time_said_in_the_past_tense_is_questioned_not_stored() -> None:
     r = dialog.step(DialogState(), said("09:20", "9時半に始めました"), facts())
     assert recorded(r) == {}
     assert "09:30はまだ先のようです" in r.replies[-1].text
     r2 = dialog.step(r.state, said("09:21", "9時10分"), facts())
     assert recorded(r2) == {ReportField.START_AT: at("09:10")}
+
+
+def test_a_future_end_time_is_questioned_not_stored() -> None:
+    started = ReportSnapshot(business_date=DAY, status=ReportStatus.STARTED, start_at=at("10:00"))
+    r = dialog.step(DialogState(), said("14:20", "15時に終わりました"), facts(started))
+    assert recorded(r) == {}
+    assert "15:00はまだ先のようです" in r.replies[-1].text
 
 
 def test_impossible_sleep_is_questioned_not_stored() -> None:
@@ -262,7 +276,8 @@ def test_worrying_answers_raise_concerns() -> None:
     assert kinds == {ConcernKind.LOW_HEALTH, ConcernKind.SHORT_SLEEP}
     r = dialog.step(DialogState(), said("10:00", "もうつらいです"), facts())
     assert [e.kind for e in of(Concern, r)] == [ConcernKind.DISTRESS]  # type: ignore[attr-defined]
-    assert r.replies[-1].text == texts.CONCERN_ACK
+    assert r.replies[0].text == texts.WATCH_ACK  # warm, and says staff know
+    assert r.replies[-1].choices  # the buttons stay at hand
 
 
 def test_fever_is_a_concern_when_temperature_is_asked() -> None:
@@ -333,6 +348,8 @@ def test_help_and_unknown_text_offer_the_buttons() -> None:
     assert r.replies[-1].text == texts.HELP
     assert r.replies[-1].choices == (texts.START, texts.ABSENT, texts.CONSULT)
     r = dialog.step(DialogState(), said("09:00", "こんにちは"), facts())
+    assert r.replies[-1].text == texts.SMALLTALK  # a greeting is never "not understood"
+    r = dialog.step(DialogState(), said("09:00", "データ入力"), facts())
     assert r.replies[-1].text == texts.UNKNOWN
 
 
