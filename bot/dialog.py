@@ -122,7 +122,8 @@ def step(
     """Advance the conversation by one message from the member."""
     turn = _Turn(facts=facts, now=said.sent_at, analyser=analyser)
     text = parsing.normalize(said.text)
-    finding = concern.assess(text, analyser) if text and said.choice is None else None
+    parsed = turn.parse(text) if said.choice is None else parsing.ParsedMessage()
+    finding = parsed.words
     if finding is not None and finding.level is AlertLevel.CRISIS:
         # Nothing routine follows a crisis message: answers given so far stay recorded.
         turn = turn.emit(Concern(ConcernKind.CRISIS, AlertLevel.CRISIS, text[:200]))
@@ -134,7 +135,10 @@ def step(
         turn = turn.say(Reply(texts.EXPIRED))
         state = IDLE
 
-    result = _idle(turn, said, text) if state.idle else _in_flow(turn, state, said, text)
+    if state.idle:
+        result = _idle(turn, said, text, parsed)
+    else:
+        result = _in_flow(turn, state, said, text, parsed)
     return _acknowledged(result)
 
 
@@ -193,8 +197,9 @@ def _when(now: datetime, at: datetime) -> str:
 # --- idle: what does the member want? ------------------------------------------------------
 
 
-def _idle(turn: _Turn, said: InboundMessage, text: str) -> StepResult:
-    parsed = turn.parse(text)
+def _idle(
+    turn: _Turn, said: InboundMessage, text: str, parsed: parsing.ParsedMessage
+) -> StepResult:
     intent = CHOICE_INTENTS.get(said.choice or "") if said.choice else parsed.intent
     if parsed.consult and said.choice is None:  # 「開始 … あとで相談したいです」: both
         turn = _consult(turn, text)
@@ -393,8 +398,13 @@ def _record_temperature(turn: _Turn, value: float) -> _Turn:
 # --- inside a start or end flow ------------------------------------------------------------
 
 
-def _in_flow(turn: _Turn, state: DialogState, said: InboundMessage, text: str) -> StepResult:
-    parsed = turn.parse(text)
+def _in_flow(
+    turn: _Turn,
+    state: DialogState,
+    said: InboundMessage,
+    text: str,
+    parsed: parsing.ParsedMessage,
+) -> StepResult:
     choice = said.choice
     # A button from the main menu, or a message that is only a keyword, leaves the flow;
     # free text that merely contains a keyword (「相談支援の書類作成」) is an answer.
@@ -414,13 +424,13 @@ def _in_flow(turn: _Turn, state: DialogState, said: InboundMessage, text: str) -
     if intent is Intent.EARLY_FINISH:
         return _early_finish(turn, text).say(_ask(turn, state)).result(state)
     if intent in (Intent.START, Intent.END, Intent.CORRECTION, Intent.SUMMARY):
-        return _idle(turn, said, text)
+        return _idle(turn, said, text, parsed)
 
     if state.flow == "correct":
         return _fix_step(turn, state, said, text)
     handler = ANSWERS.get(state.step or "")
     if handler is None:  # a state from an older version: start afresh
-        return _idle(turn, said, text)
+        return _idle(turn, said, text, parsed)
     return handler(turn, state, said, text)
 
 

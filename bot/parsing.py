@@ -19,6 +19,7 @@ from datetime import time
 from typing import Generic, TypeVar
 
 from bot import concern
+from bot.concern import Finding
 from bot.domain import AlertLevel, FieldValue, Intent, Phase, ReportField
 from bot.ports import Analyser
 
@@ -45,7 +46,7 @@ class ParsedMessage:
     stated_time: time | None = None  # a clock time the member stated (9時半に始めました)
     work: str | None = None  # what remains: planned work (start) or outputs (end)
     concern: AlertLevel | None = None  # the tier of worrying words (bot.concern), if any
-    concern_words: str | None = field(default=None, compare=False)  # the words that placed it
+    words: Finding | None = field(default=None, compare=False)  # the tier of the words
     day_offset: int = 0  # 1: about tomorrow (「あしたは歯医者なので休みます」)
     consult: bool = False  # also asks to talk, beside another intent
     correction: tuple[ReportField, FieldValue] | None = None  # 「体調を3に直してください」
@@ -813,7 +814,7 @@ def parse_message(
         stated_time=stated_time,
         work=work,
         concern=_worst(finding, health, sleep, temperature, at_most=bool(_AT_MOST_4.search(whole))),
-        concern_words=finding.words if finding else None,
+        words=finding,
         day_offset=day_offset,
         consult=consult and intent is not None and intent is not Intent.CONSULT,
         correction=correction,
@@ -849,7 +850,7 @@ def parse_answer(step: str, text: str, *, analyser: Analyser | None = None) -> P
         stated_time=stated,
         work=work,
         concern=_worst(finding, health, sleep, temperature, at_most=bool(_AT_MOST_4.search(s))),
-        concern_words=finding.words if finding else None,
+        words=finding,
     )
 
 
@@ -858,7 +859,7 @@ def _lemmas(text: str, analyser: Analyser | None) -> str:
 
 
 def _worst(
-    finding: concern.Finding | None,
+    finding: Finding | None,
     health: int | None,
     sleep: float | None,
     temperature: float | None,

@@ -110,6 +110,9 @@ class MemberDay:
     from_exception: bool = False  # a dated schedule_exception, which beats holidays
     closed: bool = False  # facility_closure on this date
     reachable: bool = True  # an active linked identity to remind
+    # A crisis alert is open for the day: staff are reaching out, so no routine nudges
+    # (「作業を始めるときに教えてください」) go to the member meanwhile.
+    in_crisis: bool = False
     open_alerts: frozenset[MissedKind] = frozenset()  # missed-contact alerts not yet resolved
     ladder: Ladder = field(default_factory=Ladder)
 
@@ -340,7 +343,7 @@ def _reminders(
     until: datetime | None,
 ) -> Iterable[Action]:
     """The freshest due reminder only: a late tick never sends a burst of stale nudges."""
-    if not day.reachable:
+    if not day.reachable or day.in_crisis:
         return
     due = [(step, at) for step, at in steps if at <= now]
     if not due:

@@ -211,6 +211,12 @@ async def _member_days(
         Alert.kind.in_((MissedKind.START.value, MissedKind.END.value)),
     )
     reachable = exists().where(Identity.member_id == Member.id, Identity.active.is_(True))
+    in_crisis = exists().where(
+        Alert.member_id == Member.id,
+        Alert.business_date == day,
+        Alert.level == AlertLevel.CRISIS.value,
+        Alert.state.in_(OPEN_STATES),
+    )
     closed = exists().where(
         FacilityClosure.facility_id == Member.facility_id, FacilityClosure.date == day
     )
@@ -244,6 +250,7 @@ async def _member_days(
             DailyReport.end_at,
             closed.label("closed"),
             reachable.label("reachable"),
+            in_crisis.label("in_crisis"),
         )
         .join(Facility, Facility.id == Member.facility_id)
         .outerjoin(
@@ -275,6 +282,7 @@ async def _member_days(
             from_exception=bool(r.from_exception),
             closed=bool(r.closed),
             reachable=bool(r.reachable),
+            in_crisis=bool(r.in_crisis),
             open_alerts=open_kinds.get(r.id, frozenset()),
             ladder=ladders.get(r.facility_id, Ladder()),
         )

@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 from sqlalchemy import select
 
-from bot import texts
+from bot import texts, ticks
 from storage.db import Database
 from storage.models import Alert, DailyReport, Facility, SupportRecord
 from tests.support import Chat, jst, make_facility, make_member
@@ -191,3 +191,17 @@ async def test_greetings_get_a_warm_answer_and_small_talk_is_kept_as_the_note(
     assert replies[0].text == texts.TIRED
     r = await _report(db, mid)
     assert r is not None and r.note == "疲れました"
+
+
+async def test_no_routine_reminder_goes_to_a_member_in_crisis(db: Database, t0: datetime) -> None:
+    chat, mid = await _setup(db, t0)
+    async with db.transaction() as s:
+        facility_id = (await s.execute(select(Facility.id))).scalar_one()
+    other = await make_member(db, facility_id, t0, "佐藤 花子", kana="さとう はなこ")
+    await chat.link("u2", other, jst(DAY, "09:00"))
+    await chat.say("u1", "もう死にたい", jst(DAY, "09:30"))
+    summary = await ticks.tick(db, jst(DAY, "10:00"))
+    assert [k.split(":")[2] for k in summary.reminders] == [str(other)]
+    # staff still hear about the missed start: only the member's routine nudges stop
+    summary = await ticks.tick(db, jst(DAY, "10:30"))
+    assert any(f":{mid}:" in k for k in summary.alerts)
