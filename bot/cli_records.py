@@ -269,9 +269,12 @@ def retention_run(
             verb = "deleted" if apply else "would delete (dry run; add --apply)"
             for r in results:
                 counts = ", ".join(f"{k} {v}" for k, v in r.counts.items())
-                typer.echo(
-                    f"facility {r.facility_id}: service dates before {r.cutoff} — {verb}: {counts}"
+                scope = (
+                    "raw inbound events"
+                    if r.facility_id == retention.INSTALLATION
+                    else f"facility {r.facility_id}"
                 )
+                typer.echo(f"{scope}: service dates before {r.cutoff} — {verb}: {counts}")
 
     _run(work)
 

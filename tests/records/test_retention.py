@@ -18,8 +18,11 @@ from storage.models import (
     Attachment,
     AuditLog,
     DailyReport,
+    Conversation,
     Evaluation,
+    InboxEvent,
     Member,
+    OutboxMessage,
     ReportRevision,
     SupportRecord,
 )
@@ -32,6 +35,7 @@ MODELS = {
     "alert": Alert,
     "daily_report": DailyReport,
     "evaluation": Evaluation,
+    "outbox_message": OutboxMessage,
 }
 
 
@@ -67,6 +71,16 @@ async def _records_on(db: Database, member_id: int, day: date) -> None:
                 Evaluation(
                     member_id=member_id, kind="weekly", date=day, method="phone", created_at=at,
                     counts_as_monthly=False,
+                ),
+                # the raw copies of the day's messages hold the same health answers
+                OutboxMessage(
+                    key=f"reply:{day}", platform="line", recipient="U1", member_id=member_id,
+                    payload={"text": "体調 2"}, retry_key="k", status="sent", attempts=1,
+                    next_attempt_at=at, created_at=at,
+                ),
+                InboxEvent(
+                    platform="line", event_id=f"ev:{day}", body={"text": "体調2 しんどい"},
+                    status="done", attempts=1, received_at=at,
                 ),
             ]
         )  # fmt: skip
@@ -113,19 +127,22 @@ async def test_boundaries(
     now = jst(today.isoformat(), "23:30")  # late evening in Tokyo: still `today` there
 
     async with db.transaction() as s:
-        (dry,) = await retention.run(s, now, years=5, apply=False, actor="test")
-    assert dry.counts == {name: len(deleted) for name in MODELS}
+        dry, dry_inbox = await retention.run(s, now, years=5, apply=False, actor="test")
+    assert dry.counts == {name: len(deleted) for name in MODELS} | {"conversation": 0}
+    assert dry_inbox.facility_id == retention.INSTALLATION
+    assert dry_inbox.counts == {"inbox_event": len(deleted)}
     assert all(d == sorted(kept + deleted) for d in (await _dates_left(db)).values())
 
     async with db.transaction() as s:
-        (done,) = await retention.run(s, now, years=5, apply=True, actor="test")
-    assert done.counts == dry.counts
+        done, done_inbox = await retention.run(s, now, years=5, apply=True, actor="test")
+    assert done.counts == dry.counts and done_inbox.counts == dry_inbox.counts
+    assert await _count(db, OutboxMessage) == await _count(db, InboxEvent) == len(kept)
     assert all(d == sorted(kept) for d in (await _dates_left(db)).values())
     assert await _count(db, ReportRevision) == await _count(db, Attachment) == len(kept)
     assert await _count(db, Member) == 1  # members stay
     async with db.transaction() as s:
         actions = (await s.execute(select(AuditLog.action).order_by(AuditLog.id))).scalars().all()
-    assert actions == ["retention_dry_run", "retention_apply"]
+    assert actions == ["retention_dry_run"] * 2 + ["retention_apply"] * 2
 
 
 async def test_a_longer_period_keeps_more_and_a_shorter_one_is_refused(
@@ -136,7 +153,7 @@ async def test_a_longer_period_keeps_more_and_a_shorter_one_is_refused(
     await _records_on(db, mid, date(2020, 1, 10))
     now = jst("2026-01-11", "12:00")
     async with db.transaction() as s:
-        (seven,) = await retention.run(s, now, years=7, apply=True, actor="test")
+        seven, _ = await retention.run(s, now, years=7, apply=True, actor="test")
     assert seven.counts["daily_report"] == 0
     async with db.transaction() as s:
         with pytest.raises(AdminError, match="at least 5 years"):
@@ -151,3 +168,22 @@ def test_cutoff_agrees_with_the_rule(today: date, years: int) -> None:
         assert deletable(d, today, years) == (d < cutoff)
     # nothing younger than `years` full years is ever deletable
     assert add_years(cutoff, years) >= today
+
+
+async def test_a_conversation_left_untouched_past_the_period_goes(
+    db: Database, t0: datetime
+) -> None:
+    fid = await make_facility(db, t0)
+    mid = await make_member(db, fid, t0)
+    old = jst("2020-01-10", "10:00")
+    async with db.transaction() as s:
+        s.add(Conversation(member_id=mid, kind="start", state={"step": "sleep"}, updated_at=old))
+    async with db.transaction() as s:
+        facility, _ = await retention.run(s, jst("2025-01-10", "12:00"), years=5, apply=True,
+                                          actor="test")  # fmt: skip
+    assert facility.counts["conversation"] == 0  # exactly five years: kept
+    async with db.transaction() as s:
+        facility, _ = await retention.run(s, jst("2025-01-11", "12:00"), years=5, apply=True,
+                                          actor="test")  # fmt: skip
+    assert facility.counts["conversation"] == 1
+    assert await _count(db, Conversation) == 0
