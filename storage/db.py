@@ -80,14 +80,39 @@ def _is_busy(exc: OperationalError) -> bool:
     return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
+# Statement parameters carry health answers and platform user ids: an exception's text (and so
+# every log line and traceback) shows "[SQL parameters hidden]" instead.
+PRIVATE = {"hide_parameters": True}
+PRIVATE_MODE = 0o600  # SQLite's WAL and shared-memory files take the database file's mode
+
+
+def private_file(url: str) -> None:
+    """A SQLite database file readable by its owner only: created so, or tightened (the
+    group's bits are left as the operator set them; others lose theirs)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    path = Path(parsed.database or "")
+    if path.exists():
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o007:
+            path.chmod(mode & ~0o007)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, PRIVATE_MODE))
+
+
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     url = async_url(url)
     if is_sqlite(url):
-        engine = create_async_engine(url, echo=echo)
+        private_file(url)
+        engine = create_async_engine(url, echo=echo, **PRIVATE)
         _tune_sqlite(engine.sync_engine)
         return engine
     # pre_ping lets the pool recover by itself after a PostgreSQL restart.
-    return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_async_engine(
+        url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10, **PRIVATE
+    )
 
 
 class Database:
@@ -184,6 +209,7 @@ class Database:
                 self.url,
                 echo=self.engine.echo,
                 isolation_level="AUTOCOMMIT",
+                hide_parameters=True,
                 pool_size=2,
                 max_overflow=2,
                 connect_args={"application_name": INBOX_APPLICATION_NAME},
@@ -199,7 +225,9 @@ class Database:
         """
         if self._on_loop is None:
             url = make_url(self.url).set(drivername="sqlite+pysqlite")
-            self._on_loop = create_blocking_engine(url, pool_size=1, max_overflow=0)
+            self._on_loop = create_blocking_engine(
+                url, pool_size=1, max_overflow=0, hide_parameters=True
+            )
             _tune_sqlite(self._on_loop, busy_timeout_ms=0, autocheckpoint=10_000)
         return self._on_loop
 
