@@ -18,6 +18,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
 
 from adapters import json_body
+from adapters.body import TooLarge, read_limited
 from adapters.slack import alerts, checkin, commands, home, recordkeeping
 from adapters.slack.deps import Deps, utc_now, web_client
 from adapters.slack.sender import SlackSender
@@ -50,15 +51,25 @@ def build(
     return bolt
 
 
-def mount(app: FastAPI, bolt: AsyncApp, signing_secret: str) -> None:
+def mount(app: FastAPI, bolt: AsyncApp, signing_secret: str, team_id: str | None = None) -> None:
+    """`team_id`: the workspace Nippo is installed in; requests from any other are refused."""
     handler = AsyncSlackRequestHandler(bolt)
     verifier = SignatureVerifier(signing_secret)
 
     @app.post("/slack/events", include_in_schema=False)
     async def slack_events(request: Request) -> Response:
-        body = await request.body()  # cached: bolt reads the same bytes again
-        ts = request.headers.get("x-slack-request-timestamp", "")
-        signature = request.headers.get("x-slack-signature", "")
+        try:
+            body = await read_limited(request)  # cached: bolt reads the same bytes again
+        except TooLarge:
+            log.warning("Slack request refused: body over 1 MiB")
+            return Response(status_code=413)
+        ts = request.headers.get("x-slack-request-timestamp")
+        signature = request.headers.get("x-slack-signature")
+        if not ts or not signature:
+            return Response(status_code=401)
+        if not ts.isascii() or not ts.isdigit() or len(ts) > 12:
+            log.warning("Slack request refused: malformed timestamp header")
+            return Response(status_code=400)
         try:
             valid = verifier.is_valid(body, ts, signature)
         except UnicodeDecodeError:  # the verifier decodes the body as text
@@ -66,11 +77,28 @@ def mount(app: FastAPI, bolt: AsyncApp, signing_secret: str) -> None:
         if not valid:
             return Response(status_code=401)
         # Bolt assumes a signed body is well formed; a JSON list or deep nesting would crash it.
-        if not _well_formed(body, request.headers.get("content-type", "")):
+        content_type = request.headers.get("content-type", "")
+        if not _well_formed(body, content_type):
             log.warning("Slack request refused: malformed body")
             return Response(status_code=400)
+        if team_id and _team(body, content_type) not in (team_id, None):
+            log.warning("Slack request refused: another workspace")
+            return Response(status_code=403)
         response: Response = await handler.handle(request)
         return response
+
+
+def _team(body: bytes, content_type: str) -> str | None:
+    """The workspace a (well-formed) request comes from, as Slack names it in each kind."""
+    if content_type.startswith("application/json") or body.lstrip().startswith(b"{"):
+        data = json_body.loads(body)
+    else:
+        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8")).items()}
+        data = json_body.loads(form["payload"]) if "payload" in form else form
+    team = data.get("team_id")
+    if team is None and isinstance(data.get("team"), dict):
+        team = data["team"].get("id")
+    return str(team) if team is not None else None
 
 
 def _well_formed(body: bytes, content_type: str) -> bool:
