@@ -56,8 +56,16 @@ def alert_title(a: AlertItem) -> str:
     return f"【{escape(a.title)}】"
 
 
+# Bidirectional controls make 「山田」 display as something else (or hide what follows):
+# nothing a person types here needs them.
+BIDI_CONTROLS = dict.fromkeys(
+    [0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+)
+
+
 def escape(text: str) -> str:
-    """Slack's three control characters for mrkdwn and plain text alike."""
+    """Slack's three control characters for mrkdwn and plain text alike, and no bidi tricks."""
+    text = text.translate(BIDI_CONTROLS)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 

@@ -87,6 +87,11 @@ def test_escaping_leaves_no_control_characters(text: str) -> None:
     out = bk.escape(text)
     assert "<" not in out and ">" not in out
     assert out.replace("&amp;", "").replace("&lt;", "").replace("&gt;", "").count("&") == 0
+    assert not any(ord(ch) in bk.BIDI_CONTROLS for ch in out)
+
+
+def test_a_name_with_a_right_to_left_override_shows_as_typed_without_it() -> None:
+    assert bk.escape("山田\u202e太郎\u2066") == "山田太郎"
 
 
 def test_replies_become_text_card_and_dated_buttons() -> None:
