@@ -18,7 +18,6 @@ Scoring rules:
 
 from __future__ import annotations
 
-import inspect
 import json
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
@@ -282,30 +281,16 @@ def _tiers(report: Report, mid: str, expected: object, got: object) -> None:
 
 
 def parser_reader() -> Reader:
-    """bot.parsing with the process's analyser, as `score` expects it.
-
-    Falls back to `parse_message(text)` while `now=`/`analyser=` or `parse_answer` are not
-    there yet (the parser is being extended against this corpus).
-    """
+    """bot.parsing with the process's analyser, as `score` expects it."""
     from bot import parsing
+    from bot.nlp import analyser
 
-    try:
-        from bot.nlp import analyser as _analyser
-
-        a: Any = _analyser()
-    except ImportError:
-        a = None
-
-    # Checked once, not per message: a TypeError raised inside the parser is an error to see.
-    full = "now" in inspect.signature(parsing.parse_message).parameters
-    answer = getattr(parsing, "parse_answer", None)
+    a = analyser()
 
     def read(m: Message) -> Mapping[str, Any]:
         text, step = m["text"], m.get("step")
-        if not full:  # the interface is not there yet
-            return observed(parsing.parse_message(text))
-        if step is None or answer is None:
+        if step is None:
             return observed(parsing.parse_message(text, analyser=a, now=local_time(m)))
-        return observed(answer(step, text, analyser=a))
+        return observed(parsing.parse_answer(step, text, analyser=a))
 
     return read
