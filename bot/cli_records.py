@@ -232,20 +232,27 @@ def export(
     member: Annotated[str | None, typer.Option("--member")] = None,
     fmt: Annotated[str, typer.Option("--format", help="csv or xlsx")] = "csv",
     out: Annotated[Path | None, typer.Option("--out")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing file (never a symlink).")
+    ] = False,
     facility: FacilityOpt = None,
 ) -> None:
-    """Write a monthly record file (UTF-8 CSV with BOM, or XLSX); the export is audited."""
+    """Write a monthly record file (UTF-8 CSV with BOM, or XLSX); the export is audited.
+
+    The file is created readable by its owner only (0600); a symlink is refused, and an
+    existing file unless --force."""
 
     async def work(database: Database) -> None:
         async with database.transaction() as session:
             f = await admin.pick_facility(session, facility)
             m = await admin.find_member(session, f, member) if member else None
             first = exports.parse_month(month)
+            path = out or Path(exports.filename(kind, first, m, fmt))
+            exports.check_target(path, force=force)  # refused: nothing built, nothing audited
             table, data = await exports.export(
                 session, f, kind, first, fmt=fmt, now=now(), actor="cli", member=m
             )
-            path = out or Path(exports.filename(kind, first, m, fmt))
-            path.write_bytes(data)
+            exports.write_file(path, data, force=force)  # fails: the audit row rolls back
             typer.echo(f"{path}: {len(table.rows)} rows")
 
     _run(work)

