@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import DayMode, StaffRole
@@ -337,7 +337,18 @@ async def list_members(session: AsyncSession, facility: Facility) -> Sequence[Me
 
 
 async def issue_link_code(session: AsyncSession, member: Member, now: datetime) -> str:
-    """A random single-use 6-digit code, valid for 24 hours."""
+    """A random single-use 6-digit code, valid for 24 hours; the member's earlier unused
+    codes stop working (only the newest code a member was given can link an account)."""
+    await session.execute(
+        update(LinkCode)
+        .where(
+            LinkCode.member_id == member.id,
+            LinkCode.used_at.is_(None),
+            LinkCode.voided_at.is_(None),
+            LinkCode.expires_at > now,
+        )
+        .values(voided_at=now)
+    )
     for _ in range(20):
         code = f"{secrets.randbelow(1_000_000):06d}"
         taken = (await session.execute(select(LinkCode.id).where(LinkCode.code == code))).first()

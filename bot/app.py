@@ -10,11 +10,11 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from fastapi import FastAPI, Response
 from fastapi.responses import PlainTextResponse
-from sqlalchemy import text
 
 from bot import delivery
 from bot.metrics import REGISTRY, database_gauges
@@ -45,6 +45,7 @@ def freeze_startup_heap() -> None:
 
 def build_senders(settings: Settings, db: Database) -> dict[str, Sender]:
     """The outbox senders of every configured platform (for `nippo deliver`, the loops)."""
+    delivery.configure(backlog_alert_seconds=settings.outbox_backlog_alert_seconds)
     senders: dict[str, Sender] = {}
     if settings.line_enabled and settings.line_channel_access_token is not None:
         from adapters.line.sender import LineApi, LineSender
@@ -62,7 +63,8 @@ def build_senders(settings: Settings, db: Database) -> dict[str, Sender]:
         client = web_client(
             settings.slack_bot_token.get_secret_value(), settings.slack_api_base_url, retries=False
         )
-        senders["slack"] = SlackSender(client, db)
+        late_after = timedelta(seconds=settings.outbox_backlog_alert_seconds)
+        senders["slack"] = SlackSender(client, db, late_after=late_after)
     return senders
 
 
@@ -109,20 +111,27 @@ def create_app(
     app.state.db = db
 
     @app.get("/healthz")
-    async def healthz(response: Response) -> dict[str, str]:
+    async def healthz(response: Response) -> dict[str, Any]:
+        """503 only when the database is unreachable (this process cannot work). A platform's
+        outage is not this process's fault, and restarting it would not help: an outbox backlog
+        older than OUTBOX_BACKLOG_ALERT_SECONDS answers 200 with "degraded" and its age."""
         try:
             async with db.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+                ages = await delivery.oldest_pending(conn, clock(), sorted(senders) or None)
         except Exception as exc:  # report, don't crash: the load balancer decides
             log.warning("health check failed: %s", type(exc).__name__)
             response.status_code = 503
             return {"status": "unavailable", "database": "down"}
+        limit = settings.outbox_backlog_alert_seconds
+        late = {p: round(age) for p, age in sorted(ages.items()) if age > limit}
+        if late:
+            return {"status": "degraded", "database": "up", "backlog": late}
         return {"status": "ok", "database": "up"}
 
     @app.get("/metrics", response_class=PlainTextResponse)
     async def metrics() -> str:
         async with db.transaction() as session:
-            gauges = await database_gauges(session)
+            gauges = await database_gauges(session, clock(), sorted(senders))
         return REGISTRY.render(gauges)
 
     app.state.senders = senders
@@ -236,5 +245,7 @@ def _mount_slack(
         sender=sender,
         clock=clock,
     )
-    slack_app.mount(app, bolt, settings.slack_signing_secret.get_secret_value())
+    slack_app.mount(
+        app, bolt, settings.slack_signing_secret.get_secret_value(), settings.slack_team_id
+    )
     log.info("Slack is on: POST /slack/events")

@@ -217,6 +217,56 @@ def member_list(facility: FacilityOpt = None) -> None:
     _run(work)
 
 
+@member_app.command("accounts")
+def member_accounts(member: str, facility: FacilityOpt = None) -> None:
+    """List the member's LINE/Slack accounts: id, platform, state, linked since, last message."""
+    from bot import accounts
+
+    async def work(database: Database) -> None:
+        async with database.transaction() as session:
+            f = await admin.pick_facility(session, facility)
+            m = await admin.find_member(session, f, member)
+            found = await accounts.accounts_of(session, m)
+            await admin.audit(
+                session, actor="cli", action="account.list", target=f"member:{m.id}", now=now()
+            )
+            if not found:
+                typer.echo(f"{m.name}: no linked account")
+            for line in accounts.describe(found, f.tz):
+                typer.echo(line)
+
+    _run(work)
+
+
+@member_app.command("unlink")
+def member_unlink(
+    member: str,
+    platform: Annotated[
+        str | None, typer.Option("--platform", help="Only the member's accounts on line|slack.")
+    ] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Every linked account of the member.")
+    ] = False,
+    facility: FacilityOpt = None,
+) -> None:
+    """Cut the member's account off (its next message gets the linking prompt)."""
+    from bot import accounts
+
+    async def work(database: Database) -> None:
+        async with database.transaction() as session:
+            f = await admin.pick_facility(session, facility)
+            m = await admin.find_member(session, f, member)
+            done = await accounts.unlink(
+                session, m, now(), actor="cli", platform=platform, all_=all_
+            )
+            if not done:
+                typer.echo(f"{m.name}: nothing to unlink")
+            for identity in done:
+                typer.echo(f"unlinked {identity.id}\t{identity.platform}")
+
+    _run(work)
+
+
 @staff_app.command("add")
 def staff_add(
     name: Annotated[str, typer.Option("--name")],
@@ -385,4 +435,5 @@ def main() -> None:
 
 # Records commands (log, eval, report, month, export, retention, member assign/set) live in
 # their own module; importing it registers them on `app`.
-from bot import cli_records  # noqa: E402, F401
+# `nippo data` (encryption at rest) likewise.
+from bot import cli_data, cli_inbox, cli_records  # noqa: E402, F401

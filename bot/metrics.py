@@ -7,11 +7,13 @@ alerts; counters (webhooks received, ticks) are per process, as Prometheus expec
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.delivery import oldest_pending
 from storage.models import Alert, InboxEvent, OutboxMessage
 
 Labels = tuple[tuple[str, str], ...]
@@ -24,7 +26,23 @@ HELP = {
     ),
     "nippo_tick_duration_seconds": ("summary", "Scheduler tick duration."),
     "nippo_outbox_messages": ("gauge", "Outbox messages by status."),
+    "nippo_outbox_oldest_pending_seconds": (
+        "gauge",
+        "Age of the oldest unsent outbox message, by platform (0: nothing waiting).",
+    ),
     "nippo_inbox_pending": ("gauge", "Inbound events stored but not yet processed."),
+    "nippo_inbox_quarantined_total": (
+        "counter",
+        "Inbound events given up after their last try (inbox status failed), by platform.",
+    ),
+    "nippo_inbox_timestamps_replaced_total": (
+        "counter",
+        "Inbound events whose implausible timestamp was replaced by the receipt time.",
+    ),
+    "nippo_inbox_flood_ignored_total": (
+        "counter",
+        "Waiting events of an account not linked to a member left unanswered (a flood).",
+    ),
     "nippo_alerts_open": ("gauge", "Alerts not yet resolved, by state."),
 }
 
@@ -67,7 +85,10 @@ def _labels(labels: Labels) -> str:
 REGISTRY = Registry()
 
 
-async def database_gauges(session: AsyncSession) -> dict[str, dict[Labels, float]]:
+async def database_gauges(
+    session: AsyncSession, now: datetime | None = None, platforms: Sequence[str] = ()
+) -> dict[str, dict[Labels, float]]:
+    """The gauges; with `now`, the outbox backlog's age too (each of `platforms` reported)."""
     outbox = await session.execute(
         select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
     )
@@ -77,8 +98,14 @@ async def database_gauges(session: AsyncSession) -> dict[str, dict[Labels, float
     inbox = await session.execute(
         select(func.count()).select_from(InboxEvent).where(InboxEvent.status == "pending")
     )
-    return {
+    gauges: dict[str, dict[Labels, float]] = {
         "nippo_outbox_messages": {(("status", s),): float(n) for s, n in outbox.all()},
         "nippo_alerts_open": {(("state", s),): float(n) for s, n in alerts.all()},
         "nippo_inbox_pending": {(): float(inbox.scalar_one())},
     }
+    if now is not None:
+        ages = await oldest_pending(session, now, platforms or None)
+        gauges["nippo_outbox_oldest_pending_seconds"] = {
+            (("platform", p),): float(round(age)) for p, age in sorted(ages.items())
+        }
+    return gauges

@@ -16,8 +16,8 @@ class Clock(Protocol):
 
 class Outcome(StrEnum):
     SENT = "sent"
-    RETRY = "retry"  # try again later (429, 5xx, network)
-    FAILED = "failed"  # will not succeed by retrying (4xx other than 429)
+    RETRY = "retry"  # the platform's trouble (429, 5xx, timeouts, network): retried, never failed
+    FAILED = "failed"  # the message's own fault (4xx other than 429 …): retrying cannot help
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class OutboxItem:
     reply_token: str | None = None
     reply_token_until: datetime | None = None
     member_id: int | None = None
+    created_at: datetime | None = None  # when the row was queued (a late alert says so)
 
 
 @dataclass(frozen=True)

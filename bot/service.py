@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import dialog, nlp, parsing, texts
+from bot import accounts, dialog, nlp, parsing, texts
 from bot.alerting import raise_alert
 from bot.domain import (
     AbsenceNoticed,
@@ -93,12 +93,19 @@ async def handle_message(session: AsyncSession, msg: InboundMessage, now: dateti
         session.add(identity)
         await session.flush()
     identity.active = True
+    _seen(identity, msg)
     day: date | None = None
     if identity.member_id is None:
         replies = await _link(session, identity, msg, now)
     else:
         replies, day = await _converse(session, identity.member_id, msg, now)
     await _send(session, msg, replies, now, identity.member_id, day)
+
+
+def _seen(identity: Identity, msg: InboundMessage) -> None:
+    """Remember when this account last wrote (the platform's time, never moving back)."""
+    if identity.last_seen_at is None or identity.last_seen_at < msg.sent_at:
+        identity.last_seen_at = msg.sent_at
 
 
 async def greet(session: AsyncSession, msg: InboundMessage, now: datetime) -> None:
@@ -143,15 +150,23 @@ async def _link(
     text = parsing.normalize(msg.text)
     if not CODE.fullmatch(text):
         return [Reply(texts.LINK_PROMPT)]
+    if await accounts.linking_paused(session, now):  # too many wrong codes, installation-wide
+        return [Reply(texts.LINK_PAUSED)]
     code = (
         await session.execute(
-            select(LinkCode).where(
-                LinkCode.code == text, LinkCode.used_at.is_(None), LinkCode.expires_at > now
+            select(LinkCode)
+            .where(
+                LinkCode.code == text,
+                LinkCode.used_at.is_(None),
+                LinkCode.voided_at.is_(None),
+                LinkCode.expires_at > now,
             )
+            .with_for_update()  # two accounts sending one code at once: only one links
         )
     ).scalar_one_or_none()
     member = await session.get(Member, code.member_id) if code is not None else None
     if code is None or member is None or not member.active:
+        await accounts.record_failure(session, identity, now)
         identity.link_failures += 1
         if identity.link_failures >= LINK_ATTEMPTS:
             identity.locked_until = now + LINK_LOCK
@@ -162,6 +177,7 @@ async def _link(
     code.used_at = now
     identity.member_id, identity.linked_at, identity.link_failures = member.id, now, 0
     log.info("account linked", extra={"identity_id": identity.id, "member_id": member.id})
+    await accounts.linked(session, identity, member, now, code_id=code.id)
     report = await _today_snapshot(session, member, msg.sent_at)
     return [Reply(texts.LINK_DONE.format(name=member.name), dialog.menu_for(report))]
 
@@ -515,6 +531,8 @@ async def answer(
 ) -> None:
     """Reply to an event handled outside the dialog (old buttons, stickers, files)."""
     identity = await repo.identity_for(session, msg.sender.platform.value, msg.sender.user_id)
+    if identity is not None and identity.member_id is not None:
+        _seen(identity, msg)
     await _send(session, msg, replies, now, identity.member_id if identity else None)
 
 

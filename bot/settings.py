@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+import os
+
+from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from storage.crypto import KEY_ENV, OLD_KEYS_ENV, Keyring
 from storage.db import async_url
 
 DEFAULT_DATABASE_URL = "sqlite:///nippo.db"
@@ -21,12 +24,38 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
     slack_api_base_url: str = "https://slack.com/api/"
+    # The workspace Nippo is installed in (T…); when set, requests from others get 403.
+    slack_team_id: str | None = None
     log_level: str = "INFO"
     log_format: str = "json"  # json | text
     # Years records are kept from the service date (R7); `nippo retention run` refuses < 5.
     retention_years: int = 5
     # The minute tick and the outbox delivery loop run inside `nippo serve` unless switched off.
     scheduler_enabled: bool = True
+    # Wrong link codes allowed per hour across the whole installation (an account that is not
+    # linked yet belongs to no facility); past it no code is checked until the hour has passed.
+    link_failures_per_hour: int = 20
+    # An outbox backlog older than this makes /healthz "degraded", tells staff on LINE while
+    # Slack is down and marks alerts this late as late (seconds).
+    outbox_backlog_alert_seconds: int = 300
+
+    # Encryption at rest (storage/crypto.py): base64 of 32 random bytes, and older keys
+    # (comma-separated) still read during a rotation. The database layer reads them from the
+    # process environment; here they are only checked, at start.
+    nippo_data_key: SecretStr | None = None
+    nippo_data_keys_old: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _data_keys(self) -> Settings:
+        for name, value in (
+            (KEY_ENV, self.nippo_data_key),
+            (OLD_KEYS_ENV, self.nippo_data_keys_old),
+        ):
+            text = value.get_secret_value() if value is not None else ""
+            if text.strip() != os.environ.get(name, "").strip():
+                raise ValueError(f"{name} must be set in the environment, not only in .env")
+        Keyring.from_env()  # a malformed key fails here, with the variable's name
+        return self
 
     @property
     def async_database_url(self) -> str:

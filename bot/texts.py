@@ -159,6 +159,12 @@ LINK_LOCKED = (
 )
 LINK_DONE = "{name}さん、登録できました。これからよろしくお願いします。"
 WELCOME_BACK = "{name}さん、おかえりなさい。またよろしくお願いします。"
+# Linking is paused for everyone for a while (too many wrong codes across the installation):
+# the member did nothing wrong, so this only asks them to try again later.
+LINK_PAUSED = (
+    "ただいま番号の受付を一時的にお休みしています。"
+    "お手数ですが、1時間ほどたってから、もう一度番号を送ってください。"
+)
 
 STICKER = "スタンプありがとうございます。"
 PHOTO_SAVED = "写真(ファイル)を今日の記録に保存しました。ありがとうございます。"
@@ -191,6 +197,19 @@ ALERT_TAKEN_MEMBER = "{staff}さんが確認しました。このあと連絡し
 ALERT_TAKEN_MEMBER_CRISIS = (
     "{staff}さんが確認しました。このあと連絡します。"
     "知らせてくださって、ありがとうございます。少しだけ待っていてくださいね。"
+)
+# Linked accounts (bot/accounts.py): staff notices and the `/nippo accounts|unlink` answers.
+PLATFORM_LABELS = {"line": "LINE", "slack": "Slack", "console": "コンソール"}
+STAFF_ACCOUNT_REPLACED = (
+    "【連携の切り替え】{member}さんの{platform}が新しいアカウントで連携されました。"
+    "前のアカウント({count}件)の連携は解除しました。"
+    "心当たりがない場合は、本人に確認してください。"
+)
+STAFF_LINK_PAUSED = (
+    "【連携の一時停止】この1時間に、連携コードの入力の失敗が{count}回ありました。"
+    "念のため、新しいアカウントの連携を{until}ごろまで止めています"
+    "(すでに連携している利用者の記録には影響ありません)。"
+    "心当たりがない場合は、発行したコードの扱いをご確認ください。"
 )
 
 
@@ -317,6 +336,23 @@ SLACK_LINK_CODE = (
     "{name}さんの連携コードは *{code}* です(24時間有効・1回限り)。"
     "LINE または Slack の DM で Nippo に送ってもらってください。"
 )
+SLACK_HELP_ACCOUNTS = (
+    "\n`/nippo accounts 利用者` 連携しているアカウントの一覧\n"
+    "`/nippo unlink 利用者 [line|slack|all]` アカウントの連携を解除(管理者)"
+)
+SLACK_ACCOUNTS_TITLE = "{name}さんのアカウント"
+SLACK_ACCOUNTS_NONE = "{name}さんには、連携しているアカウントがありません。"
+SLACK_ACCOUNT_LINE = "・{platform} (id {id}): {state} 連携 {since} / 最後のメッセージ {seen}"
+SLACK_ACCOUNT_LINKED = "連携中"
+SLACK_ACCOUNT_BLOCKED = "連携中(ブロック中)"
+SLACK_ACCOUNT_UNLINKED = "解除済み({when}・{reason})"
+SLACK_ACCOUNT_REASONS = {"replaced": "新しいアカウントに切り替え", "staff": "職員が解除"}
+SLACK_UNLINKED = "{name}さんの{platforms}の連携を解除しました({count}件)。"
+SLACK_UNLINK_NOTHING = "{name}さんには、解除できる連携がありません。"
+SLACK_UNLINK_WHICH = (
+    "{name}さんは複数のアカウントで連携しています({platforms})。"
+    "`/nippo unlink {name} line` のように指定するか、すべて解除するときは `all` を付けてください。"
+)
 SLACK_STAFF_DM = (
     "職員の方はこちらでは記録できません。`/nippo help` でコマンドを確認できます。"
     "アプリのホームタブでは今日の状況が見られます。"
@@ -421,4 +457,17 @@ DIGEST_SIGN_OFF_BUTTON = "確認しました"
 DIGEST_SIGNED = "✅ {name}さんが確認しました {time}"
 ALERT_RESOLVED_TITLE = "✅ アラートが解消しました"
 EVALUATION_DUE_TITLE = "📝 評価の予定"
+# A long platform outage (issue #23): late alerts say so; staff hear of it on any platform.
+OUTAGE_LATE_NOTE = "⏱ Slack の障害のため、{minutes}分遅れて届きました(発生 {time})"
+OUTAGE_LATE_SHORT = "⏱{minutes}分遅れ"
+OUTAGE_SUMMARY_TITLE = "⏱ Slack の障害が解消しました"
+OUTAGE_SUMMARY = (
+    "Slack の障害で{count}件の通知が遅れました(最大{minutes}分)。"
+    "遅れて届いた通知には ⏱ の印があります。"
+)
+OUTAGE_LINE_NOTICE = (
+    "【Nippo】Slack に障害があり、スタッフへの通知が{minutes}分以上届いていません"
+    "(未送信 {count}件)。急ぎの確認は電話などでお願いします。"
+    "Slack が戻ると、まとめて届きます。"
+)
 REVISION_SIGN_OFF_LINE = "{time} 職員が確認(サイン)"

@@ -95,20 +95,36 @@ class Runner:
         await asyncio.sleep(0)  # AsyncIOScheduler completes its shutdown on the loop
 
     async def tick(self) -> TickSummary | None:
+        """The inbox recovery passes, then the reminders and escalations. Each part runs on
+        its own: a failing pass (one platform's) never skips the others or the tick."""
         started = time.perf_counter()
         self._track()
         try:
-            # Events acknowledged by a process that died before handling them come first.
+            # Events acknowledged by a process that died before handling them come first
+            # (an absence notice waiting there stops the day's reminders).
             for platform, process in self.inbox_passes.items():
-                handled = await process(self.clock(), None)
-                if handled:
-                    log.info("inbox recovered", extra={"platform": platform, "events": handled})
-            return await ticks.tick(self.db, self.clock())
-        except Exception:  # the next minute catches up; a crash must not stop the clock
-            log.exception("tick failed")
-            return None
+                await self._recover(platform, process)
+            try:
+                return await ticks.tick(self.db, self.clock())
+            except Exception as exc:  # the next minute catches up; a crash must not stop the clock
+                log.error("tick failed", extra={"error_type": type(exc).__name__})
+                log.debug("tick failed", exc_info=exc)
+                return None
         finally:
             REGISTRY.observe("nippo_tick_duration_seconds", time.perf_counter() - started)
+
+    async def _recover(self, platform: str, process: InboxPass) -> None:
+        try:
+            handled = await process(self.clock(), None)
+        except Exception as exc:  # logged with ids only; the tick goes on regardless
+            log.error(
+                "inbox recovery pass failed",
+                extra={"platform": platform, "error_type": type(exc).__name__},
+            )
+            log.debug("inbox recovery pass failed", exc_info=exc, extra={"platform": platform})
+            return
+        if handled:
+            log.info("inbox recovered", extra={"platform": platform, "events": handled})
 
     async def deliver(self) -> Flushed | None:
         if not self.senders:

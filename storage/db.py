@@ -25,6 +25,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage import encrypted
+from storage.crypto import Keyring
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 INBOX_APPLICATION_NAME = "nippo-inbox"  # PostgreSQL's pg_stat_activity: the webhook's writer
 ASYNC_DRIVERS = {
@@ -116,11 +119,18 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 
 
 class Database:
-    """An engine and its session factory."""
+    """An engine and its session factory.
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    `keyring`: the keys of the encrypted columns (storage/crypto.py); by default those in the
+    environment (`NIPPO_DATA_KEY`, `NIPPO_DATA_KEYS_OLD`), read now: a malformed key fails
+    here, at start. The keyring belongs to this handle's engines only.
+    """
+
+    def __init__(self, url: str, *, echo: bool = False, keyring: Keyring | None = None) -> None:
         self.url = async_url(url)
+        self.keyring = Keyring.from_env() if keyring is None else keyring
         self.engine = create_engine(self.url, echo=echo)
+        encrypted.attach(self.engine.dialect, self.keyring)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # SQLite has one writer and every transaction here begins IMMEDIATE. Queueing them in
         # the process (first come, first served) spares them SQLite's busy handler, which
@@ -214,6 +224,7 @@ class Database:
                 max_overflow=2,
                 connect_args={"application_name": INBOX_APPLICATION_NAME},
             )
+            encrypted.attach(self._autocommit.dialect, self.keyring)
         return self._autocommit
 
     def _engine_on_loop(self) -> Engine:
@@ -229,6 +240,7 @@ class Database:
                 url, pool_size=1, max_overflow=0, hide_parameters=True
             )
             _tune_sqlite(self._on_loop, busy_timeout_ms=0, autocheckpoint=10_000)
+            encrypted.attach(self._on_loop.dialect, self.keyring)
         return self._on_loop
 
     async def dispose(self) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, TextClause, bindparam, text
 
 from storage.db import Database
+from storage.encrypted import EncryptedJSON, keyring_of, seal_json
 from storage.models import InboxEvent
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,8 @@ def _as_one_json_array(events: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {"events": json.dumps(list(events.items()))}
 
 
+_BODY_TYPE: EncryptedJSON = InboxEvent.__table__.c.body.type  # type: ignore[assignment]
+
 # json.dumps escapes every control character (and, with ensure_ascii, all of non-ASCII), so
 # this byte never occurs in a dumped body: it can join the batch's bodies into one text.
 _BODY_SEPARATOR = "\x1e"
@@ -169,12 +172,17 @@ def insert_new(
     conn: Connection, platform: str, events: list[Event], now: datetime
 ) -> dict[str, int]:
     """Store raw inbound events (event id, body) as pending inbox rows in one statement;
-    {event id: new row id} of those not stored before (a repeat within `events` counts once)."""
+    {event id: new row id} of those not stored before (a repeat within `events` counts once).
+    With a data key, each body is stored as the column type would store it: encrypted, its
+    sender (`source`) left readable."""
     first: dict[str, dict[str, Any]] = {}
     for eid, body in events:  # in order (it is the order of handling); the first id wins
         first.setdefault(eid, body)
     if not first:
         return {}
+    keyring = keyring_of(conn.dialect)
+    if keyring.enabled:
+        first = {eid: seal_json(keyring, body, _BODY_TYPE.clear) for eid, body in first.items()}
     stmt, rows = _INSERT_NEW[conn.dialect.name]
     result = conn.execute(stmt, {"platform": platform, "now": now, **rows(first)})
     return {str(k): int(v) for k, v in result}

@@ -16,11 +16,9 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
-    Float,
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -31,6 +29,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from storage.encrypted import (
+    EncryptedBytes,
+    EncryptedFloat,
+    EncryptedInt,
+    EncryptedJSON,
+    EncryptedText,
+)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -137,6 +143,14 @@ class Identity(Base):
     locked_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
     linked_at: Mapped[datetime | None]
+    # When the member's own message last came from this account (the platform's timestamp).
+    last_seen_at: Mapped[datetime | None]
+    # An account cut off from its member keeps its row (raw events still name it): member_id
+    # is cleared, and these say when, why ("replaced" by a newer account, "staff") and whose
+    # it was, so the records still show which account sent what.
+    unlinked_at: Mapped[datetime | None]
+    unlinked_reason: Mapped[str | None] = mapped_column(String(16))
+    unlinked_member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
 
 
 class LinkCode(Base):
@@ -148,6 +162,18 @@ class LinkCode(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+    voided_at: Mapped[datetime | None]  # a newer code was issued for the member
+
+
+class LinkFailure(Base):
+    """One wrong link code from an unlinked account: the installation-wide hourly limit
+    counts these (an unknown account belongs to no facility yet)."""
+
+    __tablename__ = "link_failure"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    identity_id: Mapped[int] = mapped_column(ForeignKey("identity.id"))
 
 
 class Schedule(Base):
@@ -195,7 +221,7 @@ class Conversation(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), unique=True)
     kind: Mapped[str | None] = mapped_column(String(16))
-    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON(), default=dict)
     expires_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
 
@@ -212,16 +238,17 @@ class DailyReport(Base):
     mode: Mapped[str] = mapped_column(String(16), default="zaitaku")
     status: Mapped[str] = mapped_column(String(16), default="open")
     start_at: Mapped[datetime | None]
-    health_start: Mapped[int | None] = mapped_column(SmallInteger)
-    sleep_hours: Mapped[float | None] = mapped_column(Float)
-    temperature: Mapped[float | None] = mapped_column(Float)
-    planned_work: Mapped[str | None] = mapped_column(Text)
+    # Health answers and free text are encrypted at rest when a key is set (storage/crypto.py).
+    health_start: Mapped[int | None] = mapped_column(EncryptedInt)
+    sleep_hours: Mapped[float | None] = mapped_column(EncryptedFloat)
+    temperature: Mapped[float | None] = mapped_column(EncryptedFloat)
+    planned_work: Mapped[str | None] = mapped_column(EncryptedText)
     end_at: Mapped[datetime | None]
-    work_done: Mapped[str | None] = mapped_column(Text)
-    outputs: Mapped[str | None] = mapped_column(Text)
-    health_end: Mapped[int | None] = mapped_column(SmallInteger)
-    note: Mapped[str | None] = mapped_column(Text)
-    absence_note: Mapped[str | None] = mapped_column(Text)
+    work_done: Mapped[str | None] = mapped_column(EncryptedText)
+    outputs: Mapped[str | None] = mapped_column(EncryptedText)
+    health_end: Mapped[int | None] = mapped_column(EncryptedInt)
+    note: Mapped[str | None] = mapped_column(EncryptedText)
+    absence_note: Mapped[str | None] = mapped_column(EncryptedText)
     flags: Mapped[dict[str, Any]] = mapped_column(default=dict)  # field -> reason (vague, copied)
     signed_off_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     signed_off_at: Mapped[datetime | None]
@@ -237,8 +264,8 @@ class ReportRevision(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     report_id: Mapped[int] = mapped_column(ForeignKey("daily_report.id"), index=True)
     field: Mapped[str] = mapped_column(String(32))
-    before: Mapped[str | None] = mapped_column(Text)
-    after: Mapped[str | None] = mapped_column(Text)
+    before: Mapped[str | None] = mapped_column(EncryptedText)
+    after: Mapped[str | None] = mapped_column(EncryptedText)
     by_member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
     by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     source: Mapped[str] = mapped_column(String(32))  # member_correction | staff_edit
@@ -258,7 +285,7 @@ class Attachment(Base):
     content_type: Mapped[str] = mapped_column(String(100))
     filename: Mapped[str | None] = mapped_column(String(255))
     sha256: Mapped[str] = mapped_column(String(64))
-    data: Mapped[bytes] = mapped_column(LargeBinary)
+    data: Mapped[bytes] = mapped_column(EncryptedBytes)
     at: Mapped[datetime]
 
 
@@ -275,7 +302,7 @@ class SupportRecord(Base):
     kind: Mapped[str] = mapped_column(String(32))
     channel: Mapped[str] = mapped_column(String(16))  # line | slack | console | phone | visit …
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
-    content: Mapped[str] = mapped_column(Text)
+    content: Mapped[str] = mapped_column(EncryptedText)
     key: Mapped[str | None] = mapped_column(String(200), unique=True)
 
 
@@ -290,13 +317,13 @@ class Alert(Base):
     kind: Mapped[str] = mapped_column(String(32))
     level: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16), default="open")
-    detail: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[str] = mapped_column(EncryptedText, default="")
     opened_at: Mapped[datetime]
     acked_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     acked_at: Mapped[datetime | None]
     resolved_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     resolved_at: Mapped[datetime | None]
-    resolution: Mapped[str | None] = mapped_column(Text)
+    resolution: Mapped[str | None] = mapped_column(EncryptedText)
     slack_channel: Mapped[str | None] = mapped_column(String(64))
     slack_ts: Mapped[str | None] = mapped_column(String(32))
 
@@ -312,13 +339,13 @@ class Evaluation(Base):
     date: Mapped[date] = mapped_column(Date)
     method: Mapped[str] = mapped_column(String(16))  # 訪問 visit | 通所 tsusho | 電話 phone | ict
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
-    goal: Mapped[str | None] = mapped_column(Text)  # 訓練目標
-    activities: Mapped[str | None] = mapped_column(Text)  # 取組内容
-    achievement: Mapped[str | None] = mapped_column(Text)  # 達成度
-    issues: Mapped[str | None] = mapped_column(Text)  # 課題
-    plan: Mapped[str | None] = mapped_column(Text)  # 改善方針
-    health_notes: Mapped[str | None] = mapped_column(Text)  # 健康面・体調面の留意事項
-    continuation: Mapped[str | None] = mapped_column(Text)  # 在宅就労継続の妥当性
+    goal: Mapped[str | None] = mapped_column(EncryptedText)  # 訓練目標
+    activities: Mapped[str | None] = mapped_column(EncryptedText)  # 取組内容
+    achievement: Mapped[str | None] = mapped_column(EncryptedText)  # 達成度
+    issues: Mapped[str | None] = mapped_column(EncryptedText)  # 課題
+    plan: Mapped[str | None] = mapped_column(EncryptedText)  # 改善方針
+    health_notes: Mapped[str | None] = mapped_column(EncryptedText)  # 健康面・体調面の留意事項
+    continuation: Mapped[str | None] = mapped_column(EncryptedText)  # 在宅就労継続の妥当性
     counts_as_monthly: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
 
@@ -335,7 +362,8 @@ class InboxEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     platform: Mapped[str] = mapped_column(String(16))
     event_id: Mapped[str] = mapped_column(String(128))
-    body: Mapped[dict[str, Any]] = mapped_column()
+    # Encrypted but for `source` (the sender: the LINE inbox pass orders by it in SQL).
+    body: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON(clear=("source",)))
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|done|failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
@@ -354,7 +382,8 @@ class OutboxMessage(Base):
     platform: Mapped[str] = mapped_column(String(16))
     recipient: Mapped[str] = mapped_column(String(128))  # platform user or channel id
     member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"), index=True)
-    payload: Mapped[dict[str, Any]] = mapped_column()  # a neutral Reply (or a Slack alert)
+    # A neutral Reply (or a Slack alert).
+    payload: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON())
     reply_token: Mapped[str | None] = mapped_column(String(255))
     reply_token_until: Mapped[datetime | None]
     retry_key: Mapped[str] = mapped_column(String(36))  # X-Line-Retry-Key, reused on retries

@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -22,6 +22,13 @@ from bot.domain import ContactRef, InboundMessage, Platform
 log = logging.getLogger(__name__)
 
 EVIDENCE_TYPES = {"image", "file"}  # photos or files of the day's outputs
+SANE_PAST = timedelta(hours=24)  # older than this at the acknowledgement: not believed
+SANE_FUTURE = timedelta(minutes=5)  # later than this after the acknowledgement: not believed
+_USED = "recorded as received"
+
+
+class MalformedEvent(ValueError):
+    """A signed event without LINE's shape. The message names the field, never its value."""
 
 
 class Kind(StrEnum):
@@ -44,6 +51,7 @@ class LineInbound:
     filename: str | None = None
     file_size: int | None = None
     external: bool = False  # image hosted elsewhere: not downloadable from LINE
+    note: str | None = None  # why `msg.sent_at` is not the event's own timestamp
 
 
 def event_id(event: Mapping[str, Any]) -> str:
@@ -55,53 +63,100 @@ def event_id(event: Mapping[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(canonical).hexdigest()[:56]
 
 
-def sent_at(event: Mapping[str, Any]) -> datetime:
-    return datetime.fromtimestamp(int(event.get("timestamp", 0)) / 1000, UTC)
+def sent_at(event: Mapping[str, Any], received_at: datetime) -> tuple[datetime, str | None]:
+    """When the user sent the event: its `timestamp` (ms since the epoch), or `received_at`
+    with a note when that timestamp is missing or implausible (see the module's text)."""
+    stamp = event.get("timestamp")
+    if stamp is None:
+        return received_at, f"no timestamp: {_USED}"
+    if isinstance(stamp, bool) or not isinstance(stamp, int | float):
+        raise MalformedEvent("timestamp is not a number")
+    try:
+        at = datetime.fromtimestamp(stamp / 1000, UTC)
+    except (OverflowError, OSError, ValueError):  # beyond what a datetime holds
+        return received_at, f"timestamp out of range: {_USED}"
+    if at < received_at - SANE_PAST:
+        return received_at, f"timestamp {_span(received_at - at)} before receipt: {_USED}"
+    if at > received_at + SANE_FUTURE:
+        return received_at, f"timestamp {_span(at - received_at)} after receipt: {_USED}"
+    return at, None
 
 
-def to_inbound(event: Mapping[str, Any]) -> LineInbound | None:
-    source = event.get("source") or {}
+def _span(delta: timedelta) -> str:
+    minutes = delta.total_seconds() / 60
+    if minutes < 120:
+        return f"{minutes:.0f} min"
+    return f"{minutes / 60:.0f} h" if minutes < 48 * 60 else f"{minutes / 1440:.0f} d"
+
+
+def _object(event: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """A nested object of the event; {} when absent, MalformedEvent when not an object."""
+    value = event.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise MalformedEvent(f"{key} is not an object")
+    return value
+
+
+def to_inbound(event: Mapping[str, Any], received_at: datetime) -> LineInbound | None:
+    """`received_at`: when the event was acknowledged (the inbox row's `received_at`)."""
+    source = _object(event, "source")
     kind = str(event.get("type", ""))
-    if source.get("type") != "user" or not source.get("userId"):
+    user = source.get("userId")
+    if source.get("type") != "user" or user is None or user == "":
         log.info("LINE event outside a 1:1 chat ignored", extra={"event_type": kind})
         return None
+    if not isinstance(user, str):
+        raise MalformedEvent("source.userId is not a string")
     token = event.get("replyToken")
+    at, note = sent_at(event, received_at)
     msg = InboundMessage(
         event_id=event_id(event),
-        sender=ContactRef(Platform.LINE, str(source["userId"])),
-        sent_at=sent_at(event),
-        reply_token=str(token) if token else None,
+        sender=ContactRef(Platform.LINE, user),
+        sent_at=at,
+        reply_token=token if isinstance(token, str) and token else None,
     )
+    inbound = _inbound(event, kind, msg)
+    return replace(inbound, note=note) if inbound is not None and note else inbound
+
+
+def _inbound(event: Mapping[str, Any], kind: str, msg: InboundMessage) -> LineInbound | None:
     if kind == "follow":
         return LineInbound(Kind.FOLLOW, msg)
     if kind == "unfollow":
         return LineInbound(Kind.UNFOLLOW, msg)
     if kind == "postback":
-        data = str((event.get("postback") or {}).get("data", ""))
+        data = str(_object(event, "postback").get("data", ""))
         decoded = decode_postback(data)
         if decoded is None:
             return LineInbound(Kind.STALE, msg)
         return LineInbound(Kind.CHOICE, replace(msg, choice=decoded.value), decoded.day)
     if kind == "message":
-        return _message(event.get("message") or {}, msg)
+        return _message(_object(event, "message"), msg)
     log.info("LINE event type ignored", extra={"event_type": kind})
     return None
 
 
 def _message(message: Mapping[str, Any], msg: InboundMessage) -> LineInbound:
     mtype = message.get("type")
+    mid = message.get("id")
+    if not isinstance(mid, str) or not mid:
+        raise MalformedEvent("message.id is missing")
     if mtype == "text":
-        text = str(message.get("text", ""))
+        text = message.get("text", "")
+        if not isinstance(text, str):
+            raise MalformedEvent("message.text is not a string")
         return LineInbound(Kind.TEXT, replace(msg, text=text))
     if mtype == "sticker":
         return LineInbound(Kind.STICKER, msg)
     if mtype in EVIDENCE_TYPES:
-        provider = message.get("contentProvider") or {}
+        provider = _object(message, "contentProvider")
         size = message.get("fileSize")
         return LineInbound(
             Kind.EVIDENCE,
             msg,
-            message_id=str(message.get("id", "")),
+            message_id=mid,
             filename=str(message["fileName"]) if message.get("fileName") else None,
             file_size=int(size) if isinstance(size, int) else None,
             external=provider.get("type") == "external",

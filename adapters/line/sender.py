@@ -8,8 +8,9 @@ Replies are free and pushes cost money (200 a month on the free plan), so:
 - a push carries `X-Line-Retry-Key` = the row's retry key, reused on every retry, so a push
   LINE already accepted is never shown twice (409 on a repeated key → SENT);
 - 429 → RETRY honouring `Retry-After` (delivery's own backoff when absent), except LINE's
-  monthly limit, which no retry fixes → FAILED; 5xx and network errors → RETRY; other 4xx →
-  FAILED with LINE's message (delivery tells staff);
+  monthly limit, which no retry fixes → FAILED; 408, 5xx, timeouts and connection errors →
+  RETRY (delivery retries those for as long as they last); other 4xx → FAILED with LINE's
+  message (delivery tells staff);
 - an account that unfollowed is not pushed to (FAILED, no API call);
 - before pushes, LINE's quota endpoints are read (at most every few minutes) and managers are
   warned in Slack at 80 % and 95 % of the month's quota, once per month and threshold.
@@ -23,6 +24,7 @@ from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+import aiohttp
 from linebot.v3.messaging import (
     AsyncApiClient,
     AsyncMessagingApi,
@@ -138,6 +140,11 @@ def _header(exc: ApiException, name: str) -> str | None:
     return str(got) if got is not None else None
 
 
+def _unreachable(exc: Exception, *, via: str) -> SendResult:
+    """LINE did not answer (connection refused, reset, timed out): its trouble, so RETRY."""
+    return SendResult(Outcome.RETRY, via=via, error=f"LINE unreachable: {type(exc).__name__}")
+
+
 class LineSender:
     """The `Sender` for platform "line"."""
 
@@ -162,6 +169,8 @@ class LineSender:
                 if not (exc.status == 400 and INVALID_REPLY_TOKEN in _error_message(exc).lower()):
                     return self._failure(exc, now, via="reply")
                 log.info("reply token refused, pushing instead", extra={"outbox_id": item.id})
+            except (aiohttp.ClientError, TimeoutError) as exc:  # the retry is a push
+                return _unreachable(exc, via="reply")
         return await self._push(item, messages, now)
 
     async def _push(
@@ -187,6 +196,8 @@ class LineSender:
                 accepted = _header(exc, "X-Line-Accepted-Request-Id")
                 return SendResult(Outcome.SENT, via="push", external_id=accepted)
             return self._failure(exc, now, via="push")
+        except (aiohttp.ClientError, TimeoutError) as exc:  # the retry key covers a lost answer
+            return _unreachable(exc, via="push")
         return SendResult(Outcome.SENT, via="push")
 
     def _failure(self, exc: ApiException, now: datetime, *, via: str) -> SendResult:
@@ -197,7 +208,7 @@ class LineSender:
         if status == 429:
             wait = retry_after(_header(exc, "Retry-After"), now)
             return SendResult(Outcome.RETRY, via=via, retry_after=wait, error=message)
-        if status == 0 or status >= 500:
+        if status in (0, 408) or status >= 500:
             # A 503 may say how long the outage lasts (RFC 9110 Retry-After): then not sooner.
             wait = retry_after(_header(exc, "Retry-After"), now) if status else None
             return SendResult(Outcome.RETRY, via=via, retry_after=wait, error=message)

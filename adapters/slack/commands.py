@@ -1,4 +1,4 @@
-"""`/nippo` for staff and managers: status, report, week, alerts, link, help.
+"""`/nippo` for staff and managers: status, report, week, alerts, link, accounts, unlink, help.
 
 Only registered staff get an answer with member data; everyone else gets a short refusal.
 Every view of member data leaves an audit_log row. Answers are ephemeral unless shared.
@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
@@ -23,7 +24,9 @@ from adapters.slack.answer import Answer, _say
 from adapters.slack.deps import Deps
 from adapters.slack.errors import slack_error
 from adapters.slack.views import parse_day
-from bot import admin, board, texts
+from bot import accounts, admin, board, texts
+from bot.accounts import Account
+from bot.domain import StaffRole
 from storage.models import Facility, Member, Staff
 
 log = logging.getLogger(__name__)
@@ -35,6 +38,8 @@ ALIASES = {
     "週": "week",
     "アラート": "alerts",
     "連携": "link",
+    "アカウント": "accounts",
+    "解除": "unlink",
     "ヘルプ": "help",
     "記録": "log",
     "評価": "eval",
@@ -96,7 +101,7 @@ async def run(deps: Deps, command: dict[str, Any]) -> Answer:
         facility = await session.get_one(Facility, staff.facility_id)
         ctx = _Ctx(session, staff, facility, now)
         if verb == "help":
-            return _say(texts.SLACK_HELP + texts.SLACK_HELP_RECORDS)
+            return _say(texts.SLACK_HELP + texts.SLACK_HELP_ACCOUNTS + texts.SLACK_HELP_RECORDS)
         if verb == "status":
             return await ctx.status(args)
         if verb == "report":
@@ -107,6 +112,10 @@ async def run(deps: Deps, command: dict[str, Any]) -> Answer:
             return await ctx.alerts()
         if verb == "link":
             return await ctx.link(args)
+        if verb == "accounts":
+            return await ctx.accounts(args)
+        if verb == "unlink":
+            return await ctx.unlink(args)
         if verb in RECORD_VERBS:
             return await RECORD_VERBS[verb](ctx, args)
         return _say(texts.SLACK_UNKNOWN_COMMAND.format(word=bk.escape(words[0])))
@@ -201,3 +210,61 @@ class _Ctx:
         code = await admin.issue_link_code(self.session, member, self.now)
         await self.audit("slack.link_code", f"member:{member.id}")
         return _say(texts.SLACK_LINK_CODE.format(name=bk.escape(member.name), code=code))
+
+    async def accounts(self, args: Sequence[str]) -> Answer:
+        member = await self._member(args, "accounts")
+        if isinstance(member, Answer):
+            return member
+        found = await accounts.accounts_of(self.session, member)
+        await self.audit("slack.accounts", f"member:{member.id}", count=len(found))
+        name = bk.escape(member.name)
+        if not found:
+            return _say(texts.SLACK_ACCOUNTS_NONE.format(name=name))
+        lines = [f"*{texts.SLACK_ACCOUNTS_TITLE.format(name=name)}*"]
+        lines.extend(self._account_line(a) for a in found)
+        return _say("\n".join(lines))
+
+    def _account_line(self, a: Account) -> str:
+        if a.linked:
+            state = texts.SLACK_ACCOUNT_LINKED if a.following else texts.SLACK_ACCOUNT_BLOCKED
+        else:
+            reason = texts.SLACK_ACCOUNT_REASONS.get(a.unlinked_reason or "", "")
+            state = texts.SLACK_ACCOUNT_UNLINKED.format(when=self._at(a.unlinked_at), reason=reason)
+        return texts.SLACK_ACCOUNT_LINE.format(
+            platform=accounts.platform_label(a.platform),
+            id=a.id,
+            state=state,
+            since=self._at(a.linked_at),
+            seen=self._at(a.last_seen_at),
+        )
+
+    def _at(self, value: Any) -> str:
+        if value is None:
+            return texts.NOT_YET
+        return str(value.astimezone(ZoneInfo(self.facility.tz)).strftime("%m/%d %H:%M"))
+
+    async def unlink(self, args: Sequence[str]) -> Answer:
+        if self.staff.role != StaffRole.MANAGER.value:
+            return _say(texts.SLACK_MANAGERS_ONLY)
+        query = list(args)
+        scope = query[-1].lower() if query else ""
+        platform, all_ = None, False
+        if len(query) > 1 and scope in (*accounts.PLATFORMS, "all", "すべて", "全部"):
+            query.pop()
+            platform = scope if scope in accounts.PLATFORMS else None
+            all_ = platform is None
+        member = await self._member(query, "unlink")
+        if isinstance(member, Answer):
+            return member
+        name = bk.escape(member.name)
+        try:
+            done = await accounts.unlink(
+                self.session, member, self.now, actor=self.actor, platform=platform, all_=all_
+            )
+        except accounts.UnlinkWhich as exc:
+            labels = "・".join(accounts.platform_label(p) for p in exc.platforms)
+            return _say(texts.SLACK_UNLINK_WHICH.format(name=name, platforms=labels))
+        if not done:
+            return _say(texts.SLACK_UNLINK_NOTHING.format(name=name))
+        labels = "・".join(dict.fromkeys(accounts.platform_label(i.platform) for i in done))
+        return _say(texts.SLACK_UNLINKED.format(name=name, platforms=labels, count=len(done)))

@@ -3,8 +3,14 @@
 Kinds: "alert" (to the facility's alert channel, with the staff buttons; a crisis alert always
 alone, never folded into a digest), "renotify" (an untaken alert again, as a new message that
 mentions the step's people; nothing is posted once the alert is taken), "delivery_failed",
-"quota_warning" and anything else with a "text" (staff notices), and "replies" (check-in
-replies to a member in a DM: conversations.open, then chat.postMessage).
+"quota_warning", "outage_summary" and anything else with a "text" (staff notices), and
+"replies" (check-in replies to a member in a DM: conversations.open, then chat.postMessage).
+
+An alert or re-notification that lands more than `late_after` after it was queued (Slack was
+down) says so in a context line: 「⏱ Slack の障害のため、N分遅れて届きました(発生 HH:MM)」.
+Errors are classified for delivery: Slack's trouble (429, 5xx, 408, its transient error codes,
+timeouts, connection errors) is RETRY and never fails a row; anything else is the message's own
+fault (channel_not_found, not_in_channel, invalid_auth …) and FAILED at once.
 
 Slack has no idempotency key, so a message must not be posted twice when a retry follows an
 unknown outcome: the returned `ts` is stored at once (outbox_message.external_id and, for an
@@ -18,6 +24,7 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -41,13 +48,26 @@ METADATA_EVENT = "nippo_outbox"
 LOOKBACK = timedelta(hours=24)
 DIGEST_MIN = 3  # this many alerts waiting for one channel go out as one message
 DIGEST_MAX = 10  # at most this many in one digest (Slack: 50 blocks a message)
-RETRYABLE_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable"}
+# Slack's own "not now" codes (which may come with HTTP 200): its trouble, not the message's.
+RETRYABLE_ERRORS = {
+    "ratelimited",
+    "rate_limited",
+    "internal_error",
+    "fatal_error",
+    "service_unavailable",
+    "request_timeout",
+}
+LATE_AFTER = timedelta(minutes=5)
+LATE_KINDS = ("alert", "renotify")
 
 
 class SlackSender:
-    def __init__(self, client: AsyncWebClient, db: Database) -> None:
+    def __init__(
+        self, client: AsyncWebClient, db: Database, *, late_after: timedelta = LATE_AFTER
+    ) -> None:
         self.client = client
         self.db = db
+        self.late_after = late_after
 
     async def send(self, item: OutboxItem, now: datetime) -> SendResult:
         posted = await self._posted_before(item)
@@ -58,6 +78,10 @@ class SlackSender:
             if rendered is None:  # a re-notification for an alert taken meanwhile
                 return SendResult(Outcome.SENT, via="skipped")
             channel, text, blocks, joined = rendered
+            late = await self._late_note(item, now)
+            if late is not None:  # said first, in the notification's text too
+                text = bk.clip(f"{late[1]} {text}", 3000)
+                blocks = [late[0], *blocks][: bk.MAX_MESSAGE_BLOCKS]
             if not channel:
                 return SendResult(Outcome.FAILED, error="no Slack channel for this message")
             found = await self._find_previous(item, channel, now) if item.attempts else None
@@ -132,6 +156,21 @@ class SlackSender:
 
     # --- rendering -----------------------------------------------------------------------
 
+    async def _late_note(self, item: OutboxItem, now: datetime) -> tuple[bk.Block, str] | None:
+        """For an alert (or a digest led by one) or a re-notification queued more than
+        `late_after` ago: a context line saying how late it is and when it arose."""
+        created = item.created_at
+        if item.payload.get("kind") not in LATE_KINDS or created is None:
+            return None
+        if now - created <= self.late_after:
+            return None
+        async with self.db.transaction() as session:
+            tz = await _facility_tz(session, item.payload, item.member_id)
+        minutes = int((now - created).total_seconds() // 60)
+        at = created.astimezone(ZoneInfo(tz)).strftime("%H:%M")
+        note = texts.OUTAGE_LATE_NOTE.format(minutes=minutes, time=at)
+        return bk.context(note), texts.OUTAGE_LATE_SHORT.format(minutes=minutes)
+
     async def _render(
         self, item: OutboxItem, now: datetime
     ) -> tuple[str, str, list[bk.Block], list[tuple[int, int]]] | None:
@@ -148,6 +187,8 @@ class SlackSender:
         async with self.db.transaction() as session:
             channel = item.recipient or await _staff_channel(session, payload, item.member_id)
             if kind == "renotify":
+                if await _superseded(session, item):
+                    return None
                 again = await views.renotify_message(session, payload)
                 return None if again is None else (channel, again[0], again[1], [])
             if kind == "alert":
@@ -173,9 +214,27 @@ class SlackSender:
             "quota_warning": texts.QUOTA_WARNING_TITLE,
             "alert_resolved": texts.ALERT_RESOLVED_TITLE,
             "evaluation_due": texts.EVALUATION_DUE_TITLE,
+            "outage_summary": texts.OUTAGE_SUMMARY_TITLE,
         }.get(str(kind), "")
         blocks = bk.notice_blocks(title, text)
+        if kind == "outage_summary":  # the facility's managers, by Slack user id only
+            blocks = [*bk.mention_section([str(u) for u in payload.get("mentions") or []]), *blocks]
         return channel, bk.clip(f"{title} {bk.escape(text)}".strip(), 3000), blocks, []
+
+
+async def _superseded(session: AsyncSession, item: OutboxItem) -> bool:
+    """A later step of the same alert's re-notification is queued already (a Slack outage held
+    them back): only the latest one goes out, and it mentions everyone the earlier ones would."""
+    alert_id = int(item.payload["alert_id"])
+    later = await session.scalar(
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.key.like(f"renotify:{alert_id}:%"),
+            OutboxMessage.id > item.id,
+        )
+        .limit(1)
+    )
+    return later is not None
 
 
 async def _waiting_alerts(
@@ -234,6 +293,16 @@ async def _staff_channel(
     return (facility.alert_channel or "") if facility is not None else ""
 
 
+async def _facility_tz(
+    session: AsyncSession, payload: dict[str, Any], member_id: int | None
+) -> str:
+    mid = member_id or payload.get("member_id")
+    member = await session.get(Member, int(mid)) if mid else None
+    fid = member.facility_id if member is not None else payload.get("facility_id")
+    facility = await session.get(Facility, int(fid)) if fid else None
+    return facility.tz if facility is not None else "Asia/Tokyo"
+
+
 def _date(raw: object) -> date | None:
     try:
         return date.fromisoformat(str(raw)) if raw else None
@@ -242,9 +311,11 @@ def _date(raw: object) -> date | None:
 
 
 def _classify(exc: SlackApiError) -> SendResult:
+    """RETRY for Slack's trouble (429, 408, 5xx, its transient codes); FAILED otherwise."""
     resp = exc.response
     error = slack_error(exc)
-    if resp.status_code == 429 or error in RETRYABLE_ERRORS or resp.status_code >= 500:
+    status = resp.status_code
+    if status in (408, 429) or status >= 500 or error in RETRYABLE_ERRORS:
         raw = resp.headers.get("Retry-After") or resp.headers.get("retry-after")
         try:
             retry_after = float(raw) if raw is not None else None

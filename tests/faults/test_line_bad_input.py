@@ -176,23 +176,26 @@ async def test_link_code_guessing_from_one_account_is_locked(line: Line, t0: dat
         assert identity is not None and identity.member_id is None
 
 
-async def test_link_code_guessing_from_many_accounts_is_limited_per_account(
+async def test_link_code_guessing_from_many_accounts_is_limited_installation_wide(
     line: Line, t0: datetime
 ) -> None:
-    """Each account gets 4 wrong guesses before its 5th locks it. The limit is per account:
-    N fresh LINE accounts can make 4·N guesses in parallel (a known limitation; the code
-    space is 10^6 and codes expire, so a small botnet has a ~4·N/10^6 chance)."""
+    """Each account gets 4 wrong guesses before its 5th locks it, and fresh accounts do not
+    buy more: past LINK_FAILURES_PER_HOUR (20) wrong codes within an hour, across the whole
+    installation, no code is checked at all until that hour has passed (issue #23)."""
     fid = await make_facility(line.db, t0)
     mid = await make_member(line.db, fid, t0)
     real = await link_code(line.db, mid, t0)
     guesses = iter(f"{n:06d}" for n in range(200000, 210000) if f"{n:06d}" != real)
-    for account in range(8):
+    for account in range(4):
         user = f"Ubot{account}"
         answers = [await _guess(line, user, next(guesses), t0) for _ in range(5)]
         assert answers[-1] == [texts.LINK_LOCKED], user
         assert answers[:4] == [[texts.LINK_WRONG]] * 4
-    # The real member can still link with the real code afterwards.
-    done = await _guess(line, "Ureal", real, t0)
+    for account in range(4, 8):  # more accounts: every code waits, the right one too
+        assert await _guess(line, f"Ubot{account}", next(guesses), t0) == [texts.LINK_PAUSED]
+    assert await _guess(line, "Ureal", real, t0 + timedelta(minutes=30)) == [texts.LINK_PAUSED]
+    # The real member can link with the real code once the hour has passed.
+    done = await _guess(line, "Ureal", real, t0 + timedelta(minutes=61))
     assert done and done[0].startswith(texts.LINK_DONE.format(name="山田 太郎")[:4])
 
 

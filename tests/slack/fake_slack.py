@@ -4,8 +4,10 @@ It records every call (method and arguments, JSON or form) and answers like Slac
 ({"ok": true, "ts": ...}). `fail` makes the next call of a method answer with a given status
 and headers; `refuse` queues several such refusals (JSON or not, and optionally `landed`: the
 message is posted but the answer says otherwise); `lose` makes a chat.postMessage land but its
-answer fail (an unknown outcome). Each call keeps what the fake answered (`status`,
-`response_headers`) and, when it posted a message members can see, its `ts`.
+answer fail (an unknown outcome); `down`, when set, is asked first on every call and answers
+with the refusal it returns (an outage that lasts as long as the test's clock says). Each call
+keeps what the fake answered (`status`, `response_headers`) and, when it posted a message
+members can see, its `ts`.
 Every recorded Block Kit payload can be checked against Slack's documented limits.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,6 +88,7 @@ class FakeSlack:
     slow: dict[str, float] = field(default_factory=dict)  # method -> seconds before answering
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     uploads: dict[str, bytes] = field(default_factory=dict)  # file id -> bytes POSTed
+    down: Callable[[str], Refusal | None] | None = None  # method -> the outage's answer, if any
     url: str = ""
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -141,7 +145,9 @@ class FakeSlack:
         self.calls.append(call)
         if method in self.slow:
             await asyncio.sleep(self.slow[method])
-        refusal = self.failures[method].pop(0) if self.failures.get(method) else None
+        refusal = self.down(method) if self.down is not None else None
+        if refusal is None and self.failures.get(method):
+            refusal = self.failures[method].pop(0)
         if refusal is not None and not refusal.landed:
             return self._refused(call, refusal)
         body = self.answer(method, args)
