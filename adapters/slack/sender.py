@@ -207,7 +207,8 @@ class SlackSender:
             if kind == "digest":
                 facility = await session.get_one(Facility, int(payload["facility_id"]))
                 blocks = rb.digest_message(payload, facility.tz)
-                return channel, bk.clip(str(payload.get("text") or ""), 3000), blocks, []
+                text = bk.escape(str(payload.get("text") or ""))  # names are in it
+                return channel, bk.clip(text, 3000), blocks, []
         text = str(payload.get("text") or "")
         title = {
             "delivery_failed": texts.DELIVERY_FAILED_TITLE,

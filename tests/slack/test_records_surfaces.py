@@ -279,6 +279,25 @@ async def test_export_uploads_the_csv_to_the_managers_dm(rig: Rig) -> None:
         assert (await session.execute(select(OutboxMessage))).first() is None
 
 
+async def test_a_name_pings_nobody_and_reads_as_typed_in_the_digest_notification(
+    rig: Rig,
+) -> None:
+    """The notification text (top-level `text`) carries names too, not only the blocks."""
+    name = "<!channel> <@U_MGR> <https://example.invalid|山田>\u202e 太郎"
+    mid = await make_member(rig.db, rig.facility_id, rig.clock.at, name, kana=None)
+    await add_report(rig, mid, status="started", start_at=jst(DAY, "10:00"))
+    async with rig.db.transaction() as session:
+        facility = await session.get_one(Facility, rig.facility_id)
+        day = date.fromisoformat(DAY)
+        members = (await digests.digest_members(session, [facility.id], day))[facility.id]
+        await notice(session, rig, "digest:names", digests.digest_payload(facility, day, members))
+    assert (await deliver(rig)).sent == 1
+    (post,) = rig.fake.of("chat.postMessage")
+    for shown in (post.args["text"], all_text([post])):
+        assert "<!channel>" not in shown and "<@U_MGR>" not in shown and "<https:" not in shown
+        assert "\u202e" not in shown and "&lt;!channel&gt;" in shown
+
+
 async def test_a_digest_of_sixty_members_fits_one_message(rig: Rig) -> None:
     ids = [
         await make_member(rig.db, rig.facility_id, rig.clock.at, f"利用者{i:02d} 太郎", kana=None)
