@@ -316,7 +316,7 @@ SLACK_NOT_STAFF = (
 SLACK_HELP = (
     "*Nippo のコマンド*\n"
     "`/nippo status [YYYY-MM-DD]` その日の在宅の状況(自分だけに表示)\n"
-    "`/nippo status share` 状況をチャンネルに共有\n"
+    "`/nippo status share` 状況を職員用チャンネルに共有(管理者)\n"
     "`/nippo report 利用者 [YYYY-MM-DD]` 1日分の日報と修正履歴\n"
     "`/nippo week [利用者]` 直近7日間\n"
     "`/nippo alerts` 未対応のアラート\n"
@@ -417,6 +417,9 @@ SLACK_HELP_RECORDS = (
     " 書類の出力(管理者)"
 )
 SLACK_MANAGERS_ONLY = "すみません、この操作は管理者だけが使えます。"
+SLACK_SHARE_STAFF_CHANNEL_ONLY = (
+    "状況の共有は、事業所の職員用チャンネル(アラートが届くチャンネル)でだけできます。"
+)
 SLACK_LOG_USAGE = (
     "`/nippo log 利用者 方法 内容` の形で入力してください"
     "(方法: 電話・訪問・通所・メッセージ・ビデオ)。"

@@ -147,10 +147,11 @@ def split(groups: Sequence[Sequence[Block]], limit: int = MAX_MESSAGE_BLOCKS) ->
 # --- the status board ----------------------------------------------------------------------
 
 
-def board_messages(board: Board) -> list[list[Block]]:
-    """The day's board as one or more messages; every member appears exactly once."""
+def board_messages(board: Board, *, full: bool = True) -> list[list[Block]]:
+    """The day's board as one or more messages; every member appears exactly once.
+    Not `full` (minimal disclosure): who and in what state, no answers or notes."""
     groups: list[list[Block]] = [_board_head(board)]
-    groups.extend([member_section(r, board), divider()] for r in board.rows)
+    groups.extend([member_section(r, board, full=full), divider()] for r in board.rows)
     groups.extend(_alert_summary_groups(board.alerts, board.tz))
     messages = split(groups, MAX_MESSAGE_BLOCKS - 1)  # room for the "(2/3)" line
     if len(messages) > 1:
@@ -180,13 +181,15 @@ def _board_head(board: Board) -> list[Block]:
     return head
 
 
-def member_section(row: BoardRow, board: Board) -> Block:
+def member_section(row: BoardRow, board: Board, *, full: bool = True) -> Block:
     r = row.report
     headline = f"*{escape(row.name)}*  {texts.STATUS_LABELS.get(r.status.value, r.status.value)}"
     if row.overdue_minutes is not None and board.is_today:
         headline += "  " + texts.BOARD_MISSING.format(duration=duration(row.overdue_minutes))
     elif row.overdue_minutes is not None:
         headline += "  " + texts.BOARD_MISSING_PAST
+    if not full:
+        return section(headline)
     if r.status.value == "absent" and row.absence_note:
         headline += f"  {user(row.absence_note, 100)}"
     if r.start_at is None and r.end_at is None:  # nothing reported yet: just the plan

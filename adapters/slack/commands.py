@@ -99,7 +99,7 @@ async def run(deps: Deps, command: dict[str, Any]) -> Answer:
             log.info("slack command refused", extra={"slack_user": command.get("user_id")})
             return _say(texts.SLACK_NOT_STAFF)
         facility = await session.get_one(Facility, staff.facility_id)
-        ctx = _Ctx(session, staff, facility, now)
+        ctx = _Ctx(session, staff, facility, now, str(command.get("channel_id") or ""))
         if verb == "help":
             return _say(texts.SLACK_HELP + texts.SLACK_HELP_ACCOUNTS + texts.SLACK_HELP_RECORDS)
         if verb == "status":
@@ -127,6 +127,7 @@ class _Ctx:
     staff: Staff
     facility: Facility
     now: Any
+    channel: str = ""  # where the command was typed
 
     @property
     def actor(self) -> str:
@@ -140,6 +141,13 @@ class _Ctx:
     async def status(self, args: Sequence[str]) -> Answer:
         share = any(a.lower() in ("share", "共有") for a in args)
         rest = [a for a in args if a.lower() not in ("share", "共有")]
+        if share and self.staff.role != "manager":
+            return _say(texts.SLACK_MANAGERS_ONLY)
+        if share and (
+            not self.facility.alert_channel or self.channel != self.facility.alert_channel
+        ):
+            # everyone in a channel reads the board: only the facility's own staff channel
+            return _say(texts.SLACK_SHARE_STAFF_CHANNEL_ONLY)
         day = admin.today(self.facility, self.now)
         if rest:
             parsed = parse_day(rest[0])
@@ -150,7 +158,8 @@ class _Ctx:
         await self.audit(
             "slack.status", f"facility:{self.facility.id}", day=day.isoformat(), share=share
         )
-        return Answer(bk.board_messages(b), bk.board_fallback(b), share)
+        full = self.facility.disclosure != "minimal"  # APPI: what Slack may hold is a setting
+        return Answer(bk.board_messages(b, full=full), bk.board_fallback(b), share)
 
     async def _member(self, query: Sequence[str], verb: str) -> Member | Answer:
         if not query:

@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot import alerting
+from bot import alerting, texts
 from bot.domain import AlertLevel
 from storage.models import AuditLog, DailyReport, Facility, LinkCode, Member, ReportRevision
-from tests.slack.conftest import MANAGER, STAFF1, Rig
+from tests.slack.conftest import CHANNEL, MANAGER, STAFF1, Rig
 from tests.slack.fake_slack import Call
 from tests.support import jst, make_member
 
@@ -101,13 +101,32 @@ async def test_status_for_40_members_shows_everyone_within_limits(rig: Rig) -> N
     assert len(ids) == 40
 
 
-async def test_status_share_posts_to_the_channel(rig: Rig) -> None:
+async def test_status_share_posts_to_the_staff_channel_for_managers_only(rig: Rig) -> None:
     await make_member(rig.db, rig.facility_id, rig.clock.at, "山田 太郎")
-    await rig.command(STAFF1, "status share", channel="C_STAFF")
+    await rig.command(MANAGER, "status share", channel=CHANNEL)
     posts = await rig.fake.wait_for("chat.postMessage")
-    assert posts[0].args["channel"] == "C_STAFF"
+    assert posts[0].args["channel"] == CHANNEL
     assert "山田 太郎" in all_text(posts)
     assert "⚠ 開始の連絡がありません(1時間0分経過)" in all_text(posts)
+    # staff may look (ephemeral) but not post the board; nobody posts it anywhere else
+    await rig.command(STAFF1, "status share", channel=CHANNEL)
+    await rig.command(MANAGER, "status share", channel="C_RANDOM")
+    refusals = await rig.fake.wait_for("chat.postEphemeral", 2)
+    assert texts.SLACK_MANAGERS_ONLY in all_text(refusals[:1])
+    assert texts.SLACK_SHARE_STAFF_CHANNEL_ONLY in all_text(refusals[1:2])
+    assert len(rig.fake.of("chat.postMessage")) == 1
+
+
+async def test_minimal_disclosure_keeps_answers_out_of_the_board(rig: Rig) -> None:
+    mid = await make_member(rig.db, rig.facility_id, rig.clock.at, "山田 太郎")
+    await add_report(rig, mid, status="started", start_at=rig.clock.at, health_start=2,
+                     planned_work="診察の予定を整理")  # fmt: skip
+    async with rig.db.transaction() as session:
+        (await session.get_one(Facility, rig.facility_id)).disclosure = "minimal"
+    await rig.command(MANAGER, "status share", channel=CHANNEL)
+    shown = all_text(await rig.fake.wait_for("chat.postMessage"))
+    assert "山田 太郎" in shown and "作業中" in shown
+    assert "診察の予定を整理" not in shown and "少し悪い" not in shown
 
 
 async def test_status_for_another_day_and_a_bad_date(rig: Rig) -> None:
