@@ -7,13 +7,15 @@ off, not an error.
 from __future__ import annotations
 
 import gc
+import hmac
+import ipaddress
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fastapi import FastAPI, Response
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import PlainTextResponse
 
 from bot import delivery
@@ -21,6 +23,7 @@ from bot.metrics import REGISTRY, database_gauges
 from bot.ports import Sender
 from bot.settings import Settings
 from scheduler.runner import InboxPass, Runner
+from storage import repo
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -106,7 +109,7 @@ def create_app(
             if database is None:
                 await db.dispose()
 
-    app = FastAPI(title="Nippo", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(title="Nippo", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
     app.state.db = db
 
@@ -122,13 +125,26 @@ def create_app(
             log.warning("health check failed: %s", type(exc).__name__)
             response.status_code = 503
             return {"status": "unavailable", "database": "down"}
+        try:  # reads alone pass on a full disk or a read-only file; every webhook needs writes
+            async with db.transaction() as session:
+                await repo.heartbeat(session, clock())
+        except Exception as exc:
+            log.warning("health check write failed: %s", type(exc).__name__)
+            response.status_code = 503
+            return {"status": "unavailable", "database": "read_only"}
         limit = settings.outbox_backlog_alert_seconds
         late = {p: round(age) for p, age in sorted(ages.items()) if age > limit}
         if late:
             return {"status": "degraded", "database": "up", "backlog": late}
         return {"status": "ok", "database": "up"}
 
-    @app.get("/metrics", response_class=PlainTextResponse)
+    operator = operator_guard(settings)
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[operator])
+    async def openapi() -> dict[str, Any]:
+        return app.openapi()
+
+    @app.get("/metrics", response_class=PlainTextResponse, dependencies=[operator])
     async def metrics() -> str:
         async with db.transaction() as session:
             gauges = await database_gauges(session, clock(), sorted(senders))
@@ -148,6 +164,34 @@ def create_app(
     else:
         log.info("Slack is off: SLACK_BOT_TOKEN / SLACK_SIGNING_SECRET not set")
     return app
+
+
+def operator_guard(settings: Settings) -> Any:
+    """Operators' endpoints: open unless OPERATOR_TOKEN or OPERATOR_NETWORKS says otherwise;
+    a token is compared in constant time, a network by the connecting address (behind a
+    reverse proxy that is the proxy's: limit there, see docs/operations.md)."""
+    token = settings.operator_token.get_secret_value() if settings.operator_token else None
+    networks = [
+        ipaddress.ip_network(n.strip(), strict=False)
+        for n in (settings.operator_networks or "").split(",")
+        if n.strip()
+    ]
+
+    async def check(request: Request) -> None:
+        if networks:
+            host = request.client.host if request.client else ""
+            try:
+                address = ipaddress.ip_address(host)
+            except ValueError:
+                raise HTTPException(status_code=403) from None
+            if not any(address in n for n in networks):
+                raise HTTPException(status_code=403)
+        if token is not None:
+            given = request.headers.get("authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                raise HTTPException(status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+    return Depends(check)
 
 
 def build_inbox_processors(

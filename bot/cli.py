@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -370,7 +371,18 @@ def serve(
     storage_db.upgrade(settings.database_url)
     app = create_app(settings)
     freeze_startup_heap()
-    uvicorn.run(app, host=host, port=port, log_config=None)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        # a flood of slow or idle connections gets 503 at once instead of starving webhooks;
+        # the reverse proxy's header and body timeouts do the rest (docs/operations.md)
+        limit_concurrency=settings.http_limit_concurrency,
+        timeout_keep_alive=settings.http_keep_alive_seconds,
+        proxy_headers=True,
+        forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+    )
 
 
 @app.command()

@@ -38,6 +38,13 @@ class Settings(BaseSettings):
     # An outbox backlog older than this makes /healthz "degraded", tells staff on LINE while
     # Slack is down and marks alerts this late as late (seconds).
     outbox_backlog_alert_seconds: int = 300
+    # /metrics and /openapi.json for operators only: a bearer token, and/or client networks
+    # (comma-separated CIDRs, e.g. "127.0.0.1/32,10.0.0.0/8"); both unset: open as before.
+    operator_token: SecretStr | None = None
+    operator_networks: str | None = None
+    # nippo serve: connections beyond this get 503 at once instead of waiting (slow clients)
+    http_limit_concurrency: int = 1000
+    http_keep_alive_seconds: int = 5
 
     # Encryption at rest (storage/crypto.py): base64 of 32 random bytes, and older keys
     # (comma-separated) still read during a rotation. The database layer reads them from the

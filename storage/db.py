@@ -95,6 +95,8 @@ def private_file(url: str) -> None:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return
+    if str(parsed.database).startswith("file:"):  # a URI filename (mode=ro, …): as given
+        return
     path = Path(parsed.database or "")
     if path.exists():
         mode = path.stat().st_mode & 0o777

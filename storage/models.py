@@ -406,3 +406,13 @@ class AuditLog(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(200))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Heartbeat(Base):
+    """One row `/healthz` rewrites: proof that the database still takes writes (a full disk or
+    a read-only file still answers reads)."""
+
+    __tablename__ = "heartbeat"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]

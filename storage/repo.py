@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +20,7 @@ from storage.models import (
     Base,
     DailyReport,
     Facility,
+    Heartbeat,
     Identity,
     InboxEvent,
     Member,
@@ -223,3 +224,10 @@ def outbox_row(
         "next_attempt_at": now,
         "created_at": now,
     }
+
+
+async def heartbeat(session: AsyncSession, now: datetime) -> None:
+    """Write the heartbeat row (a real write, committed by the caller)."""
+    result = await session.execute(update(Heartbeat).where(Heartbeat.id == 1).values(at=now))
+    if not result.rowcount:  # type: ignore[attr-defined]
+        await insert_ignore(session, Heartbeat, id=1, at=now)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from bot import logs
 from bot.app import create_app
@@ -37,6 +39,48 @@ async def test_healthz_says_503_when_the_database_is_gone() -> None:
         r = await client.get("/healthz")
     await broken.dispose()
     assert r.status_code == 503 and r.json()["database"] == "down"
+
+
+async def test_healthz_says_503_when_the_database_takes_no_writes(
+    db: Database, db_url: str
+) -> None:
+    """A full disk or a read-only file still answers reads: /healthz writes to find out."""
+    url = make_url(db_url)
+    if url.get_backend_name() == "sqlite":
+        read_only = Database(f"sqlite:///file:{url.database}?mode=ro&uri=true")
+    else:
+        async with db.engine.connect() as conn:
+            await conn.execute(
+                text(f'ALTER DATABASE "{url.database}" SET default_transaction_read_only = on')
+            )
+            await conn.commit()
+        read_only = Database(db_url)
+    try:
+        async with _client(read_only) as client:
+            r = await client.get("/healthz")
+    finally:
+        await read_only.dispose()
+    assert r.status_code == 503 and r.json() == {"status": "unavailable", "database": "read_only"}
+
+
+async def test_operator_endpoints_can_want_a_token_or_a_network(db: Database) -> None:
+    def client(**kw: str) -> httpx.AsyncClient:
+        app = create_app(Settings(database_url=db.url, **kw), db)  # type: ignore[arg-type]
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://nippo")
+
+    async with client(operator_token="s3cret") as c:
+        assert (await c.get("/metrics")).status_code == 401
+        assert (await c.get("/openapi.json")).status_code == 401
+        wrong = {"authorization": "Bearer nope"}
+        assert (await c.get("/metrics", headers=wrong)).status_code == 401
+        right = {"authorization": "Bearer s3cret"}
+        assert (await c.get("/metrics", headers=right)).status_code == 200
+        assert (await c.get("/openapi.json", headers=right)).json()["info"]["title"] == "Nippo"
+        assert (await c.get("/healthz")).status_code == 200  # load balancers need no token
+    async with client(operator_networks="10.0.0.0/8") as c:  # the test client is 127.0.0.1
+        assert (await c.get("/metrics")).status_code == 403
+    async with client(operator_networks="10.0.0.0/8, 127.0.0.0/8") as c:
+        assert (await c.get("/metrics")).status_code == 200
 
 
 async def test_metrics_show_outbox_and_alerts(db: Database, t0: datetime) -> None:
