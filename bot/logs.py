@@ -26,6 +26,34 @@ class FailedRequestsOnly(logging.Filter):
         return not isinstance(status, int) or status >= 400
 
 
+class Throttle(logging.Filter):
+    """At most `burst` lines of one kind (logger + message template) per `window` seconds; the
+    rest are counted and said once when the next window opens. A flood of refused connections
+    or bad requests then costs a few lines a minute, not a line per request (the log of a
+    server under a slow-client attack must not fill the disk)."""
+
+    def __init__(self, burst: int = 20, window: float = 60.0) -> None:
+        super().__init__()
+        self.burst, self.window = burst, window
+        self._seen: dict[tuple[str, str], tuple[float, int, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, str(record.msg))
+        start, shown, dropped = self._seen.get(key, (record.created, 0, 0))
+        if record.created - start >= self.window:
+            if dropped:
+                record.msg = f"{record.msg} ({dropped} similar lines suppressed)"
+            self._seen[key] = (record.created, 1, 0)
+            return True
+        if shown < self.burst:
+            self._seen[key] = (start, shown + 1, dropped)
+            return True
+        self._seen[key] = (start, shown, dropped + 1)
+        if len(self._seen) > 1000:  # message templates are few; keep the table bounded
+            self._seen.clear()
+        return False
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, object] = {
@@ -53,4 +81,5 @@ def configure(level: str = "INFO", fmt: str = "json") -> None:
     # seconds): ~57,000 lines a day that say nothing. Its warnings and errors still show.
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))
     access = logging.getLogger("uvicorn.access")
-    access.filters[:] = [FailedRequestsOnly()]
+    access.filters[:] = [FailedRequestsOnly(), Throttle()]
+    logging.getLogger("uvicorn.error").filters[:] = [Throttle()]
