@@ -176,7 +176,13 @@ async def unresolved_alerts(
             )
             .join(Member, Member.id == Alert.member_id)
             .outerjoin(Staff, Staff.id == Alert.acked_by)
-            .where(Member.facility_id.in_(ids), Alert.state.in_(("open", "acked")))
+            .where(
+                Member.facility_id.in_(ids),
+                Alert.state.in_(("open", "acked")),
+                # notices (an absence, an early finish) need no one to act: they were said
+                # once; listing them until someone closes them would fill every digest
+                Alert.level != AlertLevel.INFO.value,
+            )
             .order_by(Alert.opened_at, Alert.id)
         )
         for r in await session.execute(stmt):

@@ -177,6 +177,16 @@ async def test_the_digest_lists_a_taken_alert_until_it_is_resolved(rig: Rig) -> 
     assert len(channel_posts(rig)) == posted
 
 
+async def test_notices_are_not_listed_as_open_alerts_day_after_day(rig: Rig) -> None:
+    """An absence notice needs nobody to act: it was told once, and does not fill digests."""
+    await raise_direct(rig, "利用者1 花", AlertLevel.INFO, "absence")
+    await raise_direct(rig, "利用者2 花", AlertLevel.WARNING, "low_health")
+    await tick_and_deliver(rig, "16:30", "2026-07-02")
+    text = body(channel_posts(rig)[-1])
+    assert "未解決のアラート 1件" in text and "利用者2 花さん" in text
+    assert "お休みの連絡" not in text
+
+
 async def resolve(rig: Rig, alert_id: int, user: str) -> None:
     submission = sample("interactivity/view_submission.json")
     submission["user"].update(id=user, team_id=TEAM)
