@@ -29,34 +29,16 @@ from linebot.v3.exceptions import InvalidSignatureError
 from linebot.v3.webhook import WebhookParser
 
 from adapters import json_body
+from adapters.body import MAX_BODY_BYTES, TooLarge, read_limited
 from adapters.line.events import event_id
 from storage.db import Database
 from storage.inbox_writer import InboxWriter
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 1024 * 1024
 PATH = "/callback/line"
 
 AfterAck = Callable[[], None]  # new events are stored: handle them soon (must not block)
-
-
-class _TooLarge(Exception):
-    pass
-
-
-async def _read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise _TooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise _TooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _error(status: int, message: str) -> Response:
@@ -82,8 +64,8 @@ def line_router(
     @router.post(PATH)
     async def callback(request: Request) -> Response:
         try:
-            raw = await _read_body(request)
-        except _TooLarge:
+            raw = await read_limited(request, MAX_BODY_BYTES)
+        except TooLarge:
             log.warning("LINE webhook refused: body over 1 MiB")
             return _error(413, "request body too large")
         signature = request.headers.get("x-line-signature")
