@@ -241,10 +241,8 @@ def _smalltalk(turn: _Turn, text: str) -> _Turn:
     if report.status in (ReportStatus.STARTED, ReportStatus.ENDED) and text:
         note = f"{report.note} / {text}" if report.note else text
         turn = turn.emit(FieldRecorded(ReportField.NOTE, note[:500]))
-        first = texts.TIRED if _TIRED.search(text) else texts.SMALLTALK_KEPT
-        if first == texts.TIRED:
-            return turn.say(Reply(texts.TIRED), Reply(texts.SMALLTALK_KEPT, menu))
-        return turn.say(Reply(first, menu))
+        tired = (Reply(texts.TIRED),) if _TIRED.search(text) else ()
+        return turn.say(*tired, Reply(texts.SMALLTALK_KEPT, menu))
     if _HELLO.search(text) and report.status is ReportStatus.OPEN:
         return turn.say(Reply(texts.HELLO.format(name=turn.facts.member_name), menu))
     if _TIRED.search(text):
