@@ -28,10 +28,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
 from bot.admin import AdminError, audit
-from bot.domain import StaffRole
 from bot.settings import Settings
 from storage import repo
-from storage.models import Facility, Identity, LinkFailure, Member, OutboxMessage, Staff
+from storage.models import Facility, Identity, LinkFailure, Member, OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -297,18 +296,7 @@ async def _tell_managers(session: AsyncSession, count: int, until: datetime, now
     window = now.strftime("%Y-%m-%dT%H")
     stmt = select(Facility).where(Facility.alert_channel.is_not(None)).order_by(Facility.id)
     for facility in (await session.execute(stmt)).scalars():
-        managers = (
-            await session.execute(
-                select(Staff)
-                .where(
-                    Staff.facility_id == facility.id,
-                    Staff.role == StaffRole.MANAGER.value,
-                    Staff.active.is_(True),
-                    Staff.slack_user_id.is_not(None),
-                )
-                .order_by(Staff.id)
-            )
-        ).scalars()
+        managers = await repo.managers(session, facility.id, on_slack=True)
         targets = [(f"staff:{m.id}", m.slack_user_id or "") for m in managers] or [
             (f"facility:{facility.id}", facility.alert_channel or "")
         ]

@@ -424,16 +424,9 @@ async def _summarise_outage(session: AsyncSession, now: datetime, threshold: tim
         if not any(r.attempts > 1 for r in rows):  # late, but Slack never refused: no outage
             continue
         longest = max(_aware(r.sent_at or now) - _aware(r.created_at) for r in rows)
-        managers = await session.scalars(
-            select(Staff.slack_user_id)
-            .where(
-                Staff.facility_id == facility_id,
-                Staff.role == "manager",
-                Staff.active.is_(True),
-                Staff.slack_user_id.is_not(None),
-            )
-            .order_by(Staff.id)
-        )
+        managers = [
+            m.slack_user_id for m in await repo.managers(session, facility_id, on_slack=True)
+        ]
         text = texts.OUTAGE_SUMMARY.format(
             count=len(rows), minutes=int(longest.total_seconds() // 60)
         )
@@ -448,7 +441,7 @@ async def _summarise_outage(session: AsyncSession, now: datetime, threshold: tim
                 "facility_id": facility_id,
                 "text": text,
                 "count": len(rows),
-                "mentions": [str(m) for m in managers.all()],
+                "mentions": [str(m) for m in managers],
             },
             now=now,
         )

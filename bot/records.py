@@ -18,7 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.admin import AdminError
-from bot.domain import FieldValue, ReportField, ReportStatus, StaffRole, SupportKind
+from bot.domain import FieldValue, ReportField, ReportStatus, SupportKind
+from storage import repo
 from storage.models import (
     DailyReport,
     Evaluation,
@@ -412,22 +413,7 @@ async def mention_order(session: AsyncSession, member: Member) -> list[str]:
         staff = await session.get(Staff, staff_id) if staff_id else None
         if staff is not None and staff.active:
             ordered.append(staff)
-    managers = (
-        (
-            await session.execute(
-                select(Staff)
-                .where(
-                    Staff.facility_id == member.facility_id,
-                    Staff.role == StaffRole.MANAGER.value,
-                    Staff.active.is_(True),
-                )
-                .order_by(Staff.id)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    ordered.extend(managers)
+    ordered.extend(await repo.managers(session, member.facility_id))
     out: list[str] = []
     for s in ordered:
         if s.slack_user_id and s.slack_user_id not in out:

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain import ReportSnapshot, ReportStatus
+from bot.domain import ReportSnapshot, ReportStatus, StaffRole
 from storage.models import (
     Base,
     DailyReport,
@@ -27,6 +27,7 @@ from storage.models import (
     OutboxMessage,
     Schedule,
     ScheduleException,
+    Staff,
 )
 
 
@@ -231,3 +232,18 @@ async def heartbeat(session: AsyncSession, now: datetime) -> None:
     result = await session.execute(update(Heartbeat).where(Heartbeat.id == 1).values(at=now))
     if not result.rowcount:  # type: ignore[attr-defined]
         await insert_ignore(session, Heartbeat, id=1, at=now)
+
+
+async def managers(
+    session: AsyncSession, facility_id: int, *, on_slack: bool = False
+) -> list[Staff]:
+    """A facility's active managers in a stable order; `on_slack`: only those who can be
+    mentioned or messaged in Slack."""
+    stmt = select(Staff).where(
+        Staff.facility_id == facility_id,
+        Staff.role == StaffRole.MANAGER.value,
+        Staff.active.is_(True),
+    )
+    if on_slack:
+        stmt = stmt.where(Staff.slack_user_id.is_not(None))
+    return list((await session.scalars(stmt.order_by(Staff.id))).all())

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import texts
 from storage import repo
 from storage.db import Database
-from storage.models import OutboxMessage, Staff
+from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -87,20 +87,7 @@ async def warn(session: AsyncSession, state: QuotaState, now: datetime) -> int:
     }
     enqueued = 0
     for facility in await repo.facilities(session):
-        managers = (
-            (
-                await session.execute(
-                    select(Staff).where(
-                        Staff.facility_id == facility.id,
-                        Staff.role == "manager",
-                        Staff.active.is_(True),
-                        Staff.slack_user_id.is_not(None),
-                    )
-                )
-            )
-            .scalars()
-            .all()
-        )
+        managers = await repo.managers(session, facility.id, on_slack=True)
         targets = [(f"staff:{m.id}", m.slack_user_id or "") for m in managers] or [
             (f"facility:{facility.id}", facility.alert_channel or "")
         ]
