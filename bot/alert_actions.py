@@ -62,6 +62,8 @@ async def take(session: AsyncSession, alert_id: int, staff: Staff, now: datetime
         kind=SupportKind.ALERT_ACTION.value,
         channel="slack",
         staff_id=staff.id,
+        entered_at=now,
+        entered_by=f"staff:{staff.id}",
         content=f"アラート対応開始: {texts.CONCERN_TITLES.get(alert.kind, alert.kind)}",
         key=f"alert:{alert_id}:take",
     )
@@ -144,6 +146,8 @@ async def resolve(
         kind=SupportKind.ALERT_ACTION.value,
         channel=METHODS.get(method, "other"),
         staff_id=staff.id,
+        entered_at=now,
+        entered_by=f"staff:{staff.id}",
         content=(
             f"アラート対応済み: {texts.CONCERN_TITLES.get(alert.kind, alert.kind)}"
             f" / 方法: {method} / 結果: {outcome}"

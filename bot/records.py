@@ -310,6 +310,7 @@ async def log_contact(
     method: str,
     text: str,
     at: datetime,
+    now: datetime | None = None,
 ) -> SupportRecord:
     """A contact staff made by phone, visit, 通所, message or video, as a 支援記録 entry."""
     channel = contact_channel(method)
@@ -329,6 +330,8 @@ async def log_contact(
         channel=channel,
         staff_id=staff_id,
         content=text.strip(),
+        entered_at=now or at,
+        entered_by=f"staff:{staff_id}" if staff_id is not None else "cli",
     )
     session.add(record)
     await session.flush()

@@ -295,6 +295,7 @@ async def apply_events(
                 _check_kind(event.phase),
                 channel,
                 _check_content(report, event.phase, facility),
+                now=now,
                 key=f"check:{event.phase}:{report.id}",
             )
         elif isinstance(event, AbsenceNoticed):
@@ -312,6 +313,7 @@ async def apply_events(
                 SupportKind.CONSULT,
                 channel,
                 f"相談の希望: {event.text}".strip(),
+                now=now,
             )
         elif isinstance(event, Concern):
             await raise_alert(
@@ -356,6 +358,7 @@ async def _mark_absent(
         SupportKind.ABSENCE,
         msg.sender.platform.value,
         f"欠席の連絡: {when}{event.note}".strip(),
+        now=now,
     )
     await raise_alert(
         session,
@@ -460,18 +463,21 @@ async def _support(
     channel: str,
     content: str,
     *,
-    staff_id: int | None = None,
+    now: datetime,
     key: str | None = None,
 ) -> None:
+    """A 支援記録 row the member's own message made: `at` is when they sent it, `now` when
+    Nippo wrote it down."""
     values: dict[str, Any] = dict(
         member_id=member.id,
         business_date=day,
         at=at,
         kind=kind.value,
         channel=channel,
-        staff_id=staff_id,
         content=content,
         key=key,
+        entered_at=now,
+        entered_by=f"member:{member.id}",
     )
     if key is None:
         session.add(SupportRecord(**values))

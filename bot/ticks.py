@@ -403,6 +403,8 @@ async def _remind(
             "kind": SupportKind.REMINDER.value,
             "channel": ident[0],
             "staff_id": None,
+            "entered_at": now,
+            "entered_by": "bot",
             "content": texts.REMINDER_RECORD.format(
                 phase=texts.REMINDER_PHASES[a.phase.value], step=a.step
             ),

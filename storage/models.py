@@ -92,6 +92,9 @@ class Facility(Base):
     business_hours: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     # Lines a member in crisis can call ([{name, phone, hours}]); empty: the national ones.
     crisis_contacts: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default="[]")
+    # A record entered more than this after the moment it describes is a 事後記録.
+    late_entry_grace_hours: Mapped[int] = mapped_column(Integer, default=24, server_default="24")
+    office_no: Mapped[str | None] = mapped_column(String(20))  # 事業所番号, on 様式在-1
     created_at: Mapped[datetime]
 
 
@@ -118,6 +121,13 @@ class Member(Base):
     municipality: Mapped[str | None] = mapped_column(String(100))
     approval_from: Mapped[date | None] = mapped_column(Date)  # 在宅 approval period
     approval_until: Mapped[date | None] = mapped_column(Date)
+    approval_kind: Mapped[str | None] = mapped_column(String(16))  # year | three_months
+    # A notified exception to 原則の日数 (days used ≤ days in month − 8): what was notified.
+    days_exception: Mapped[str | None] = mapped_column(EncryptedText)
+    notice_submitted_on: Mapped[date | None] = mapped_column(Date)  # 事前届出 (日立市)
+    notice_accepted_on: Mapped[date | None] = mapped_column(Date)
+    # family, 主治医, address …: [{"label", "name", "phone", "note"}]; shown to staff on alerts
+    emergency_contacts: Mapped[list[Any] | None] = mapped_column(EncryptedJSON())
     voice_contact_hard: Mapped[bool] = mapped_column(Boolean, default=False)  # Sapporo rule
     primary_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     substitute_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
@@ -252,6 +262,9 @@ class DailyReport(Base):
     flags: Mapped[dict[str, Any]] = mapped_column(default=dict)  # field -> reason (vague, copied)
     signed_off_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     signed_off_at: Mapped[datetime | None]
+    signoff_voided_at: Mapped[datetime | None]  # a later change voided the sign-off
+    entered_by: Mapped[str] = mapped_column(String(32), default="bot", server_default="bot")
+    late: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")  # 事後記録
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -269,7 +282,9 @@ class ReportRevision(Base):
     by_member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
     by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     source: Mapped[str] = mapped_column(String(32))  # member_correction | staff_edit
-    at: Mapped[datetime]
+    at: Mapped[datetime]  # when it was entered (server clock)
+    reason: Mapped[str | None] = mapped_column(EncryptedText)  # 修正理由
+    late: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")  # 事後記録
 
 
 class Attachment(Base):
@@ -304,6 +319,9 @@ class SupportRecord(Base):
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     content: Mapped[str] = mapped_column(EncryptedText)
     key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    entered_at: Mapped[datetime]  # server clock; `at` is the moment it describes
+    entered_by: Mapped[str] = mapped_column(String(32))  # staff:ID | member:ID | bot
+    late: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")  # 事後記録
 
 
 class Alert(Base):
@@ -347,7 +365,23 @@ class Evaluation(Base):
     health_notes: Mapped[str | None] = mapped_column(EncryptedText)  # 健康面・体調面の留意事項
     continuation: Mapped[str | None] = mapped_column(EncryptedText)  # 在宅就労継続の妥当性
     counts_as_monthly: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime]
+    created_at: Mapped[datetime]  # when it was entered (server clock)
+    entered_by: Mapped[str] = mapped_column(String(32), default="bot", server_default="bot")
+    late: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")  # 事後記録
+
+
+class Consent(Base):
+    """A member's 同意書: what it covers, when it was given and the staff who took it."""
+
+    __tablename__ = "consent"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)
+    covers: Mapped[list[str]] = mapped_column(JSON, default=list)  # records | evidence | slack
+    given_on: Mapped[date] = mapped_column(Date)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    withdrawn_on: Mapped[date | None] = mapped_column(Date)
+    entered_at: Mapped[datetime]
+    entered_by: Mapped[str] = mapped_column(String(32))
 
 
 class InboxEvent(Base):
@@ -406,6 +440,10 @@ class AuditLog(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(200))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The hash chain, filled when the row is sealed (storage.audit_chain): seq orders it.
+    seq: Mapped[int | None] = mapped_column(Integer, unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class Heartbeat(Base):

@@ -290,6 +290,7 @@ async def test_downgrade_refuses_while_values_are_encrypted(db_url: str, t0: dat
             SupportRecord(
                 member_id=1, business_date=date(2026, 7, 1), at=datetime.now(UTC),
                 kind="note", channel="phone", content=FEELING,
+                entered_at=datetime.now(UTC), entered_by="staff:1",
             )
         )  # fmt: skip
     await db.dispose()

@@ -89,6 +89,8 @@ async def _day(
                         channel="line",
                         content=f"{kind} {day}",
                         key=f"check:{kind}:{report.id}",
+                        entered_at=at,
+                        entered_by=f"member:{member_id}",
                     )
                 )
 

@@ -62,7 +62,8 @@ async def _records_on(db: Database, member_id: int, day: date) -> None:
                 ),
                 SupportRecord(
                     member_id=member_id, business_date=day, at=at, kind="start_check",
-                    channel="line", content="開始確認",
+                    channel="line", content="開始確認", entered_at=at,
+                    entered_by=f"member:{member_id}",
                 ),
                 Alert(
                     key=f"a:{day}", member_id=member_id, business_date=day, kind="missed_start",
