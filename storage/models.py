@@ -322,6 +322,7 @@ class SupportRecord(Base):
     entered_at: Mapped[datetime]  # server clock; `at` is the moment it describes
     entered_by: Mapped[str] = mapped_column(String(32))  # staff:ID | member:ID | bot
     late: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")  # 事後記録
+    flags: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")  # vague …
 
 
 class Alert(Base):
@@ -368,6 +369,7 @@ class Evaluation(Base):
     created_at: Mapped[datetime]  # when it was entered (server clock)
     entered_by: Mapped[str] = mapped_column(String(32), default="bot", server_default="bot")
     late: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")  # 事後記録
+    flags: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")  # field → why
 
 
 class Consent(Base):

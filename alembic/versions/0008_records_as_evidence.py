@@ -39,6 +39,10 @@ def _late() -> sa.Column[bool]:
     return sa.Column("late", sa.Boolean(), server_default="0", nullable=False)
 
 
+def _flags() -> sa.Column[dict[str, object]]:
+    return sa.Column("flags", sa.JSON(), server_default="{}", nullable=False)
+
+
 def upgrade() -> None:
     with op.batch_alter_table("facility") as b:
         b.add_column(
@@ -64,6 +68,7 @@ def upgrade() -> None:
         b.add_column(sa.Column("entered_at", UTC, nullable=True))
         b.add_column(sa.Column("entered_by", sa.String(length=32), nullable=True))
         b.add_column(_late())
+        b.add_column(_flags())
     op.execute("UPDATE support_record SET entered_at = at")
     op.execute(
         "UPDATE support_record SET entered_by = CASE WHEN staff_id IS NULL THEN 'bot' "
@@ -77,6 +82,7 @@ def upgrade() -> None:
             sa.Column("entered_by", sa.String(length=32), server_default="bot", nullable=False)
         )
         b.add_column(_late())
+        b.add_column(_flags())
     op.execute(
         "UPDATE evaluation SET entered_by = 'staff:' || CAST(staff_id AS VARCHAR) "
         "WHERE staff_id IS NOT NULL"
@@ -114,9 +120,11 @@ def downgrade() -> None:
         b.drop_column("prev_hash")
         b.drop_column("seq")
     with op.batch_alter_table("evaluation") as b:
+        b.drop_column("flags")
         b.drop_column("late")
         b.drop_column("entered_by")
     with op.batch_alter_table("support_record") as b:
+        b.drop_column("flags")
         b.drop_column("late")
         b.drop_column("entered_by")
         b.drop_column("entered_at")
