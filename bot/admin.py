@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import DayMode, StaffRole
 from bot.hours import BusinessHours, crisis_contacts_from_json
 from bot.policy import Ladder
-from storage import repo
-from storage.models import AuditLog, Facility, LinkCode, Member, Schedule, Staff
+from storage import audit_chain, repo
+from storage.models import Facility, LinkCode, Member, Schedule, Staff
 
 LINK_CODE_TTL = timedelta(hours=24)
 PROFILES = ("national", "higashiosaka", "hitachi", "sapporo")
@@ -71,6 +71,7 @@ async def init_facility(
 
 
 DISCLOSURES = ("full", "minimal")
+MAX_LATE_GRACE_HOURS = 24 * 7  # a week: beyond it, 事後記録 would mean nothing
 AHEAD_ALLOWED = ("start_reminder", "end_reminder")  # may be negative: remind ahead of time
 PHONE = re.compile(r"\+?[0-9][0-9()\- ]{1,30}")
 
@@ -86,6 +87,8 @@ class FacilityChanges:
     alert_channel: str | None = None
     ask_temperature: bool | None = None
     disclosure: str | None = None
+    late_entry_grace_hours: int | None = None  # after this, an entry is a 事後記録
+    office_no: str | None = None  # 事業所番号 (10 digits, on 様式在-1); "" or "none" clears it
 
 
 def update_facility(facility: Facility, changes: FacilityChanges) -> None:
@@ -97,6 +100,10 @@ def update_facility(facility: Facility, changes: FacilityChanges) -> None:
     ladder = parse_ladder(facility.ladder, changes.ladder)
     if changes.disclosure is not None and changes.disclosure not in DISCLOSURES:
         raise AdminError(f"--disclosure is {' or '.join(DISCLOSURES)}, not {changes.disclosure!r}")
+    grace = changes.late_entry_grace_hours
+    if grace is not None and not 0 <= grace <= MAX_LATE_GRACE_HOURS:
+        raise AdminError(f"--late-grace-hours is 0 to {MAX_LATE_GRACE_HOURS}, not {grace}")
+    office_no = parse_office_no(changes.office_no)
     if contacts is not None:
         facility.crisis_contacts = contacts
     if hours is not None:
@@ -108,6 +115,23 @@ def update_facility(facility: Facility, changes: FacilityChanges) -> None:
         facility.ask_temperature = changes.ask_temperature
     if changes.disclosure is not None:
         facility.disclosure = changes.disclosure
+    if grace is not None:
+        facility.late_entry_grace_hours = grace
+    if changes.office_no is not None:
+        facility.office_no = office_no
+
+
+OFFICE_NO = re.compile(r"[0-9]{10}")
+
+
+def parse_office_no(text: str | None) -> str | None:
+    """A 事業所番号 as the city assigned it (10 digits); "" or "none" for no number."""
+    value = (text or "").strip().translate(str.maketrans("０１２３４５６７８９", "0123456789"))
+    if value.lower() in ("", "none"):
+        return None
+    if not OFFICE_NO.fullmatch(value):
+        raise AdminError(f"--office-no is the 10-digit 事業所番号, not {text!r}")
+    return value
 
 
 def parse_contacts(items: Sequence[str]) -> list[dict[str, str]]:
@@ -198,6 +222,11 @@ def describe_facility(facility: Facility) -> list[str]:
     )
     lines.append(f"  ask temperature: {'yes' if facility.ask_temperature else 'no'}")
     lines.append(f"  disclosure: {facility.disclosure}")
+    lines.append(f"  office no (事業所番号): {facility.office_no or '(none)'}")
+    lines.append(
+        f"  late-entry grace: {facility.late_entry_grace_hours} h"
+        " (entries later than this after what they describe are 事後記録)"
+    )
     return lines
 
 
@@ -447,7 +476,9 @@ async def set_schedule(session: AsyncSession, member: Member, spec: ScheduleSpec
 async def audit(
     session: AsyncSession, *, actor: str, action: str, target: str, now: datetime, **detail: object
 ) -> None:
-    session.add(AuditLog(at=now, actor=actor, action=action, target=target, detail=dict(detail)))
+    audit_chain.record(
+        session.sync_session, at=now, actor=actor, action=action, target=target, detail=detail
+    )
 
 
 def weekday_names(days: Sequence[int]) -> str:

@@ -9,7 +9,7 @@ from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import texts
+from bot import consent, texts
 from bot.domain import AlertLevel
 from storage import repo
 from storage.models import Alert, Facility, Member, OutboxMessage
@@ -72,6 +72,7 @@ async def raise_alerts(
         ],
     )
     notices = []
+    covers = await _covers(session, [r for r in requests if r.key in new])
     for r in requests:
         if r.key not in new:
             continue
@@ -80,8 +81,10 @@ async def raise_alerts(
             AlertLevel.INFO: texts.STAFF_INFO,
             AlertLevel.CRISIS: texts.STAFF_CRISIS,
         }.get(r.level, texts.STAFF_ALERT)
-        # minimal disclosure (APPI, DESIGN §10): who and what kind leave for Slack, no details.
-        detail = r.detail if r.facility.disclosure != "minimal" else ""
+        # minimal disclosure, or no consent covering Slack (APPI, DESIGN §10): who and what
+        # kind leave for Slack, not what the member said or answered.
+        shown = consent.alert_detail(r.kind, r.facility.disclosure, covers[r.member.id])
+        detail = r.detail if shown else ""
         text = template.format(title=title, member=r.member.name, date=_md(r.day), detail=detail)
         text = text.rstrip()
         notices.append(
@@ -105,3 +108,11 @@ async def raise_alerts(
         )
     await repo.insert_many_ignore(session, OutboxMessage, notices)
     return new
+
+
+async def _covers(
+    session: AsyncSession, requests: Sequence[AlertRequest]
+) -> dict[int, frozenset[str]]:
+    """What each member's consent covers now, in one query for the whole burst."""
+    terms = await consent.terms_of(session, {r.member.id for r in requests})
+    return {member_id: consent.current(t) for member_id, t in terms.items()}

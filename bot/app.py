@@ -24,6 +24,7 @@ from bot.ports import Sender
 from bot.settings import Settings
 from scheduler.runner import InboxPass, Runner
 from storage import repo
+from storage.audit_chain import acting_as
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ def create_app(
     clock: Callable[[], datetime] = _utc_now,
 ) -> FastAPI:
     settings = settings or Settings()
-    db = database or Database(settings.database_url)
+    db = database or Database(settings.database_url, actor="bot")  # the audit log's actor
     senders = build_senders(settings, db)
 
     @asynccontextmanager
@@ -214,14 +215,16 @@ def build_inbox_processors(
         content = LineContent(line.api) if isinstance(line, LineSender) else None
 
         async def line_pass(now: datetime, ids: list[int] | None = None) -> int:
-            return await process_pending_inbox(db, now, content, ids=ids, step_aside=step_aside)
+            with acting_as("bot"):  # a member's message: the bot writes what it says
+                return await process_pending_inbox(db, now, content, ids=ids, step_aside=step_aside)
 
         processors["line"] = line_pass
     if "slack" in senders:
         from adapters.slack.checkin import process_pending
 
         async def slack_pass(now: datetime, ids: list[int] | None = None) -> int:
-            return await process_pending(db, now, ids=ids)
+            with acting_as("bot"):
+                return await process_pending(db, now, ids=ids)
 
         processors["slack"] = slack_pass
     return processors
@@ -251,15 +254,16 @@ def _mount_line(
     async def one_pass() -> None:
         """Handle what is stored, a batch at a time, each followed by its replies, so reply
         tokens are used while fresh (an answer sent later becomes a paid push)."""
-        while True:
-            handled = await process(clock(), None)
+        with acting_as("bot"):
             while True:
-                await step_aside()
-                done = await delivery.flush(db, senders, clock())
-                if done.retried or done.sent + done.failed == 0:
-                    break
-            if handled < BATCH:
-                return
+                handled = await process(clock(), None)
+                while True:
+                    await step_aside()
+                    done = await delivery.flush(db, senders, clock())
+                    if done.retried or done.sent + done.failed == 0:
+                        break
+                if handled < BATCH:
+                    return
 
     worker = AfterAckWorker(one_pass)
     app.include_router(line_router(secret, db, clock, worker.poke, writer))

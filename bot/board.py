@@ -73,6 +73,9 @@ class Revision:
     after: str | None
     source: str
     at: datetime
+    late: bool = False  # 事後記録
+    reason: str | None = None  # 修正理由 (a sign-off's advice)
+    by_name: str | None = None  # the staff member who made it (None: the member)
 
 
 @dataclass(frozen=True)
@@ -218,9 +221,20 @@ async def report_view(session: AsyncSession, member: Member, day: date) -> Repor
             .where(ReportRevision.report_id == report.id)
             .order_by(ReportRevision.at, ReportRevision.id)
         )
+        rows = list((await session.execute(stmt)).scalars())
+        names = await _staff_names(session, [r.by_staff_id for r in rows])
         revisions = tuple(
-            Revision(r.field, r.before, r.after, r.source, r.at)
-            for r in (await session.execute(stmt)).scalars()
+            Revision(
+                r.field,
+                r.before,
+                r.after,
+                r.source,
+                r.at,
+                late=r.late,
+                reason=r.reason,
+                by_name=names.get(r.by_staff_id) if r.by_staff_id else None,
+            )
+            for r in rows
         )
     return ReportView(
         member_id=member.id,

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -16,6 +16,7 @@ from bot import admin
 from bot.admin import AdminError
 from bot.settings import DEFAULT_DATABASE_URL, Settings
 from storage import db as storage_db
+from storage.audit_chain import acting_as
 from storage.db import Database
 
 T = TypeVar("T")
@@ -46,13 +47,21 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def parse_date(text: str) -> date:
+    """A YYYY-MM-DD option value; a wrong one is one clear line, not a traceback."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise AdminError(f"dates are YYYY-MM-DD, not {text!r}") from exc
+
+
 def _run(work: Callable[[Database], Awaitable[T]], url: str | None = None) -> T:
     """Migrate, open the database, run one unit of work, close. Operator mistakes exit 2."""
     url = url or Settings().database_url
     storage_db.upgrade(url)
 
     async def go() -> T:
-        database = Database(url)
+        database = Database(url, actor="cli")  # the audit log's actor of the command's writes
         try:
             return await work(database)
         finally:
@@ -123,6 +132,14 @@ def facility_set(
         bool | None, typer.Option("--ask-temperature/--no-ask-temperature")
     ] = None,
     disclosure: Annotated[str | None, typer.Option("--disclosure", help="full or minimal")] = None,
+    late_grace_hours: Annotated[
+        int | None,
+        typer.Option("--late-grace-hours", help="Hours after which an entry is a 事後記録."),
+    ] = None,
+    office_no: Annotated[
+        str | None,
+        typer.Option("--office-no", help="事業所番号 (10 digits, on 様式在-1); none clears it."),
+    ] = None,
 ) -> None:
     """Change a facility's settings and print them."""
     changes = admin.FacilityChanges(
@@ -133,6 +150,8 @@ def facility_set(
         alert_channel=alert_channel,
         ask_temperature=ask_temperature,
         disclosure=disclosure,
+        late_entry_grace_hours=late_grace_hours,
+        office_no=office_no,
     )
 
     async def work(database: Database) -> None:
@@ -339,7 +358,8 @@ def tick(
             raise typer.Exit(2)
 
     async def work(database: Database) -> None:
-        summary = await ticks.tick(database, instant)
+        with acting_as("bot"):  # the tick's effects are the bot's, as in `nippo serve`
+            summary = await ticks.tick(database, instant)
         if summary.skipped:
             typer.echo("another replica is ticking; nothing done")
             return
@@ -447,5 +467,5 @@ def main() -> None:
 
 # Records commands (log, eval, report, month, export, retention, member assign/set) live in
 # their own module; importing it registers them on `app`.
-# `nippo data` (encryption at rest) likewise.
-from bot import cli_data, cli_inbox, cli_records  # noqa: E402, F401
+# `nippo data` (encryption at rest) and `nippo audit` (the audit log) likewise.
+from bot import cli_audit, cli_data, cli_days, cli_inbox, cli_members, cli_records  # noqa: E402, F401

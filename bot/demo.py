@@ -15,12 +15,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from adapters.console import ConsoleSender, pick
-from bot import admin, delivery, service, ticks
+from bot import admin, consent, delivery, service, ticks
 from bot.admin import ScheduleSpec
 from bot.domain import ContactRef, DayMode, InboundMessage, Platform
 from bot.ports import OutboxItem, Sender, SendResult
 from storage.db import Database
-from storage.models import DailyReport, Member
+from storage.models import Consent, DailyReport, Member
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 DEMO_DAY = date(2026, 7, 1)  # a Wednesday; Higashi-Osaka's rules apply from this day
@@ -82,6 +82,12 @@ async def setup(db: Database, now: datetime, *, name: str = "デモ事業所") -
             )
             spec = ScheduleSpec((0, 1, 2, 3, 4), DayMode.ZAITAKU, time(10, 0), time(15, 0))
             await admin.set_schedule(session, member, spec)
+            # the demo's members have given their 同意書 (bot/consent.py): details show
+            session.add(
+                Consent(member_id=member.id, covers=list(consent.COVERS),
+                        given_on=admin.today(facility, now),
+                        entered_at=now, entered_by="demo")
+            )  # fmt: skip
             code = await admin.issue_link_code(session, member, now)
             user = f"console-{facility.id}-{i + 1}"
             link = InboundMessage(

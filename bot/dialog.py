@@ -23,8 +23,12 @@ from bot.domain import (
     Concern,
     ConcernKind,
     ConsultRequested,
+    DayKind,
+    DayMode,
+    DayModeChosen,
     DialogEvent,
     DialogState,
+    EntryFlagCleared,
     EntryFlagged,
     Facts,
     FieldRecorded,
@@ -37,6 +41,8 @@ from bot.domain import (
     ReportSnapshot,
     ReportStatus,
     StepResult,
+    UnplannedDayReported,
+    report_status,
 )
 from bot.ports import Analyser
 
@@ -47,10 +53,12 @@ MAX_TASK_CHOICES = 10  # leaves room for the other buttons within LINE's 13 quic
 
 IDLE = DialogState()
 
-START_STEPS = ("time", "health", "sleep", "temperature", "plan")
+# "where": on a planned 通所 day, where the member works today (before the usual questions).
+START_STEPS = ("time", "where", "health", "sleep", "temperature", "plan")
 END_STEPS = ("time", "work_done", "outputs", "health_end", "note")
 FREE_TEXT_STEPS = {"plan", "work_done", "outputs", "note", "fix_value_text"}
 
+FIELD_STEP = {ReportField.PLANNED_WORK: "plan", ReportField.OUTPUTS: "outputs"}
 STEP_FIELD = {
     "health": ReportField.HEALTH_START,
     "sleep": ReportField.SLEEP_HOURS,
@@ -92,18 +100,19 @@ class _Turn:
 
     @property
     def report(self) -> ReportSnapshot:
-        """The day's report with this turn's answers applied."""
+        """The day's report with this turn's answers applied; its status follows its fields."""
         r = self.facts.report
         for e in self.events:
             if isinstance(e, FieldRecorded):
                 r = r.with_value(e.field, e.value)
-            elif isinstance(e, CheckInCompleted):
-                status = ReportStatus.STARTED if e.phase is Phase.START else ReportStatus.ENDED
-                if r.status is not ReportStatus.ENDED:
-                    r = replace(r, status=status)
             elif isinstance(e, AbsenceNoticed) and e.day is None and r.start_at is None:
                 r = replace(r, status=ReportStatus.ABSENT)
-        return r
+        status = report_status(r.status, start_at=r.start_at, end_at=r.end_at, outputs=r.outputs)
+        return replace(r, status=status)
+
+    @property
+    def where_answered(self) -> bool:
+        return any(isinstance(e, DayModeChosen) for e in self.events)
 
     def local(self, at: datetime) -> datetime:
         return at.astimezone(timezone(timedelta(minutes=self.facts.tz_offset_minutes)))
@@ -201,6 +210,13 @@ def _idle(
     turn: _Turn, said: InboundMessage, text: str, parsed: parsing.ParsedMessage
 ) -> StepResult:
     intent = CHOICE_INTENTS.get(said.choice or "") if said.choice else parsed.intent
+    where = _where(said.choice, "")
+    if where is not None and turn.facts.day_kind is DayKind.TSUSHO:  # a where button, flow gone
+        return (
+            _where_chosen(turn, where)
+            .say(Reply(texts.MENU_PROMPT, _menu(turn.report)))
+            .result(IDLE)
+        )
     if parsed.consult and said.choice is None:  # 「開始 … あとで相談したいです」: both
         turn = _consult(turn, text)
     if intent is Intent.START:
@@ -238,7 +254,8 @@ def _smalltalk(turn: _Turn, text: str) -> _Turn:
     """A warm answer; once the day's work has started, the words are kept as its ひとこと."""
     report = turn.report
     menu = _menu(report)
-    if report.status in (ReportStatus.STARTED, ReportStatus.ENDED) and text:
+    worked = (ReportStatus.STARTED, ReportStatus.ENDING, ReportStatus.ENDED)
+    if report.status in worked and text:
         note = f"{report.note} / {text}" if report.note else text
         turn = turn.emit(FieldRecorded(ReportField.NOTE, note[:500]))
         tired = (Reply(texts.TIRED),) if _TIRED.search(text) else ()
@@ -253,6 +270,8 @@ def _smalltalk(turn: _Turn, text: str) -> _Turn:
 def _menu(report: ReportSnapshot) -> tuple[Choice, ...]:
     if report.status is ReportStatus.STARTED:
         return (texts.END, texts.FIX, texts.CONSULT)
+    if report.status is ReportStatus.ENDING:  # 終了報告の途中: the button finishes it
+        return (texts.END_RESUME, texts.FIX, texts.CONSULT)
     if report.status is ReportStatus.ENDED:
         return (texts.SUMMARY, texts.FIX, texts.CONSULT)
     if report.status is ReportStatus.ABSENT:
@@ -296,17 +315,22 @@ def _begin(
 ) -> StepResult:
     report = turn.report
     done_at = report.start_at if phase is Phase.START else report.end_at
-    if done_at is not None:
-        template = texts.ALREADY_STARTED if phase is Phase.START else texts.ALREADY_ENDED
-        reply = Reply(template.format(time=_hm(turn.local(done_at))), _menu(report))
-        return turn.say(reply).result(IDLE)
-
     state = DialogState(
         flow=phase.value,
         started=turn.now.isoformat(),
         expires_at=(turn.now + DIALOG_TTL).isoformat(),
         quick=parsed.work is not None or parsed.health is not None,
     )
+    if done_at is not None and report.status is ReportStatus.ENDING and phase is Phase.END:
+        return _resume_end(turn, replace(state, step="time"), parsed, done_at)
+    if done_at is not None:
+        template = texts.ALREADY_STARTED if phase is Phase.START else texts.ALREADY_ENDED
+        reply = Reply(template.format(time=_hm(turn.local(done_at))), _menu(report))
+        return turn.say(reply).result(IDLE)
+
+    if turn.facts.day_kind is DayKind.UNPLANNED and report.start_at is None:
+        # Not planned as a 在宅 day: everything is recorded as said; staff decide what it was.
+        turn = turn.emit(UnplannedDayReported(turn.now)).say(Reply(texts.UNPLANNED_DAY_ACK))
     at_field = ReportField.START_AT if phase is Phase.START else ReportField.END_AT
     later_ok = phase is Phase.START and not _PAST_START.search(said_text)
     at = _stated_instant(turn, parsed.stated_time, later_ok=later_ok)
@@ -315,7 +339,41 @@ def _begin(
         return turn.say(_future_time(turn, parsed.stated_time)).result(state)
     turn = turn.emit(FieldRecorded(at_field, at))
     turn = _record_parsed(turn, phase, parsed)
+    return _nudge_one_line(turn, state, phase, parsed) or _ask_next(turn, state)
+
+
+def _resume_end(
+    turn: _Turn, state: DialogState, parsed: parsing.ParsedMessage, end_at: datetime
+) -> StepResult:
+    """終了報告の途中: the end time stays; the member goes on where they left off (R2 needs
+    the outputs too). A one-line 「終了 入力120件」 completes it at once."""
+    turn = _record_parsed(turn, Phase.END, parsed)
+    nudged = _nudge_one_line(turn, state, Phase.END, parsed)
+    if nudged is not None:
+        return nudged
+    if _next_step(turn, state) is not None:
+        turn = turn.say(Reply(texts.END_RESUMED.format(time=_hm(turn.local(end_at)))))
     return _ask_next(turn, state)
+
+
+def _nudge_one_line(
+    turn: _Turn, state: DialogState, phase: Phase, parsed: parsing.ParsedMessage
+) -> StepResult | None:
+    """「終了 特になし」 in one line gets the same single nudge as the question would."""
+    f = ReportField.PLANNED_WORK if phase is Phase.START else ReportField.OUTPUTS
+    value = turn.report.value(f)
+    if parsed.work is None or not isinstance(value, str) or not _needs_detail(turn, f, value):
+        return None
+    return _nudge(turn, replace(state, step=FIELD_STEP[f]), f, value)
+
+
+def _nudge(turn: _Turn, state: DialogState, f: ReportField, value: str) -> StepResult:
+    """Ask once, kindly, for one concrete detail. What was said is kept, and flagged for staff
+    until a detail comes, so an answer left there still shows as one to check."""
+    turn = turn.emit(EntryFlagged(f, _vague_reason(turn, f, value)))
+    turn, state = _check_if_complete(turn, state)
+    state = replace(state, nudged=(*state.nudged, f.value))
+    return turn.say(Reply(texts.ASK_DETAIL)).result(state)
 
 
 def _stated_instant(turn: _Turn, stated: time | None, *, later_ok: bool = False) -> datetime | None:
@@ -482,15 +540,40 @@ def _answer_text(turn: _Turn, state: DialogState, said: InboundMessage, text: st
     if f is ReportField.NOTE:  # 「なし」 typed or tapped means no note
         note = None if parsing.is_vague(value) else value
         return _ask_next(turn.emit(FieldRecorded(f, note)), state)
-    if f.value not in state.nudged and _needs_detail(turn, f, value):
-        # Ask once, kindly, for one concrete detail; keep what was said either way.
-        turn = turn.emit(FieldRecorded(f, value))
-        return turn.say(Reply(texts.ASK_DETAIL)).result(
-            replace(state, nudged=(*state.nudged, f.value))
-        )
-    if f.value in state.nudged and _needs_detail(turn, f, value):
-        turn = turn.emit(EntryFlagged(f, _vague_reason(turn, f, value)))
-    return _ask_next(turn.emit(FieldRecorded(f, value)), state)
+    vague = _needs_detail(turn, f, value)
+    turn = turn.emit(FieldRecorded(f, value))
+    if f.value not in state.nudged and vague:
+        return _nudge(turn, state, f, value)
+    if f.value in state.nudged:  # asked once: accepted either way, flagged while still vague
+        flag = EntryFlagged(f, _vague_reason(turn, f, value)) if vague else EntryFlagCleared(f)
+        turn = turn.emit(flag)
+    return _ask_next(turn, state)
+
+
+_AT_HOME = re.compile(r"在宅|ざいたく|自宅|家|うち")
+_TO_FACILITY = re.compile(r"通所|つうしょ|事業所|行きます|いきます|向かいます|向かってい")
+
+
+def _where(choice: str | None, text: str) -> DayMode | None:
+    """Where the member works today: a where button, or words that say only one place."""
+    if choice is not None:
+        return {"where:zaitaku": DayMode.ZAITAKU, "where:tsusho": DayMode.TSUSHO}.get(choice)
+    home, facility = bool(_AT_HOME.search(text)), bool(_TO_FACILITY.search(text))
+    if home == facility:
+        return None
+    return DayMode.ZAITAKU if home else DayMode.TSUSHO
+
+
+def _where_chosen(turn: _Turn, mode: DayMode) -> _Turn:
+    ack = texts.WHERE_HOME_ACK if mode is DayMode.ZAITAKU else texts.WHERE_TSUSHO_ACK
+    return turn.emit(DayModeChosen(mode, turn.now)).say(Reply(ack))
+
+
+def _answer_where(turn: _Turn, state: DialogState, said: InboundMessage, text: str) -> StepResult:
+    mode = _where(said.choice, text)
+    if mode is None:
+        return turn.say(Reply(texts.RETRY_WHERE, texts.WHERE_CHOICES)).result(state)
+    return _ask_next(_where_chosen(turn, mode), state)
 
 
 def _text_answer(turn: _Turn, said: InboundMessage, text: str, f: ReportField) -> str | None:
@@ -516,11 +599,12 @@ def _needs_detail(turn: _Turn, f: ReportField, value: str) -> bool:
 
 
 def _copied(turn: _Turn, f: ReportField, value: str) -> bool:
-    """Outputs or work identical to the previous day's look copied to an inspector."""
+    """成果 identical to the previous day's read as copied to an inspector. The same 作業内容
+    day after day is a routine task (封入作業, データ入力), not a copy."""
     prev = turn.facts.previous_report
-    if prev is None or f is ReportField.PLANNED_WORK:
+    if prev is None or f is not ReportField.OUTPUTS:
         return False
-    return parsing.normalize(str(prev.value(f) or "")) == parsing.normalize(value)
+    return parsing.normalize(prev.outputs or "") == parsing.normalize(value)
 
 
 def _vague_reason(turn: _Turn, f: ReportField, value: str) -> str:
@@ -529,6 +613,7 @@ def _vague_reason(turn: _Turn, f: ReportField, value: str) -> str:
 
 ANSWERS: dict[str, Callable[[_Turn, DialogState, InboundMessage, str], StepResult]] = {
     "time": _answer_time,
+    "where": _answer_where,
     "health": _answer_health,
     "sleep": _answer_sleep,
     "temperature": _answer_temperature,
@@ -542,6 +627,7 @@ ANSWERS: dict[str, Callable[[_Turn, DialogState, InboundMessage, str], StepResul
 
 def _ask_next(turn: _Turn, state: DialogState) -> StepResult:
     """Ask the first question still unanswered, or finish the check-in."""
+    turn, state = _check_if_complete(turn, state)
     nxt = _next_step(turn, state)
     if nxt is None:
         return _finish(turn, state)
@@ -553,6 +639,7 @@ def _next_step(turn: _Turn, state: DialogState) -> str | None:
     r = turn.report
     missing: dict[str, bool] = {
         "time": False,
+        "where": turn.facts.day_kind is DayKind.TSUSHO and not turn.where_answered,
         "health": r.health_start is None,
         "sleep": r.sleep_hours is None,
         "temperature": (
@@ -568,16 +655,15 @@ def _next_step(turn: _Turn, state: DialogState) -> str | None:
         "note": not state.quick and state.step != "note",
     }
     steps = START_STEPS if state.flow == Phase.START.value else END_STEPS
-    # Only steps after the current one count, so an answered question is never asked twice.
-    after = steps[steps.index(state.step) + 1 :] if state.step in steps else steps
-    for s in after:
-        if missing[s]:
-            return s
-    return None
+    # Each test reads what is recorded (or skipped), so an answered question is never asked
+    # twice, and one left out by a one-line report that was nudged is still asked after.
+    return next((s for s in steps if missing[s]), None)
 
 
 def _ask(turn: _Turn, state: DialogState) -> Reply:
     s = state.step
+    if s == "where":
+        return Reply(texts.ASK_WHERE, texts.WHERE_CHOICES)
     if s == "health":
         return Reply(texts.ASK_HEALTH, texts.HEALTH_CHOICES)
     if s == "health_end":
@@ -612,9 +698,27 @@ def _label(s: str) -> str:
     return s if len(s) <= 20 else s[:19] + "…"
 
 
+def _complete(r: ReportSnapshot, phase: Phase) -> bool:
+    """R2: a start check is the start time and the work content, an end check the end time
+    and the outputs (東大阪市: 「開始時間と作業内容の確認」「終了時間と成果内容の確認」)."""
+    if phase is Phase.START:
+        return r.start_at is not None and bool((r.planned_work or "").strip())
+    return r.status is ReportStatus.ENDED
+
+
+def _check_if_complete(turn: _Turn, state: DialogState) -> tuple[_Turn, DialogState]:
+    """The check becomes a 支援記録 the moment it is complete, once per flow: a member who
+    stops at the last optional question has still made the contact."""
+    if state.flow not in (Phase.START.value, Phase.END.value) or state.checked:
+        return turn, state
+    phase = Phase(state.flow)
+    if not _complete(turn.report, phase):
+        return turn, state
+    return turn.emit(CheckInCompleted(phase, turn.now)), replace(state, checked=True)
+
+
 def _finish(turn: _Turn, state: DialogState) -> StepResult:
     phase = Phase(state.flow or Phase.START.value)
-    turn = turn.emit(CheckInCompleted(phase, turn.now))
     report = turn.report
     at = report.start_at if phase is Phase.START else report.end_at
     hm = _hm(turn.local(at)) if at else "--:--"

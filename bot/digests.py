@@ -1,6 +1,7 @@
-"""Staff summaries the tick sends: the end-of-day digest (DESIGN §6) and evaluations coming
-due (R5 weekly, R6 monthly). One outbox row per facility and key; built with set-based
-queries over all facilities that are due at once.
+"""Staff summaries the tick sends: the end-of-day digest (DESIGN §6), evaluations coming
+due (R5 weekly, R6 monthly) and 在宅 approvals about to end (the managers mentioned). One
+outbox row per facility (or member) and key; built with set-based queries over all
+facilities that are due at once.
 
 The digest also lists every alert of the facility not yet resolved (any date; open or taken),
 most serious first, so a watch alert nobody took, or a taken one left unfinished, is seen
@@ -18,9 +19,9 @@ from sqlalchemy import and_, case, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from bot import texts
+from bot import compliance, texts
 from bot.alerting import STAFF_PLATFORM
-from bot.domain import AlertLevel, DayMode, ReportStatus
+from bot.domain import AlertLevel, DayMode, ReportStatus, StaffRole
 from bot.policy import EvaluationKind, RemindEvaluations, SendDigest
 from storage import repo
 from storage.models import (
@@ -352,3 +353,90 @@ async def members_without_evaluation(
 
 def _chunks(items: list[int]) -> list[list[int]]:
     return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
+
+
+# --- 在宅 approvals about to end (every profile; managers mentioned) ------------------------
+
+
+def approval_key(member_id: int, until: date) -> str:
+    """Once per member and end date: a longer approval entered later is told again."""
+    return f"approval-expiring:{member_id}:{until.isoformat()}"
+
+
+async def warn_approvals(
+    session: AsyncSession,
+    actions: Sequence[SendDigest],
+    facilities: dict[int, Facility],
+    now: datetime,
+) -> list[str]:
+    """With the day's digest: one notice per member whose approval ends within the profile's
+    warning days, mentioning the facility's managers (they renew or end it)."""
+    if not actions:
+        return []
+    days = {a.facility_id: a.business_date for a in actions}
+    horizon = max(days.values()) + timedelta(
+        days=max(compliance.profile(facilities[f].profile).approval_warn_days for f in days)
+    )
+    members: dict[int, list[Member]] = defaultdict(list)
+    managers: dict[int, list[str]] = defaultdict(list)
+    for ids in _chunks(list(days)):
+        found = await session.scalars(
+            select(Member)
+            .where(
+                Member.facility_id.in_(ids),
+                Member.active.is_(True),
+                Member.approval_until.between(min(days.values()), horizon),
+            )
+            .order_by(Member.id)
+        )
+        for m in found:
+            members[m.facility_id].append(m)
+        staff = await session.scalars(
+            select(Staff)
+            .where(
+                Staff.facility_id.in_(ids),
+                Staff.role == StaffRole.MANAGER.value,
+                Staff.active.is_(True),
+                Staff.slack_user_id.is_not(None),
+            )
+            .order_by(Staff.id)
+        )
+        for s in staff:
+            managers[s.facility_id].append(str(s.slack_user_id))
+    rows = []
+    for fid, day in days.items():
+        facility = facilities[fid]
+        profile = compliance.profile(facility.profile)
+        for m in members[fid]:
+            facts = compliance.MemberFacts(
+                m.id, m.name, municipality=m.municipality, approval_from=m.approval_from,
+                approval_until=m.approval_until, approval_kind=m.approval_kind,
+            )  # fmt: skip
+            if compliance.approval_warning(profile, day, facts) is None or not m.approval_until:
+                continue
+            until = m.approval_until
+            note = texts.APPROVAL_NOT_RENEWABLE if m.approval_kind == "three_months" else ""
+            text = texts.APPROVAL_EXPIRING_NOTICE.format(
+                member=m.name,
+                until=f"{until.year}年{until.month}月{until.day}日",
+                days=(until - day).days,
+                note=note,
+            )
+            rows.append(
+                repo.outbox_row(
+                    key=approval_key(m.id, until),
+                    platform=STAFF_PLATFORM,
+                    recipient=facility.alert_channel or "",
+                    member_id=None,
+                    payload={
+                        "kind": "approval_expiring",
+                        "facility_id": fid,
+                        "member_ids": [m.id],
+                        "approval_until": until.isoformat(),
+                        "mentions": managers[fid],
+                        "text": text,
+                    },
+                    now=now,
+                )
+            )
+    return await _insert(session, rows)

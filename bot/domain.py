@@ -29,8 +29,23 @@ class DayMode(StrEnum):
 class ReportStatus(StrEnum):
     OPEN = "open"  # nothing reported yet
     STARTED = "started"
-    ENDED = "ended"
+    ENDING = "ending"  # an end time without the outputs yet: not 終了 (R2), shown as 終了報告の途中
+    ENDED = "ended"  # end time and outputs (R2: 終了時刻と成果内容)
     ABSENT = "absent"
+
+
+class DayKind(StrEnum):
+    """What a business date is for the check-in, from the plan and what was said so far."""
+
+    PLANNED = "planned"  # a 在宅 day as planned, or one the member or staff already settled
+    TSUSHO = "tsusho"  # a planned 通所 day: a member checking in is asked where they work
+    UNPLANNED = "unplanned"  # no 在宅 day planned: everything is recorded, staff classify it
+
+
+# daily_report.flags["day"]: how the day differs from the plan, until staff classify it.
+DAY_FLAG = "day"
+DAY_UNPLANNED = "unplanned"  # reported on a day with no 在宅 planned (counted as not 在宅)
+DAY_TSUSHO_AT_HOME = "tsusho_day_at_home"  # a planned 通所 day the member spent at home
 
 
 class Phase(StrEnum):
@@ -123,6 +138,8 @@ class SupportKind(StrEnum):
     ALERT_ACTION = "alert_action"
     STAFF_CONTACT = "staff_contact"
     EVALUATION = "evaluation"
+    EVIDENCE_NOT_KEPT = "evidence_not_kept"  # a photo came, consent did not cover keeping it
+    SIGN_OFF = "sign_off"  # a named staff member confirmed the day's 日報 (with advice)
 
 
 FieldValue = str | int | float | datetime | None
@@ -212,6 +229,27 @@ class ReportSnapshot:
         return replace(self, **{f.value: value})  # type: ignore[arg-type]
 
 
+def report_status(
+    current: ReportStatus | str,
+    *,
+    start_at: datetime | None,
+    end_at: datetime | None,
+    outputs: str | None,
+) -> ReportStatus:
+    """A 日報's status from its fields: the one rule the dialog, records and ticks share.
+
+    R2 (東大阪市): 「作業終了時における終了時間と成果内容の確認は必ず行い支援記録を作成すること」,
+    so a day is 終了 only with both; an end time alone is 終了報告の途中 (`ending`). Absence is
+    said, not derived: it stays until work is reported.
+    """
+    if end_at is not None:
+        return ReportStatus.ENDED if (outputs or "").strip() else ReportStatus.ENDING
+    if start_at is not None:
+        return ReportStatus.STARTED
+    was = ReportStatus(current)
+    return was if was in (ReportStatus.OPEN, ReportStatus.ABSENT) else ReportStatus.OPEN
+
+
 # --- what happened (events the service turns into rows) ------------------------------------
 
 
@@ -262,8 +300,38 @@ class EntryFlagged:
     reason: str
 
 
+@dataclass(frozen=True)
+class EntryFlagCleared:
+    """The member gave the concrete detail asked for: the entry is no longer flagged."""
+
+    field: ReportField
+
+
+@dataclass(frozen=True)
+class DayModeChosen:
+    """On a planned 通所 day the member said where they work today; the 日報 says so."""
+
+    mode: DayMode
+    at: datetime
+
+
+@dataclass(frozen=True)
+class UnplannedDayReported:
+    """Work reported on a day with no 在宅 planned: recorded as said, flagged for staff."""
+
+    at: datetime
+
+
 DialogEvent = (
-    FieldRecorded | CheckInCompleted | AbsenceNoticed | ConsultRequested | Concern | EntryFlagged
+    FieldRecorded
+    | CheckInCompleted
+    | AbsenceNoticed
+    | ConsultRequested
+    | Concern
+    | EntryFlagged
+    | EntryFlagCleared
+    | DayModeChosen
+    | UnplannedDayReported
 )
 
 
@@ -283,6 +351,7 @@ class Facts:
     business_hours: BusinessHours = field(default_factory=BusinessHours)
     crisis_contacts: tuple[CrisisContact, ...] = NATIONAL_CRISIS_CONTACTS
     tomorrow_mode: str | None = None  # the member's DayMode value tomorrow, for 「あした休みます」
+    day_kind: DayKind = DayKind.PLANNED  # planned 在宅, planned 通所 (ask), or unplanned
 
 
 @dataclass(frozen=True)
@@ -295,6 +364,7 @@ class DialogState:
     nudged: tuple[str, ...] = ()  # fields already nudged for a concrete detail
     skipped: tuple[str, ...] = ()  # optional questions the member skipped
     quick: bool = False  # a one-line report: optional questions are not asked
+    checked: bool = False  # this flow's start/end check is complete and recorded (支援記録)
     started: str | None = None  # ISO instant the flow began
     expires_at: str | None = None  # ISO instant after which the flow is dropped
 

@@ -14,10 +14,10 @@ from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import dialog, service, texts
-from bot.domain import InboundMessage, Reply
+from bot import consent, dialog, service, texts
+from bot.domain import InboundMessage, Reply, SupportKind
 from storage import repo
-from storage.models import Attachment, Facility, Member
+from storage.models import Attachment, Facility, Member, SupportRecord
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,14 @@ async def _linked(session: AsyncSession, msg: InboundMessage) -> _Linked | None:
 
 async def is_linked(session: AsyncSession, msg: InboundMessage) -> bool:
     return await _linked(session, msg) is not None
+
+
+async def wants_evidence(session: AsyncSession, msg: InboundMessage) -> bool:
+    """A linked member whose consent covers keeping evidence: only then is content fetched."""
+    linked = await _linked(session, msg)
+    return linked is not None and consent.EVIDENCE in await consent.current_covers(
+        session, linked.member.id
+    )
 
 
 async def _menu(session: AsyncSession, linked: _Linked) -> Reply:
@@ -107,6 +115,9 @@ async def save_evidence(
     if linked is None:
         await service.handle_message(session, replace(msg, text="", choice=None), now)
         return None
+    if consent.EVIDENCE not in await consent.current_covers(session, linked.member.id):
+        await _not_kept(session, msg, linked, now)
+        return None
     if evidence is None:
         await service.answer(session, msg, [Reply(problem)], now)
         return None
@@ -126,3 +137,27 @@ async def save_evidence(
     log.info("evidence kept", extra={"report_id": report.id, "attachment_id": attachment_id})
     await service.answer(session, msg, [Reply(texts.PHOTO_SAVED)], now)
     return attachment_id
+
+
+async def _not_kept(
+    session: AsyncSession, msg: InboundMessage, linked: _Linked, now: datetime
+) -> None:
+    """No consent to keep evidence (APPI; 日立市 (1) 「あらかじめ利用者の同意を得る手続き」): the
+    content is not kept, the member is told why, and a 支援記録 line says a photo came."""
+    await repo.insert_ignore(
+        session,
+        SupportRecord,
+        member_id=linked.member.id,
+        business_date=linked.day,
+        at=msg.sent_at,
+        kind=SupportKind.EVIDENCE_NOT_KEPT.value,
+        channel=msg.sender.platform.value,
+        content=texts.EVIDENCE_NOT_KEPT_NOTE,
+        key=f"evidence_not_kept:{msg.sender.platform.value}:{msg.event_id}",
+        entered_at=now,
+        entered_by=f"member:{linked.member.id}",
+        late=False,
+        flags={},
+    )
+    log.info("evidence not kept: no consent", extra={"member_id": linked.member.id})
+    await service.answer(session, msg, [Reply(texts.PHOTO_NOT_KEPT_NO_CONSENT)], now)

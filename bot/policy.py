@@ -5,6 +5,10 @@ due at `now`. Every action carries a unique key, so applying the same action twi
 tick, a second replica) is a no-op in the shell. `done` keys in the view let the policy leave
 out what already happened; the shell's unique keys are the final guard.
 
+A day's end ladder runs until the end report is complete (status `ended`: end time and
+outputs); 終了報告の途中 (`ending`) is chased like no end. `day_kind` says what a date is for
+the check-in (planned 在宅, planned 通所, or unplanned) from the plan and what was recorded.
+
 Catch-up rules: escalations (staff alerts) still happen when a tick comes late; a reminder is
 sent only while it is fresh (at most `stale_after` minutes late, a start reminder only before
 the planned end) and only if no later reminder of the same phase is due already.
@@ -27,11 +31,22 @@ from typing import Any
 
 import jpholiday
 
-from bot.domain import AlertLevel, DayMode, Phase, ReportStatus
+from bot.domain import (
+    DAY_TSUSHO_AT_HOME,
+    DAY_UNPLANNED,
+    AlertLevel,
+    DayKind,
+    DayMode,
+    Phase,
+    ReportStatus,
+)
 from bot.hours import BusinessHours
 
 THURSDAY = 3
 MONTHLY_REMINDER_DAY = 25
+# A member who answered a check-in question this recently is still answering: a reminder
+# then would interrupt them (「終了」 at 14:58, the outputs question at 15:00).
+ANSWERING_MINUTES = 10
 
 
 class Audience(StrEnum):
@@ -108,6 +123,10 @@ class MemberDay:
     start_at: datetime | None = None
     end_at: datetime | None = None
     from_exception: bool = False  # a dated schedule_exception, which beats holidays
+    # The 日報 says 在宅 (as planned, or as the member or staff said): the day is happening
+    # even where the plan had none, so its end check is reminded and escalated like any other.
+    recorded_zaitaku: bool = False
+    answering: bool = False  # the member is in the middle of a check-in: no nudge meanwhile
     closed: bool = False  # facility_closure on this date
     reachable: bool = True  # an active linked identity to remind
     # A crisis alert is open for the day: staff are reaching out, so no routine nudges
@@ -265,9 +284,43 @@ def works_today(day: MemberDay) -> bool:
     """A 在宅 day the bot checks in on: a dated exception overrides holidays and closures."""
     if day.mode is not DayMode.ZAITAKU:
         return False
-    if day.from_exception:
+    if day.from_exception or day.recorded_zaitaku:
         return True
     return not (day.closed or is_holiday(day.business_date))
+
+
+def day_kind(
+    plan: DayMode,
+    *,
+    from_exception: bool = False,
+    closed: bool = False,
+    holiday: bool = False,
+    day_flag: str | None = None,
+    settled: bool = False,
+) -> DayKind:
+    """What a date is for the check-in (issue #16 §2: the day recorded as it happened).
+
+    `settled`: the member already said where they work, or staff classified the day (a `mode`
+    revision exists), so nothing is asked or flagged again. A 在宅 or 通所 plan holds on
+    working days (a dated exception beats holidays and closures, as for reminders); any other
+    day with a report is unplanned until staff classify it.
+    """
+    if settled or day_flag == DAY_TSUSHO_AT_HOME:
+        return DayKind.PLANNED
+    if day_flag == DAY_UNPLANNED:
+        return DayKind.UNPLANNED
+    working = from_exception or not (closed or holiday)
+    if working and plan is DayMode.ZAITAKU:
+        return DayKind.PLANNED
+    if working and plan is DayMode.TSUSHO:
+        return DayKind.TSUSHO
+    return DayKind.UNPLANNED
+
+
+def opening_mode(kind: DayKind, plan: DayMode) -> DayMode:
+    """The mode a new 日報 opens with: the plan's, except that an unplanned day is not made a
+    在宅 (or 通所) day by the member's report; it stays 休み until staff classify it."""
+    return DayMode.OFF if kind is DayKind.UNPLANNED else plan
 
 
 # --- deciding ------------------------------------------------------------------------------
@@ -291,7 +344,8 @@ def member_actions(day: MemberDay, now: datetime) -> Iterable[Action]:
         return
     if day.status is ReportStatus.OPEN:
         yield from _start_ladder(day, now)
-    elif day.status is ReportStatus.STARTED:
+    elif day.status in (ReportStatus.STARTED, ReportStatus.ENDING):
+        # 終了報告の途中 is not 終了 (R2: end time and outputs): reminded and escalated alike.
         yield from _end_ladder(day, now)
 
 
@@ -343,7 +397,7 @@ def _reminders(
     until: datetime | None,
 ) -> Iterable[Action]:
     """The freshest due reminder only: a late tick never sends a burst of stale nudges."""
-    if not day.reachable or day.in_crisis:
+    if not day.reachable or day.in_crisis or day.answering:
         return
     due = [(step, at) for step, at in steps if at <= now]
     if not due:

@@ -17,16 +17,23 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import accounts, dialog, nlp, parsing, texts
+from bot import accounts, dialog, nlp, parsing, policy, provenance, texts
 from bot.alerting import raise_alert
 from bot.domain import (
+    DAY_FLAG,
+    DAY_TSUSHO_AT_HOME,
+    DAY_UNPLANNED,
     AbsenceNoticed,
     AlertLevel,
     CheckInCompleted,
     Concern,
     ConsultRequested,
+    DayKind,
+    DayMode,
+    DayModeChosen,
     DialogEvent,
     DialogState,
+    EntryFlagCleared,
     EntryFlagged,
     Facts,
     FieldRecorded,
@@ -36,6 +43,7 @@ from bot.domain import (
     ReportSnapshot,
     ReportStatus,
     SupportKind,
+    UnplannedDayReported,
     reply_to_json,
 )
 from bot.hours import BusinessHours, crisis_contacts_from_json
@@ -45,10 +53,13 @@ from storage.models import (
     Conversation,
     DailyReport,
     Facility,
+    FacilityClosure,
     Identity,
     InboxEvent,
     LinkCode,
     Member,
+    ReportRevision,
+    ScheduleException,
     SupportRecord,
 )
 
@@ -216,10 +227,11 @@ def business_date(facility: Facility, at: datetime) -> date:
 async def load_facts(
     session: AsyncSession, member: Member, facility: Facility, at: datetime
 ) -> tuple[Facts, DailyReport | None, str]:
-    """What the dialog needs to know, the day's 日報 (locked) if any, and the day's mode."""
+    """What the dialog needs to know, the day's 日報 (locked) if any, and the mode a 日報
+    opened now starts with."""
     day = business_date(facility, at)
     report, previous = await repo.report_and_previous(session, member.id, day)
-    mode, plan = await repo.day_plan(session, member, day)
+    kind, mode, plan = await day_standing(session, member, facility, day, report)
     offset = at.astimezone(ZoneInfo(facility.tz)).utcoffset() or timedelta(hours=9)
     facts = Facts(
         member_name=member.name,
@@ -233,8 +245,47 @@ async def load_facts(
         planned_end=plan.end if plan is not None else None,
         business_hours=BusinessHours.from_json(facility.business_hours),
         crisis_contacts=crisis_contacts_from_json(facility.crisis_contacts),
+        day_kind=kind,
     )
-    return facts, report, mode
+    return facts, report, mode.value
+
+
+async def day_standing(
+    session: AsyncSession,
+    member: Member,
+    facility: Facility,
+    day: date,
+    report: DailyReport | None,
+) -> tuple[DayKind, DayMode, Any]:
+    """What the date is for the check-in (`policy.day_kind`), the mode a new 日報 opens with,
+    and the day's plan (schedule or exception row, or None)."""
+    plan_value, plan = await repo.day_plan(session, member, day)
+    planned = DayMode(plan_value)
+    from_exception = isinstance(plan, ScheduleException)
+    closed = False
+    if planned is not DayMode.OFF and not from_exception:
+        closed = await _closed(session, facility.id, day)
+    flag = (report.flags or {}).get(DAY_FLAG) if report is not None else None
+    facts = dict(from_exception=from_exception, closed=closed, holiday=policy.is_holiday(day))
+    kind = policy.day_kind(planned, day_flag=flag, **facts)
+    if kind is not DayKind.PLANNED and report is not None and await _mode_settled(session, report):
+        kind = policy.day_kind(planned, day_flag=flag, settled=True, **facts)
+    return kind, policy.opening_mode(kind, planned), plan
+
+
+async def _closed(session: AsyncSession, facility_id: int, day: date) -> bool:
+    stmt = select(FacilityClosure.id).where(
+        FacilityClosure.facility_id == facility_id, FacilityClosure.date == day
+    )
+    return (await session.execute(stmt.limit(1))).first() is not None
+
+
+async def _mode_settled(session: AsyncSession, report: DailyReport) -> bool:
+    """The member said where they work, or staff classified the day (a `mode` revision)."""
+    stmt = select(ReportRevision.id).where(
+        ReportRevision.report_id == report.id, ReportRevision.field == MODE_FIELD
+    )
+    return (await session.execute(stmt.limit(1))).first() is not None
 
 
 async def _today_snapshot(session: AsyncSession, member: Member, at: datetime) -> ReportSnapshot:
@@ -330,8 +381,87 @@ async def apply_events(
         elif isinstance(event, EntryFlagged):
             report = report or await _open_report(session, member, day, now, mode)
             report.flags = {**(report.flags or {}), event.field.value: event.reason}
+        elif isinstance(event, EntryFlagCleared):
+            if report is not None and event.field.value in (report.flags or {}):
+                report.flags = {k: v for k, v in report.flags.items() if k != event.field.value}
+        elif isinstance(event, DayModeChosen):
+            report = report or await _open_report(session, member, day, now, mode)
+            await _mode_chosen(session, member, facility, report, event, now)
+        elif isinstance(event, UnplannedDayReported):
+            report = report or await _open_report(session, member, day, now, mode)
+            await _unplanned(session, member, facility, report, now)
     await session.flush()
     return report
+
+
+MODE_FIELD = "mode"  # report_revision.field for the day's mode (not a ReportField: not typed)
+
+
+async def _mode_chosen(
+    session: AsyncSession,
+    member: Member,
+    facility: Facility,
+    report: DailyReport,
+    event: DayModeChosen,
+    now: datetime,
+) -> None:
+    """The member said where they work today: the 日報's mode is their answer, kept as a
+    revision (so it is not asked again); a planned 通所 day at home is told to staff as a
+    notice, not an alarm."""
+    before = report.mode
+    report.mode = event.mode.value
+    session.add(
+        ReportRevision(
+            report_id=report.id,
+            field=MODE_FIELD,
+            before=before,
+            after=event.mode.value,
+            by_member_id=member.id,
+            source="member",
+            at=now,
+            late=provenance.is_late_for_day(
+                report.business_date, now, facility.late_entry_grace_hours, facility.tz
+            ),
+        )
+    )
+    flags = {k: v for k, v in (report.flags or {}).items() if k != DAY_FLAG}
+    if event.mode is DayMode.ZAITAKU and before != DayMode.ZAITAKU.value:
+        flags[DAY_FLAG] = DAY_TSUSHO_AT_HOME
+        await raise_alert(
+            session,
+            facility=facility,
+            member=member,
+            day=report.business_date,
+            kind=DAY_TSUSHO_AT_HOME,
+            level=AlertLevel.INFO,
+            detail=texts.TSUSHO_AT_HOME_DETAIL,
+            key=f"day:{DAY_TSUSHO_AT_HOME}:{member.id}:{report.business_date}",
+            now=now,
+        )
+    report.flags = flags
+    report.updated_at = now
+
+
+UNPLANNED_ALERT_KIND = "unplanned_day"
+
+
+async def _unplanned(
+    session: AsyncSession, member: Member, facility: Facility, report: DailyReport, now: datetime
+) -> None:
+    """Work on a day with no 在宅 planned: flagged until staff classify it (`nippo report
+    classify`), and staff hear of it once as a notice."""
+    report.flags = {**(report.flags or {}), DAY_FLAG: DAY_UNPLANNED}
+    await raise_alert(
+        session,
+        facility=facility,
+        member=member,
+        day=report.business_date,
+        kind=UNPLANNED_ALERT_KIND,
+        level=AlertLevel.INFO,
+        detail=texts.UNPLANNED_DAY_DETAIL,
+        key=f"day:{DAY_UNPLANNED}:{member.id}:{report.business_date}",
+        now=now,
+    )
 
 
 async def _mark_absent(
@@ -384,21 +514,33 @@ async def _absence_ahead(
     """「あしたは休みます」: that day's 日報 is opened as absent, today's is untouched."""
     assert event.day is not None
     report = await repo.report_for(session, member.id, event.day)
-    report = report or await _open_report(session, member, event.day, now)
+    report = report or await _open_report(session, member, event.day, now, facility=facility)
     await _mark_absent(session, member, facility, report, event, msg, now)
 
 
 async def _open_report(
-    session: AsyncSession, member: Member, day: date, now: datetime, mode: str | None = None
+    session: AsyncSession,
+    member: Member,
+    day: date,
+    now: datetime,
+    mode: str | None = None,
+    *,
+    facility: Facility | None = None,
 ) -> DailyReport:
+    """A new 日報, opened by the member's own message. `mode`: as `load_facts` decided; else
+    the day's plan, where an unplanned day stays 休み (never silently made a 在宅 day)."""
     if mode is None:
-        mode, _ = await repo.day_plan(session, member, day)
+        if facility is None:
+            facility = await session.get_one(Facility, member.facility_id)
+        _, opening, _ = await day_standing(session, member, facility, day, None)
+        mode = opening.value
     report = DailyReport(
         member_id=member.id,
         business_date=day,
-        mode=mode if mode != "off" else "zaitaku",
+        mode=mode,
         status=ReportStatus.OPEN.value,
         flags={},
+        entered_by=provenance.member_ref(member.id),
         created_at=now,
         updated_at=now,
     )

@@ -11,6 +11,7 @@ from bot.domain import Choice
 
 START = Choice("開始します", "start")
 END = Choice("終了します", "end")
+END_RESUME = Choice("終了報告のつづき", "end")  # an end time was given, the outputs not yet
 ABSENT = Choice("今日は休みます", "absent")
 CONSULT = Choice("相談したい", "consult")
 FIX = Choice("修正する", "fix")
@@ -47,12 +48,33 @@ FIELD_LABELS = {
     "outputs": "成果",
     "health_end": "体調(終了時)",
     "note": "ひとこと",
+    "mode": "在宅・通所",  # the day's mode: revisions when the member or staff settle it
+    "day": "利用の形",  # daily_report.flags["day"]: how the day differs from the plan
 }
 
 # --- greetings and prompts -----------------------------------------------------------------
 
 MORNING = "おはようございます、{name}さん。作業を始めるときに教えてください。"
 EVENING = "{name}さん、おつかれさまです。作業が終わったら教えてください。"
+EVENING_RESUME = (
+    "{name}さん、おつかれさまです。終了のご連絡ありがとうございます。"
+    "記録のために、今日できたこと・進んだことを「終了報告のつづき」から教えてください。"
+)
+# A planned 通所 day, and the member checks in from the chat: where do they work today?
+ASK_WHERE = "今日は通所(事業所に来る)の予定の日です。今日はどちらで作業しますか?"
+WHERE_CHOICES = (
+    Choice("きょうは在宅で作業します", "where:zaitaku"),
+    Choice("通所します(事業所に行きます)", "where:tsusho"),
+)
+RETRY_WHERE = "すみません、うまく読み取れませんでした。下のボタンから選んでください。"
+WHERE_HOME_ACK = "わかりました。今日は在宅での作業として記録します。職員にも伝えておきますね。"
+WHERE_TSUSHO_ACK = "わかりました。事業所でお待ちしています。気をつけてお越しください。"
+# Work reported on a day with no 在宅 planned: kept as said, never a fault; staff classify it.
+UNPLANNED_DAY_ACK = (
+    "今日は予定表では作業の予定がない日ですが、記録はこのまま残しますね。"
+    "念のため職員にも伝えておきます。"
+)
+END_RESUMED = "{time}の終了報告のつづきですね。"
 ASK_HEALTH = "今日の体調はいかがですか?"
 ASK_SLEEP = "昨夜は何時間くらい眠れましたか?"
 ASK_TEMPERATURE = "体温を教えてください(例: 36.5)。測っていなければ「スキップ」で大丈夫です。"
@@ -168,6 +190,15 @@ LINK_PAUSED = (
 
 STICKER = "スタンプありがとうございます。"
 PHOTO_SAVED = "写真(ファイル)を今日の記録に保存しました。ありがとうございます。"
+# A photo from a member whose consent does not cover keeping evidence (APPI, 日立市 (1)):
+# thanked, told plainly why it was not kept and how to change that; never a fault of theirs.
+PHOTO_NOT_KEPT_NO_CONSENT = (
+    "写真(ファイル)を送ってくださり、ありがとうございます。"
+    "写真を記録として保存することへの同意をまだいただいていないため、今回は保存していません。"
+    "送ってくださったことは記録しておきます。保存を希望されるときは、職員にお声がけください。"
+)
+# The 支援記録 line staff see instead of the photo.
+EVIDENCE_NOT_KEPT_NOTE = "写真(ファイル)が送られました。証拠保存の同意がないため保存していません。"
 UNSUPPORTED = "すみません、この種類のメッセージには対応していません。文字かボタンで教えてください。"
 STALE_BUTTON = "このボタンは前の日のものです。今日の記録は下のボタンからどうぞ。"
 
@@ -184,6 +215,8 @@ CONCERN_TITLES = {
     "missed_start": "開始の連絡がありません",
     "missed_end": "終了の連絡がありません",
     "absence": "お休みの連絡",
+    "unplanned_day": "予定にない日の報告",
+    "tsusho_day_at_home": "通所予定の日に在宅で作業",
 }
 WEEKDAY_NAMES = "月火水木金土日"
 WHEN_TODAY = "今日の{time}"
@@ -216,27 +249,72 @@ STAFF_LINK_PAUSED = (
 # --- records: the month's compliance view (managers read it; bot/compliance_report.py) ------
 
 MONTH_TITLE = "{year}年{month}月の記録の確認({profile})"
+MONTH_NOT_IN_FORCE = "{profile}の取扱いは{since}からのため、この月は{base}で確認しています。"
 MONTH_SHARE = "在宅利用者 {users}人 / 定員 {capacity}人(上限 {limit}人)"
 MONTH_MEMBER = (
-    "- {name}: 在宅 {zaitaku}日(連絡2回確認済み {confirmed}日)、通所 {tsusho}日、"
+    "- {name}: 在宅 {zaitaku}日(連絡2回確認済み {confirmed}日{late})、通所 {tsusho}日、"
     "利用 {used}日{limit}、週の評価 {weekly}/{weeks}週、月の評価 {monthly}"
 )
+MONTH_CONFIRMED_LATE = "、事後記録でそろった日 {days}日"
+MONTH_NOT_DONE = "未実施"
+MONTH_LATE_MARK = "(事後記録)"
+MONTH_SHEET_INCOMPLETE_MARK = "(記入もれあり)"
+MONTH_DAYS_EXCEPTION_MARK = "(原則の日数の例外あり)"
+MONTH_DAYS_EXCEPTION = "原則の日数の例外: {text}"
 MONTH_ALL_OK = "気になる点はありません。"
 MONTH_DEADLINES = "近づいている期限:"
 COMPLIANCE_FINDINGS = {
     "contacts_missing": "{day} 1日2回の連絡の記録がそろっていません",
+    "confirmed_late": (
+        "{day} 1日2回の連絡は事後記録を含めてそろっています(当日中の記録ではありません)"
+    ),
+    "start_check_missing": "{day} 作業開始時の確認(開始時間と作業内容)の支援記録がありません",
+    "end_check_missing": "{day} 作業終了時の確認(終了時間と成果)の支援記録がありません",
+    "unplanned_day": "{day} 予定にない日の報告です。在宅・通所のどちらの利用か、確認をお願いします",
+    "tsusho_day_at_home": "{day} 通所の予定の日を在宅で利用しています(計画にない変更です)",
+    "flagged_entry": "{day} 確認をおすすめする記録があります: {detail}",
+    "not_billable": "{day} 在宅支援の届出が受理される前の在宅利用です(報酬算定の対象外)",
+    "notice_unknown": "在宅支援の届出の受理日が登録されていません{detail}",
     "weekly_evaluation_missing": "{day}からの週の評価の記録がありません",
+    "weekly_evaluation_late": "{day}からの週の評価は事後記録です(当日中の記録ではありません)",
     "monthly_evaluation_missing": "今月の訪問・通所による評価(評価シート)がありません",
+    "monthly_evaluation_late": "{day}の月の評価は事後記録です(当日中の記録ではありません)",
+    "sheet_incomplete": "{day}の評価シートに記入のない項目があります: {detail}",
     "tsusho_week_missing": "{day}からの週に通所の日がありません",
-    "too_many_days": "利用日数が上限を超えています({detail}日)",
+    "too_many_days": "利用日数が原則の日数(その月の日数−8日)を超えています({detail}日)",
     "outside_approval": "{day} 在宅利用の承認期間の外です",
     "approval_unknown": "在宅利用の承認期間が登録されていません",
+    "approval_too_long": "在宅利用の承認期間が承認の種類の上限を超えています({detail})",
     "zaitaku_share": "在宅利用者が定員に対する上限を超えています({detail}人)",
     "weekly_evaluation_due": "{member}さん: 今週の評価がまだです({day}まで)",
     "monthly_evaluation_due": "{member}さん: 今月の訪問・通所による評価がまだです({day}まで)",
-    "approval_expiring": "{member}さん: 在宅利用の承認期間が{day}で終わります",
+    "approval_expiring": "{member}さん: 在宅利用の承認期間が{day}で終わります{detail}",
     "monthly_report_due": "{detail}分の在宅就労支援対象者リスト(様式在-1)の提出期限は{day}です",
 }
+APPROVAL_KINDS = {"year": "1年", "three_months": "3か月以内・更新不可"}
+APPROVAL_TOO_LONG_DETAIL = "{kind}の承認で {start}〜{until}"
+APPROVAL_NOT_RENEWABLE = "(3か月以内の承認は更新できません)"
+NOTICE_SUBMITTED = "({day}に提出済み)"
+# Field names of flagged 支援記録 entries (日報 and 評価シート fields have their own labels).
+RECORD_FIELD_LABELS = {"content": "支援記録の内容", "advice": "確認時の助言"}
+# Approval periods as staff enter them (nippo member set; 東大阪市 【認定期間】).
+APPROVAL_ORDER = "承認期間の終わり({until})が始まり({start})より前になっています。"
+APPROVAL_THREE_MONTHS_TOO_LONG = (
+    "3か月以内の承認は「就労継続支援B型 1回3か月以内」です(東大阪市 【認定期間】)。"
+    "{start}からなら{limit}までにしてください。"
+)
+APPROVAL_THREE_MONTHS_RENEWAL = (
+    "3か月以内の承認は「（更新不可。再度利用するためには3か月以上の期間が必要。）」です"
+    "(東大阪市 【認定期間】)。前の承認は{until}までなので、次は{after}より後から登録できます。"
+)
+APPROVAL_KIND_UNKNOWN = "--approval-kind は year か three_months です({kind}ではありません)。"
+NOTICE_ORDER = "届出の受理日({accepted})が提出日({submitted})より前になっています。"
+# The managers' push ahead of an approval's end (bot/digests.py; once per member and end).
+APPROVAL_EXPIRING_TITLE = "📅 在宅利用の承認期間"
+APPROVAL_EXPIRING_NOTICE = (
+    "{member}さんの在宅利用の承認期間は{until}までです(あと{days}日)。"
+    "更新の手続きや、その後の利用の予定をご確認ください。{note}"
+)
 
 # --- scheduler: reminders, escalations, digest (bot/ticks.py) --------------------------------
 
@@ -249,6 +327,20 @@ MISSED_START_CALL = (
     "予定の開始 {planned} から{minutes}分、連絡がありません。電話で確認してください。"
 )
 MISSED_END_DETAIL = "予定の終了 {planned} から{minutes}分、終了の連絡がありません。"
+MISSED_END_PARTIAL_DETAIL = (
+    "{ended} に終了の連絡はありましたが、予定の終了 {planned} から{minutes}分、"
+    "成果(できたこと)の報告がまだです。"
+)
+UNPLANNED_DAY_DETAIL = (
+    "在宅の予定がない日に作業の報告がありました。記録はそのまま残しています。"
+    "この日の扱い(在宅・通所・利用なし)を確認してください。"
+)
+TSUSHO_AT_HOME_DETAIL = (
+    "通所の予定の日ですが、本人から「今日は在宅で作業します」と連絡がありました。"
+)
+# `nippo report classify`: staff say what a flagged day was (bot/days.py).
+DAY_MODE_LABELS = {"zaitaku": "在宅", "tsusho": "通所", "off": "利用なし(休み)"}
+DAY_CLASSIFIED = "職員が「{mode}」の日と確認しました(理由: {reason})"
 RESOLVED_START = (
     "【連絡がありました】{member}さん({date}) {what}。開始の未連絡アラートを解決にしました。"
 )
@@ -266,6 +358,7 @@ DIGEST_NONE = "本日の在宅利用者はいません。"
 DIGEST_STATUS = {
     "open": "連絡なし",
     "started": "開始のみ(終了の連絡なし)",
+    "ending": "終了報告の途中(成果の報告なし)",
     "ended": "終了",
     "absent": "お休み",
 }
@@ -358,10 +451,17 @@ SLACK_STAFF_DM = (
     "アプリのホームタブでは今日の状況が見られます。"
 )
 
-STATUS_LABELS = {"open": "未報告", "started": "作業中", "ended": "終了", "absent": "休み"}
+STATUS_LABELS = {
+    "open": "未報告",
+    "started": "作業中",
+    "ending": "終了報告の途中",
+    "ended": "終了",
+    "absent": "休み",
+}
 LEVEL_LABELS = {"crisis": "至急", "urgent": "緊急", "warning": "注意", "info": "お知らせ"}
 BOARD_TITLE = "{date} 在宅の状況({facility})"
 BOARD_COUNT = "在宅 {total}名 / 作業中 {started} / 終了 {ended} / 休み {absent} / 未報告 {missing}"
+BOARD_COUNT_ENDING = " / 終了報告の途中 {ending}"  # shown when some day's end lacks its outputs
 BOARD_EMPTY = "この日に在宅予定の利用者はいません。"
 BOARD_MISSING = "⚠ 開始の連絡がありません({duration}経過)"
 BOARD_MISSING_PAST = "⚠ 報告がありません"
@@ -374,10 +474,25 @@ REPORT_TITLE = "{name}さん {date} の日報"
 REPORT_NONE = "この日の記録はまだありません。"
 REVISIONS_HEADER = "修正履歴"
 REVISION_LINE = "{time} {label}: {before} → {after}({source})"
-REVISION_SOURCES = {"member": "本人", "member_correction": "本人が修正", "staff_edit": "職員が修正"}
+REVISION_SOURCES = {
+    "member": "本人",
+    "member_correction": "本人が修正",
+    "staff_edit": "職員が修正",
+    "staff_contact": "職員が電話などで確認",
+    "sign_off": "職員が確認(サイン)",
+    "sign_off_voided": "修正により確認を取り消し",
+    "staff_classify": "職員が日の扱いを確認",
+}
 WEEK_TITLE = "{first}〜{last} の記録"
-WEEK_MARKS = {"ended": "○", "started": "△", "absent": "休", "open": "⚠", "off": "・"}
-WEEK_LEGEND = "○ 終了 / △ 開始のみ / 休 休み / ⚠ 報告なし / ・ 予定なし"
+WEEK_MARKS = {
+    "ended": "○",
+    "ending": "▲",
+    "started": "△",
+    "absent": "休",
+    "open": "⚠",
+    "off": "・",
+}
+WEEK_LEGEND = "○ 終了 / ▲ 終了報告の途中 / △ 開始のみ / 休 休み / ⚠ 報告なし / ・ 予定なし"
 
 ALERT_TAKE = "対応します"
 ALERT_DONE = "対応済み"
@@ -392,6 +507,13 @@ ALERT_ALREADY_TAKEN = "このアラートはすでに{name}さんが対応して
 ALERT_ALREADY_DONE = "このアラートはすでに対応済みです。"
 ALERT_NOT_YOURS = "このアラートは表示できません。"
 ALERT_LATEST = "最新の回答"
+# Urgent and crisis alerts carry the member's emergency contacts (staff-only channel).
+ALERT_EMERGENCY_CONTACTS = "緊急連絡先"
+ALERT_NO_EMERGENCY_CONTACTS = "緊急連絡先は登録されていません(nippo member emergency-contact add)。"
+# The facility shows details in Slack, but this member's consent does not cover it (APPI).
+ALERT_DETAILS_NEED_CONSENT = (
+    "この方はSlackでの詳細表示への同意が記録されていないため、回答の内容は表示していません。"
+)
 DELIVERY_FAILED_TITLE = "⚠ 利用者へのメッセージが届きませんでした"
 QUOTA_WARNING_TITLE = "⚠ LINE の送信数が上限に近づいています"
 RESOLVE_TITLE = "対応の記録"
@@ -413,7 +535,8 @@ SLACK_HELP_RECORDS = (
     "\n`/nippo log 利用者 電話|訪問|通所|メッセージ|ビデオ 内容` 支援記録を残す\n"
     "`/nippo eval 利用者 weekly|monthly` 評価の入力フォーム\n"
     "`/nippo month [YYYY-MM]` 月の記録の確認(管理者)\n"
-    "`/nippo export nippo|support-records|zaitaku-list|eval-sheet [YYYY-MM] [利用者] [csv|xlsx]`"
+    "`/nippo export nippo|support-records|revisions|zaitaku-list|eval-sheet"
+    " [YYYY-MM] [利用者] [csv|xlsx]`"
     " 書類の出力(管理者)"
 )
 SLACK_MANAGERS_ONLY = "すみません、この操作は管理者だけが使えます。"
@@ -427,7 +550,8 @@ SLACK_LOG_USAGE = (
 SLACK_LOGGED = "{name}さんの支援記録を残しました({method})。"
 SLACK_EVAL_USAGE = "`/nippo eval 利用者 weekly` または `monthly` の形で入力してください。"
 SLACK_EXPORT_USAGE = (
-    "`/nippo export nippo|support-records|zaitaku-list|eval-sheet [YYYY-MM] [利用者] [csv|xlsx]`"
+    "`/nippo export nippo|support-records|revisions|zaitaku-list|eval-sheet"
+    " [YYYY-MM] [利用者] [csv|xlsx]`"
     " の形で入力してください。"
 )
 SLACK_EXPORT_DONE = "{title}({month})を出力しました。"
@@ -474,3 +598,57 @@ OUTAGE_LINE_NOTICE = (
     "Slack が戻ると、まとめて届きます。"
 )
 REVISION_SIGN_OFF_LINE = "{time} 職員が確認(サイン)"
+
+# --- records as evidence: who entered what, and when (issue #16 §1) ------------------------
+
+LATE_MARK = "【事後記録】"
+WHO_MEMBER = "本人"
+WHO_BOT = "システム"
+# Why a staff text was flagged; read as 「{label}」は{reason}。
+FLAG_REASONS = {
+    "vague": "具体的な内容が読み取れない記録です",
+    "empty": "空欄です",
+    "same_as_previous": "前回と同じ文面です",
+    "same_as_previous_day": "前日と同じ文面です",
+    "unplanned": "予定にない日の報告で、在宅か通所か職員の確認待ちです",
+    "tsusho_day_at_home": "通所予定の日を在宅で過ごしました",
+}
+RECORD_FLAG_WARNING = (
+    "⚠ 「{label}」は{reason}。あとから読む人にも様子が伝わるよう、確認したことをひとつ"
+    "具体的に書いて、もう一度記録していただけますか(この記録は「要確認」の印つきで残ります)。"
+)
+CONTACT_TEXT_LABEL = "内容"
+STAFF_REQUIRED = (
+    "記録には、書いた職員の名前が残ります。--staff に Slack のユーザー ID を指定してください"
+    "(操作する人も nippo staff add で職員として登録し、自分を指定できます)。"
+)
+REASON_REQUIRED = "職員による修正には修正理由が必要です(例: 本人に電話で確認)。"
+REASON_OPTION_REQUIRED = "修正理由を --reason で書いてください(例: 本人に電話で確認)。"
+FUTURE_MOMENT = "まだ来ていない時刻({at})の記録はできません。時刻を確かめてください。"
+FUTURE_DAY = "まだ来ていない日({day})の記録はできません。日付を確かめてください。"
+SIGN_OFF_RECORD = "日報を確認(サイン)"
+SIGN_OFF_RECORD_ADVICE = "日報を確認(サイン) / 助言: {advice}"
+SIGN_OFF_VOIDED_REASON = "「{label}」が変わったため、確認をやり直す必要があります"
+REPORT_FROM_CONTACT_REASON = "{method}で本人に確認した内容"
+REPORT_EXISTS = (
+    "{day} の日報はすでにあります。内容を直すときは nippo report edit(Slack では「修正」)を"
+    "使ってください。"
+)
+REPORT_NEEDS_TIMES = "電話などで確認した開始時刻か終了時刻(--start / --end)を入れてください。"
+REPORT_NEEDS_AT = "過去の日の連絡は、その時刻を --at で指定してください(例: --at 15:10)。"
+REPORT_AT_OTHER_DAY = "連絡の時刻({at})が日報の日付({day})と違います。"
+REPORT_ENTERED = "記録 {time} {who}"
+REPORT_NEEDS_SIGN_OFF = (
+    "⚠ {time} の修正で確認(サイン)が取り消されました。もう一度確認をお願いします。"
+)
+REPORT_EDIT_REASON = "修正理由"
+REPORT_EDIT_REASON_HINT = "例: 本人に電話で確認、入力の誤り"
+REVISION_SIGN_OFF_VOIDED_LINE = "{time} 修正により確認(サイン)が取り消されました"
+REVISION_REASON = " 理由: {reason}"
+REVISION_ADVICE = " 助言: {reason}"
+DAY_RECORDS_HEADER = "この日の支援記録"
+DAY_RECORD_LINE = "{late}{time} {kind}({channel}) {who}: {content}"
+DAY_RECORD_ENTERED = "(記録 {entered})"
+CLI_SIGN_OFF_VOIDED = (
+    "この日報の確認(サイン)は取り消されました。内容を確かめて、もう一度 sign-off してください。"
+)

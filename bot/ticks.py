@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import dialog, escalation, policy, texts
 from bot.alerting import STAFF_PLATFORM, AlertRequest, raise_alerts
-from bot.digests import remind_evaluations, send_digests
+from bot.digests import remind_evaluations, send_digests, warn_approvals
 from bot.domain import (
     AlertLevel,
     DayMode,
@@ -52,6 +52,7 @@ from storage import repo
 from storage.db import Database
 from storage.models import (
     Alert,
+    Conversation,
     DailyReport,
     Facility,
     FacilityClosure,
@@ -85,6 +86,7 @@ class TickSummary:
     resolved: list[str] = field(default_factory=list)
     digests: list[str] = field(default_factory=list)
     evaluations: list[str] = field(default_factory=list)
+    approvals: list[str] = field(default_factory=list)  # 在宅 approvals ending soon
     renotified: list[str] = field(default_factory=list)
 
     @property
@@ -95,6 +97,7 @@ class TickSummary:
             + self.resolved
             + self.digests
             + self.evaluations
+            + self.approvals
             + self.renotified
         )
 
@@ -163,7 +166,7 @@ async def load_view(session: AsyncSession, now: datetime) -> TickView:
         zone = _zone(tz, now)
         fac_days, ladders = await _facility_days(session, zone)
         facilities.extend(fac_days)
-        members.extend(await _member_days(session, zone, ladders))
+        members.extend(await _member_days(session, zone, ladders, now))
         alerts.extend(await escalation.open_alerts(session, tz, zone.offset_minutes, ladders))
     return TickView(tuple(members), tuple(facilities), alerts=tuple(alerts))
 
@@ -190,14 +193,17 @@ async def _facility_days(
 
 
 async def _member_days(
-    session: AsyncSession, zone: _Zone, ladders: dict[int, Ladder]
+    session: AsyncSession, zone: _Zone, ladders: dict[int, Ladder], now: datetime
 ) -> list[MemberDay]:
     """Member-days where something can be due: the planned start has passed and the member
-    has not reported (start ladder), has started and the planned end has passed (end ladder),
-    or has an open missed-contact alert (to resolve). Nobody else is loaded."""
+    has not reported (start ladder), has started (or ended without outputs) and the planned
+    end has passed (end ladder), or has an open missed-contact alert (to resolve). Nobody else
+    is loaded. A day is 在宅 as its 日報 records it, else as planned: a planned 通所 day the
+    member spent at home gets its end check, a 在宅 day staff classified 通所 gets none."""
     day = zone.day
     has_exc = ScheduleException.id.is_not(None)
-    mode = case((has_exc, ScheduleException.mode), else_=Schedule.mode)
+    planned_mode = case((has_exc, ScheduleException.mode), else_=Schedule.mode)
+    mode = func.coalesce(DailyReport.mode, planned_mode)
     start = func.coalesce(
         case((has_exc, ScheduleException.start), else_=Schedule.start), Facility.default_start
     )
@@ -220,6 +226,12 @@ async def _member_days(
     closed = exists().where(
         FacilityClosure.facility_id == Member.facility_id, FacilityClosure.date == day
     )
+    answering = exists().where(
+        Conversation.member_id == Member.id,
+        Conversation.kind.in_((Phase.START.value, Phase.END.value)),
+        Conversation.updated_at > now - timedelta(minutes=policy.ANSWERING_MINUTES),
+    )
+    recorded_zaitaku = DailyReport.mode == DayMode.ZAITAKU.value
     conditions = [
         Member.active.is_(True),
         mode == DayMode.ZAITAKU.value,
@@ -228,7 +240,7 @@ async def _member_days(
             DailyReport.id.is_(None),
             DailyReport.status == ReportStatus.OPEN.value,
             and_(
-                DailyReport.status == ReportStatus.STARTED.value,
+                DailyReport.status.in_((ReportStatus.STARTED.value, ReportStatus.ENDING.value)),
                 end
                 <= _ahead(zone, max((-lad.end_reminder for lad in ladders.values()), default=0)),
             ),
@@ -237,7 +249,7 @@ async def _member_days(
     ]
     # Cheap pre-filters; the policy decides the same again from the flags.
     if policy.is_holiday(day):
-        conditions.append(or_(has_exc, open_alert))
+        conditions.append(or_(has_exc, open_alert, recorded_zaitaku))
     stmt = (
         select(
             Member.id,
@@ -251,6 +263,8 @@ async def _member_days(
             closed.label("closed"),
             reachable.label("reachable"),
             in_crisis.label("in_crisis"),
+            func.coalesce(recorded_zaitaku, False).label("recorded_zaitaku"),
+            answering.label("answering"),
         )
         .join(Facility, Facility.id == Member.facility_id)
         .outerjoin(
@@ -280,6 +294,8 @@ async def _member_days(
             start_at=r.start_at,
             end_at=r.end_at,
             from_exception=bool(r.from_exception),
+            recorded_zaitaku=bool(r.recorded_zaitaku),
+            answering=bool(r.answering),
             closed=bool(r.closed),
             reachable=bool(r.reachable),
             in_crisis=bool(r.in_crisis),
@@ -348,7 +364,7 @@ async def apply(
     reminders = [a for a in actions if isinstance(a, Remind)]
     summary.reminders = await _remind(session, reminders, members, days, now)
     escalations = [a for a in actions if isinstance(a, Escalate)]
-    summary.alerts = await _escalate(session, escalations, members, facilities, now)
+    summary.alerts = await _escalate(session, escalations, members, facilities, days, now)
     for a in actions:
         if isinstance(a, Resolve):
             member = members[a.member_id]
@@ -358,6 +374,7 @@ async def apply(
     summary.digests = await send_digests(session, digests, facilities, now)
     evals = [a for a in actions if isinstance(a, RemindEvaluations)]
     summary.evaluations = await remind_evaluations(session, evals, facilities, now)
+    summary.approvals = await warn_approvals(session, digests, facilities, now)
     renotifications = [a for a in actions if isinstance(a, Renotify)]
     summary.renotified = await escalation.renotify(session, renotifications, facilities, now)
 
@@ -381,7 +398,7 @@ async def _remind(
         member = members[a.member_id]
         day = days[a.member_id]
         report = ReportSnapshot(business_date=a.business_date, status=day.status)
-        reply = Reply(_reminder_text(a, member.name), dialog.menu_for(report))
+        reply = Reply(_reminder_text(a, member.name, day.status), dialog.menu_for(report))
         rows.append(
             repo.outbox_row(
                 key=a.key,
@@ -415,7 +432,9 @@ async def _remind(
     return sorted(new)
 
 
-def _reminder_text(a: Remind, name: str) -> str:
+def _reminder_text(a: Remind, name: str, status: ReportStatus) -> str:
+    if a.phase is Phase.END and status is ReportStatus.ENDING:
+        return texts.EVENING_RESUME.format(name=name)  # the end time came, the outputs not yet
     if a.phase is Phase.END:
         return texts.EVENING.format(name=name)
     return (texts.MORNING if a.step == 1 else texts.MORNING_AGAIN).format(name=name)
@@ -426,6 +445,7 @@ async def _escalate(
     actions: Sequence[Escalate],
     members: dict[int, Member],
     facilities: dict[int, Facility],
+    days: dict[int, MemberDay],
     now: datetime,
 ) -> list[str]:
     """Missed-contact alerts in bulk (a morning's missed starts arrive in one tick).
@@ -441,7 +461,14 @@ async def _escalate(
         facility = facilities[member.facility_id]
         planned = a.planned.strftime("%H:%M")
         minutes = _ladder_minutes(a, facility)
-        if a.kind is MissedKind.END:
+        day = days.get(a.member_id)
+        if a.kind is MissedKind.END and day is not None and day.end_at is not None:
+            ended = day.end_at.astimezone(ZoneInfo(facility.tz)).strftime("%H:%M")
+            detail = texts.MISSED_END_PARTIAL_DETAIL.format(
+                ended=ended, planned=planned, minutes=minutes
+            )
+            level = AlertLevel.WARNING
+        elif a.kind is MissedKind.END:
             detail = texts.MISSED_END_DETAIL.format(planned=planned, minutes=minutes)
             level = AlertLevel.WARNING
         elif a.audience is Audience.MANAGER:

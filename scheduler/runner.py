@@ -19,6 +19,8 @@ from bot.delivery import Flushed
 from bot.metrics import REGISTRY
 from bot.ports import Sender
 from bot.ticks import TickSummary
+from storage import audit_chain
+from storage.audit_chain import acting_as
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -95,23 +97,39 @@ class Runner:
         await asyncio.sleep(0)  # AsyncIOScheduler completes its shutdown on the loop
 
     async def tick(self) -> TickSummary | None:
-        """The inbox recovery passes, then the reminders and escalations. Each part runs on
-        its own: a failing pass (one platform's) never skips the others or the tick."""
+        """The inbox recovery passes, then the reminders and escalations, then the audit
+        rows a busy minute left unsealed. Each part runs on its own: a failing pass (one
+        platform's) never skips the others or the tick."""
         started = time.perf_counter()
         self._track()
         try:
-            # Events acknowledged by a process that died before handling them come first
-            # (an absence notice waiting there stops the day's reminders).
-            for platform, process in self.inbox_passes.items():
-                await self._recover(platform, process)
-            try:
-                return await ticks.tick(self.db, self.clock())
-            except Exception as exc:  # the next minute catches up; a crash must not stop the clock
-                log.error("tick failed", extra={"error_type": type(exc).__name__})
-                log.debug("tick failed", exc_info=exc)
-                return None
+            with acting_as("bot"):
+                return await self._tick_parts()
         finally:
             REGISTRY.observe("nippo_tick_duration_seconds", time.perf_counter() - started)
+
+    async def _tick_parts(self) -> TickSummary | None:
+        # Events acknowledged by a process that died before handling them come first
+        # (an absence notice waiting there stops the day's reminders).
+        for platform, process in self.inbox_passes.items():
+            await self._recover(platform, process)
+        summary = None
+        try:
+            summary = await ticks.tick(self.db, self.clock())
+        except Exception as exc:  # the next minute catches up; a crash must not stop the clock
+            log.error("tick failed", extra={"error_type": type(exc).__name__})
+            log.debug("tick failed", exc_info=exc)
+        await self._seal()
+        return summary
+
+    async def _seal(self) -> None:
+        """Seal audit rows committed while another transaction held the chain (PostgreSQL):
+        so no entry stays unsealed much longer than a minute."""
+        try:
+            await audit_chain.seal_pending(self.db)
+        except Exception as exc:  # retried next minute; the rows wait, unsealed, meanwhile
+            log.error("audit sealing failed", extra={"error_type": type(exc).__name__})
+            log.debug("audit sealing failed", exc_info=exc)
 
     async def _recover(self, platform: str, process: InboxPass) -> None:
         try:
@@ -131,7 +149,8 @@ class Runner:
             return None
         self._track()
         try:
-            return await delivery.flush(self.db, self.senders, self.clock())
+            with acting_as("bot"):
+                return await delivery.flush(self.db, self.senders, self.clock())
         except Exception:
             log.exception("delivery failed")
             return None

@@ -25,7 +25,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from storage import encrypted
+from storage import audit_chain, encrypted
+from storage.audit_chain import AuditedSession
 from storage.crypto import Keyring
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -126,14 +127,28 @@ class Database:
     `keyring`: the keys of the encrypted columns (storage/crypto.py); by default those in the
     environment (`NIPPO_DATA_KEY`, `NIPPO_DATA_KEYS_OLD`), read now: a malformed key fails
     here, at start. The keyring belongs to this handle's engines only.
+
+    Every write to a record table leaves an audit row (storage/audit_chain.py) naming the
+    transaction's actor: `transaction(actor=…)`, else `audit_chain.acting_as(…)` around it,
+    else `actor` here (`cli`, `bot`; default `system`).
     """
 
-    def __init__(self, url: str, *, echo: bool = False, keyring: Keyring | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        keyring: Keyring | None = None,
+        actor: str = audit_chain.DEFAULT_ACTOR,
+    ) -> None:
         self.url = async_url(url)
         self.keyring = Keyring.from_env() if keyring is None else keyring
+        self.actor = actor
         self.engine = create_engine(self.url, echo=echo)
         encrypted.attach(self.engine.dialect, self.keyring)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions = async_sessionmaker(
+            self.engine, expire_on_commit=False, sync_session_class=AuditedSession
+        )
         # SQLite has one writer and every transaction here begins IMMEDIATE. Queueing them in
         # the process (first come, first served) spares them SQLite's busy handler, which
         # sleeps and lets a busy writer win again and again (seen as ack latency spikes).
@@ -146,9 +161,11 @@ class Database:
         return self.engine.dialect.name
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One unit of work: commits on success, rolls back on error."""
+    async def transaction(self, actor: str | None = None) -> AsyncIterator[AsyncSession]:
+        """One unit of work: commits on success (sealing its audit rows), rolls back on
+        error."""
         async with self._sqlite_turn(), self.sessions() as session, session.begin():
+            session.info["actor"] = actor or audit_chain.current_actor() or self.actor
             yield session
 
     async def run_sync(self, work: Callable[[Connection], T]) -> T:

@@ -65,9 +65,12 @@ async def make_member(
     tasks: tuple[str, ...] = ("データ入力", "封入作業"),
     start: time = time(10, 0),
     end: time = time(15, 0),
+    consent: tuple[str, ...] = ("records", "evidence", "slack"),
 ) -> int:
+    """A member with a weekday 在宅 schedule who has given consent (同意書) to `consent`
+    (bot/consent.py; pass () for a member without one)."""
     async with db.transaction() as session:
-        from storage.models import Facility
+        from storage.models import Consent, Facility
 
         facility = await session.get_one(Facility, facility_id)
         m = await admin.add_member(
@@ -75,6 +78,11 @@ async def make_member(
         )
         spec = ScheduleSpec((0, 1, 2, 3, 4), DayMode.ZAITAKU, start, end)
         await admin.set_schedule(session, m, spec)
+        if consent:
+            session.add(
+                Consent(member_id=m.id, covers=list(consent), given_on=now.date().replace(day=1),
+                        entered_at=now, entered_by="test")
+            )  # fmt: skip
         return m.id
 
 

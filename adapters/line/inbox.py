@@ -309,11 +309,12 @@ async def _failed(
 async def _download(
     db: Database, inbound: LineInbound | None, content: ContentSource | None
 ) -> tuple[Evidence | None, str]:
-    """Fetch a member's photo or file now; strangers' content is never downloaded."""
+    """Fetch a member's photo or file now; strangers' content is never downloaded, nor a
+    member's whose consent does not cover keeping evidence (intake answers both)."""
     if inbound is None or inbound.kind is not Kind.EVIDENCE or not inbound.message_id:
         return None, texts.PHOTO_FAILED
     async with db.transaction() as session:
-        if not await intake.is_linked(session, inbound.msg):
+        if not await intake.wants_evidence(session, inbound.msg):
             return None, texts.PHOTO_FAILED
     if inbound.file_size is not None and inbound.file_size > MAX_CONTENT_BYTES:
         return None, texts.PHOTO_TOO_LARGE

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs
 from fastapi import FastAPI, Request, Response
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.internals import extract_user_id, parse_body
 from slack_sdk.signature import SignatureVerifier
 
 from adapters import json_body
@@ -22,6 +23,7 @@ from adapters.body import TooLarge, read_limited
 from adapters.slack import alerts, checkin, commands, home, recordkeeping
 from adapters.slack.deps import Deps, utc_now, web_client
 from adapters.slack.sender import SlackSender
+from storage.audit_chain import acting_as
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -84,8 +86,16 @@ def mount(app: FastAPI, bolt: AsyncApp, signing_secret: str, team_id: str | None
         if team_id and _team(body, content_type) not in (team_id, None):
             log.warning("Slack request refused: another workspace")
             return Response(status_code=403)
-        response: Response = await handler.handle(request)
+        # Bolt starts the listener as a task inside `handle`: it inherits the actor.
+        with acting_as(_actor(body, content_type)):
+            response: Response = await handler.handle(request)
         return response
+
+
+def _actor(body: bytes, content_type: str) -> str:
+    """Who the audit log names for a (well-formed) request's writes: its Slack user."""
+    user = extract_user_id(parse_body(body.decode("utf-8"), content_type))
+    return f"slack:{user}" if user else "bot"
 
 
 def _team(body: bytes, content_type: str) -> str | None:

@@ -9,14 +9,18 @@ button label); long boards are split into several messages.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import texts
-from bot.board import AlertItem, Board, BoardRow, ReportView, WeekRow
+from bot.board import AlertItem, Board, BoardRow, ReportView, Revision, WeekRow
+from bot.consent import OPERATIONAL_ALERT_KINDS
 from bot.domain import Reply, ReportSnapshot, ReportStatus
+from bot.emergency_contacts import EmergencyContact
+from bot.emergency_contacts import line as contact_line
 
 Block = dict[str, Any]
 
@@ -147,11 +151,16 @@ def split(groups: Sequence[Sequence[Block]], limit: int = MAX_MESSAGE_BLOCKS) ->
 # --- the status board ----------------------------------------------------------------------
 
 
-def board_messages(board: Board, *, full: bool = True) -> list[list[Block]]:
+def board_messages(
+    board: Board, *, full: bool = True, details: AbstractSet[int] | None = None
+) -> list[list[Block]]:
     """The day's board as one or more messages; every member appears exactly once.
-    Not `full` (minimal disclosure): who and in what state, no answers or notes."""
+    Not `full` (minimal disclosure): who and in what state, no answers or notes; `details`:
+    the members whose answers may show (their consent covers Slack), None for everyone."""
     groups: list[list[Block]] = [_board_head(board)]
-    groups.extend([member_section(r, board, full=full), divider()] for r in board.rows)
+    for r in board.rows:
+        shown = full and (details is None or r.member_id in details)
+        groups.append([member_section(r, board, full=shown), divider()])
     groups.extend(_alert_summary_groups(board.alerts, board.tz))
     messages = split(groups, MAX_MESSAGE_BLOCKS - 1)  # room for the "(2/3)" line
     if len(messages) > 1:
@@ -174,6 +183,8 @@ def _board_head(board: Board) -> list[Block]:
         absent=board.count(ReportStatus.ABSENT),
         missing=board.missing,
     )
+    if ending := board.count(ReportStatus.ENDING):
+        count += texts.BOARD_COUNT_ENDING.format(ending=ending)
     head = [section(f"*{title}*"), context(count)]
     if not board.rows:
         head.append(section(texts.BOARD_EMPTY))
@@ -251,21 +262,37 @@ def _alert_line(a: AlertItem, tz: str) -> str:
 
 
 def alert_blocks(
-    a: AlertItem, tz: str, latest: ReportSnapshot | None = None, *, full: bool = True
+    a: AlertItem,
+    tz: str,
+    latest: ReportSnapshot | None = None,
+    *,
+    full: bool = True,
+    withheld: bool = False,
+    contacts: Sequence[EmergencyContact] | None = None,
+    detail: bool | None = None,
 ) -> list[Block]:
-    """An alert message: who, what, since when, the latest answers, and the staff buttons."""
+    """An alert message: who, what, since when, the latest answers, and the staff buttons.
+
+    Not `full`: no answers, and no detail unless `detail` says so (Nippo's own sentence about
+    a missed contact); `withheld`: say it is for want of the member's consent. `contacts`
+    (urgent and crisis alerts): the member's emergency contacts while the alert is not
+    resolved, their notes only when `full` (a note may be about health)."""
     level = texts.LEVEL_LABELS.get(a.level, a.level)
     head = (
         f"{LEVEL_ICONS.get(a.level, '•')} *{alert_title(a)}* {escape(a.member_name)}さん  ({level})"
     )
-    if full and a.detail:
+    if (full if detail is None else detail) and a.detail:
         head += f"\n{user(a.detail, 1000)}"
     blocks = [section(head, [f"*{texts.ALERT_SINCE_LABEL}*\n{_when(a.opened_at, tz)}"])]
     if full and latest is not None:
         blocks.append(section(f"*{texts.ALERT_LATEST}*", _answer_fields(latest, tz)))
+    if withheld and not full:
+        blocks.append(context(texts.ALERT_DETAILS_NEED_CONSENT))
     if a.state == "resolved":
         blocks.append(context(_resolved_line(a, tz)))
         return blocks
+    if contacts is not None:
+        blocks.append(contacts_section(contacts, notes=full))
     if a.acked_by:
         blocks.append(
             context(texts.ALERT_TAKEN_BY.format(name=escape(a.acked_by), time=hm(a.acked_at, tz)))
@@ -276,6 +303,14 @@ def alert_blocks(
     buttons.append(button(texts.ALERT_DONE, ACTION_RESOLVE, str(a.alert_id)))
     blocks.append({"type": "actions", "block_id": f"alert:{a.alert_id}", "elements": buttons})
     return blocks
+
+
+def contacts_section(contacts: Sequence[EmergencyContact], *, notes: bool) -> Block:
+    """「緊急連絡先」 with one line per contact (escaped: staff typed them)."""
+    if not contacts:
+        return context(texts.ALERT_NO_EMERGENCY_CONTACTS)
+    lines = [f"• {escape(contact_line(c, note=notes))}" for c in contacts]
+    return section(clip(f"*{texts.ALERT_EMERGENCY_CONTACTS}*\n" + "\n".join(lines), 3000))
 
 
 LATE_REPORT = "late_report"  # bot.ticks: the member's own late report (or absence) closed it
@@ -299,12 +334,33 @@ def renotify_head(level: str, minutes: int, *, consult: bool) -> Block:
     return section(texts.RENOTIFY_HEAD.format(level=escape(label), duration=duration(minutes)))
 
 
-def digest_blocks(items: Sequence[AlertItem], tz: str, *, full: bool = True) -> list[Block]:
-    """Several alerts that came at once, as one message: each keeps its own buttons."""
+def digest_blocks(
+    items: Sequence[AlertItem],
+    tz: str,
+    *,
+    full: bool = True,
+    details: AbstractSet[int] | None = None,
+    withheld: AbstractSet[int] = frozenset(),
+    contacts: Mapping[int, Sequence[EmergencyContact]] | None = None,
+) -> list[Block]:
+    """Several alerts that came at once, as one message: each keeps its own buttons.
+    `details`: the members whose details may show (None: everyone, as `full` says);
+    `withheld`: members kept short for want of consent; `contacts`: by alert id."""
     blocks = [section(f"*{texts.ALERT_DIGEST_TITLE.format(count=len(items))}*")]
     for a in items:
+        shown = full if details is None else a.member_id in details
         blocks.append(divider())
-        blocks.extend(b for b in alert_blocks(a, tz, None, full=full))
+        blocks.extend(
+            alert_blocks(
+                a,
+                tz,
+                None,
+                full=shown,
+                withheld=a.member_id in withheld and a.kind not in OPERATIONAL_ALERT_KINDS,
+                contacts=(contacts or {}).get(a.alert_id),
+                detail=shown or a.kind in OPERATIONAL_ALERT_KINDS,
+            )
+        )
     return blocks[:MAX_MESSAGE_BLOCKS]
 
 
@@ -401,20 +457,34 @@ def report_blocks(view: ReportView) -> list[list[Block]]:
         groups[0].append(context("⚠ " + " / ".join(user(v, 200) for v in view.flags.values())))
     if view.revisions:
         groups.append([divider(), section(f"*{texts.REVISIONS_HEADER}*")])
-        lines = [
-            texts.REVISION_SIGN_OFF_LINE.format(time=_when(rev.at, view.tz))
-            if rev.source == "sign_off"  # who signed is in the footer; ids mean nothing here
-            else texts.REVISION_LINE.format(
-                time=_when(rev.at, view.tz),
-                label=labels.get(rev.field, rev.field),
-                before=_shown(rev.before, view.tz),
-                after=_shown(rev.after, view.tz),
-                source=texts.REVISION_SOURCES.get(rev.source, rev.source),
-            )
-            for rev in view.revisions
-        ]
+        lines = [_revision_line(rev, view.tz) for rev in view.revisions]
         groups.extend([context(chunk)] for chunk in _chunks(lines, 2900))
     return split(groups)
+
+
+def _revision_line(rev: Revision, tz: str) -> str:
+    """One change: 【事後記録】 first when late, then what changed, who, and why."""
+    if rev.source in ("sign_off", "sign_off_voided"):  # ids in before/after mean nothing here
+        template = (
+            texts.REVISION_SIGN_OFF_LINE
+            if rev.source == "sign_off"
+            else texts.REVISION_SIGN_OFF_VOIDED_LINE
+        )
+        line = template.format(time=_when(rev.at, tz))
+    else:
+        line = texts.REVISION_LINE.format(
+            time=_when(rev.at, tz),
+            label=texts.FIELD_LABELS.get(rev.field, rev.field),
+            before=_shown(rev.before, tz),
+            after=_shown(rev.after, tz),
+            source=texts.REVISION_SOURCES.get(rev.source, rev.source),
+        )
+    if rev.by_name:
+        line += f" {escape(rev.by_name)}"
+    if rev.reason:
+        template = texts.REVISION_ADVICE if rev.source == "sign_off" else texts.REVISION_REASON
+        line += template.format(reason=user(rev.reason, 300))
+    return f"{texts.LATE_MARK}{line}" if rev.late else line
 
 
 def _shown(value: str | None, tz: str) -> str:

@@ -24,7 +24,7 @@ from adapters.slack.answer import Answer, _say
 from adapters.slack.deps import Deps
 from adapters.slack.errors import slack_error
 from adapters.slack.views import parse_day
-from bot import accounts, admin, board, texts
+from bot import accounts, admin, board, consent, texts
 from bot.accounts import Account
 from bot.domain import StaffRole
 from storage.models import Facility, Member, Staff
@@ -159,7 +159,11 @@ class _Ctx:
             "slack.status", f"facility:{self.facility.id}", day=day.isoformat(), share=share
         )
         full = self.facility.disclosure != "minimal"  # APPI: what Slack may hold is a setting
-        return Answer(bk.board_messages(b, full=full), bk.board_fallback(b), share)
+        # ... and each member's consent (bot.consent): answers only for those who agreed
+        details = await consent.slack_detail_members(
+            self.session, self.facility, [r.member_id for r in b.rows]
+        )
+        return Answer(bk.board_messages(b, full=full, details=details), bk.board_fallback(b), share)
 
     async def _member(self, query: Sequence[str], verb: str) -> Member | Answer:
         if not query:

@@ -1,5 +1,6 @@
-"""Block Kit for the records surfaces: evaluation and correction modals, the report's buttons,
-the end-of-day digest with its sign-off button, and the month view split into messages."""
+"""Block Kit for the records surfaces: evaluation and correction modals, the report's footer
+(who entered it, the day's 支援記録 with 【事後記録】 marks, its sign-off and buttons), the
+end-of-day digest with its sign-off button, and the month view split into messages."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from adapters.slack.blocks import (
 )
 from bot import digests, records, texts
 from bot.domain import ReportField
+from bot.exports import CHANNEL_LABELS, KIND_LABELS
+from bot.provenance import local
 
 ACTION_REPORT_EDIT = "report_edit"
 ACTION_REPORT_SIGN = "report_sign_off"
@@ -102,29 +105,67 @@ def report_edit_modal(metadata: str) -> Block:
         _select("field", texts.REPORT_EDIT_FIELD, fields),
         _text_input("value", texts.REPORT_EDIT_VALUE, multiline=False, optional=True),
         context(texts.REPORT_EDIT_HINT),
+        _text_input("reason", texts.REPORT_EDIT_REASON, multiline=False, optional=False),
+        context(texts.REPORT_EDIT_REASON_HINT),
     ]
     return _modal(VIEW_REPORT_EDIT, texts.REPORT_EDIT_TITLE, blocks, metadata)
 
 
-def report_actions(
-    report_id: int, signed_by: str | None, signed_at: datetime | None, tz: str
-) -> list[Block]:
-    """The report view's footer: who signed it off and the 修正 / 確認(サイン) buttons."""
-    out: list[Block] = []
-    if signed_by and signed_at:
-        out.append(
-            context(texts.REPORT_SIGNED.format(name=escape(signed_by), time=hm(signed_at, tz)))
+def report_actions(history: records.ReportHistory, tz: str) -> list[Block]:
+    """The report view's footer: who entered the 日報 and when, the day's 支援記録, who signed
+    it off (or that a later change voided the sign-off) and the 修正 / 確認(サイン) buttons."""
+    late = texts.LATE_MARK if history.late else ""
+    entered = texts.REPORT_ENTERED.format(
+        time=local(history.created_at, tz), who=escape(history.entered_by_name)
+    )
+    out: list[Block] = [context(f"{late}{entered}"), *day_records_blocks(history.records, tz)]
+    if history.signed_off_by and history.signed_off_at:
+        signed = texts.REPORT_SIGNED.format(
+            name=escape(history.signed_off_by), time=hm(history.signed_off_at, tz)
         )
+        out.append(context(signed))
+    elif history.needs_sign_off:
+        out.append(
+            context(texts.REPORT_NEEDS_SIGN_OFF.format(time=hm(history.signoff_voided_at, tz)))
+        )
+    report_id = str(history.report_id)
     out.append(
         {
             "type": "actions",
             "elements": [
-                button(texts.REPORT_EDIT_BUTTON, ACTION_REPORT_EDIT, str(report_id)),
-                button(texts.REPORT_SIGN_OFF_BUTTON, ACTION_REPORT_SIGN, str(report_id), "primary"),
+                button(texts.REPORT_EDIT_BUTTON, ACTION_REPORT_EDIT, report_id),
+                button(texts.REPORT_SIGN_OFF_BUTTON, ACTION_REPORT_SIGN, report_id, "primary"),
             ],
         }
     )
     return out
+
+
+def day_records_blocks(found: Sequence[records.DayRecord], tz: str) -> list[Block]:
+    """The day's 支援記録, one line each, in at most three sections (never a flood)."""
+    if not found:
+        return []
+    lines = [f"*{texts.DAY_RECORDS_HEADER}*", *(day_record_line(r, tz) for r in found)]
+    return [section(c) for c in text_chunks(lines)[:3]]
+
+
+def day_record_line(r: records.DayRecord, tz: str) -> str:
+    """One 支援記録 row: a 事後記録 says so first and tells when it was entered."""
+    line = texts.DAY_RECORD_LINE.format(
+        late=texts.LATE_MARK if r.late else "",
+        time=hm(r.at, tz),
+        kind=KIND_LABELS.get(r.kind, r.kind),
+        channel=CHANNEL_LABELS.get(r.channel, r.channel),
+        who=escape(r.staff_name or r.entered_by_name),
+        content=user(r.content, 300),
+    )
+    if r.late:
+        line += texts.DAY_RECORD_ENTERED.format(
+            entered=f"{local(r.entered_at, tz)} {escape(r.entered_by_name)}"
+        )
+    if r.flags:
+        line += " ⚠ " + " / ".join(texts.FLAG_REASONS.get(v, v) for v in r.flags.values())
+    return line
 
 
 def digest_blocks(payload: dict[str, Any], tz: str, signed: str = "") -> list[list[Block]]:

@@ -24,6 +24,7 @@ from adapters.slack.errors import slack_error
 from bot import admin, board, compliance_report, exports, records, texts
 from bot.admin import AdminError
 from bot.domain import StaffRole
+from bot.record_lines import flag_warnings
 from storage.models import DailyReport, Facility, Member, OutboxMessage
 
 if TYPE_CHECKING:
@@ -48,14 +49,17 @@ async def log_contact(ctx: _Ctx, args: Sequence[str]) -> Answer:
     member = await ctx._member(words[:at], "log")
     if not isinstance(member, Member):
         return member
+    text = " ".join(words[at + 1 :])
     try:
-        await records.log_contact(
-            ctx.session, member.id, ctx.staff.id, words[at], " ".join(words[at + 1 :]), ctx.now
+        record = await records.log_contact(
+            ctx.session, member.id, ctx.staff.id, words[at], text, ctx.now, ctx.now
         )
     except AdminError as exc:
         return _say(_refuse(str(exc)))
     await ctx.audit("slack.log_contact", f"member:{member.id}", method=words[at])
-    return _say(texts.SLACK_LOGGED.format(name=bk.escape(member.name), method=words[at]))
+    done = texts.SLACK_LOGGED.format(name=bk.escape(member.name), method=words[at])
+    nudges = flag_warnings(record.flags, {"content": texts.CONTACT_TEXT_LABEL})
+    return _say("\n".join([done, *nudges]))
 
 
 async def evaluation_form(ctx: _Ctx, args: Sequence[str]) -> Answer:
@@ -129,11 +133,10 @@ async def export(ctx: _Ctx, args: Sequence[str]) -> Answer:
 
 async def report_footer(ctx: _Ctx, member: Member, day: date) -> list[bk.Block]:
     history = await records.report_history(ctx.session, member.id, day)
-    if history is None:
-        return []
-    return rb.report_actions(
-        history.report_id, history.signed_off_by, history.signed_off_at, ctx.facility.tz
-    )
+    if history is None:  # no 日報, yet staff may have logged a contact that day
+        found = await records.day_records(ctx.session, member.id, day)
+        return rb.day_records_blocks(found, ctx.facility.tz)
+    return rb.report_actions(history, ctx.facility.tz)
 
 
 async def upload(client: AsyncWebClient, user: str, file: tuple[str, bytes, str]) -> None:
@@ -225,10 +228,13 @@ async def on_edit_submit(deps: Deps, body: dict[str, Any], view: dict[str, Any])
         staff = await board.staff_by_slack(session, body["user"]["id"])
         if staff is None:
             return {"value": texts.SLACK_NOT_STAFF}
+        reason = _value(values, "reason")
+        if not reason:
+            return {"reason": texts.REASON_REQUIRED}
         try:
             await records.staff_edit(
                 session, int(meta["report_id"]), _value(values, "field"),
-                _value(values, "value"), staff.id, now,
+                _value(values, "value"), staff.id, now, reason=reason,
             )  # fmt: skip
         except AdminError:
             return {"value": texts.REPORT_EDIT_HINT}
@@ -262,7 +268,7 @@ async def on_report_sign(deps: Deps, client: AsyncWebClient, body: dict[str, Any
             text = texts.SLACK_NOT_STAFF
         else:
             try:
-                await records.sign_off(session, report_id, staff.id, now)
+                await records.sign_off(session, report_id, staff.id, now, channel="slack")
                 report = await session.get_one(DailyReport, report_id)
                 facility = await session.get_one(Facility, staff.facility_id)
                 text = texts.REPORT_SIGNED.format(

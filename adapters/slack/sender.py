@@ -215,10 +215,11 @@ class SlackSender:
             "quota_warning": texts.QUOTA_WARNING_TITLE,
             "alert_resolved": texts.ALERT_RESOLVED_TITLE,
             "evaluation_due": texts.EVALUATION_DUE_TITLE,
+            "approval_expiring": texts.APPROVAL_EXPIRING_TITLE,
             "outage_summary": texts.OUTAGE_SUMMARY_TITLE,
         }.get(str(kind), "")
         blocks = bk.notice_blocks(title, text)
-        if kind == "outage_summary":  # the facility's managers, by Slack user id only
+        if kind in ("outage_summary", "approval_expiring"):  # managers, by Slack user id only
             blocks = [*bk.mention_section([str(u) for u in payload.get("mentions") or []]), *blocks]
         return channel, bk.clip(f"{title} {bk.escape(text)}".strip(), 3000), blocks, []
 

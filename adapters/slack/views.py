@@ -9,7 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.slack import blocks as bk
-from bot import board, records, texts
+from bot import board, consent, records, texts
+from bot.emergency_contacts import EmergencyContact, contacts_of
 from bot.service import business_date
 from storage import repo
 from storage.models import Alert, Facility, Member
@@ -39,17 +40,41 @@ async def alert_message(
     return await single_alert(session, item, alert)
 
 
+# Alerts that carry the member's emergency contacts. They go to the staff-only alert channel
+# whatever the disclosure (who to call is what staff need to act in an emergency, R3 and
+# 日立市 (4)); a contact's note follows the disclosure, since it may say something about health.
+CONTACT_LEVELS = frozenset({"urgent", "crisis"})
+
+
+def _contacts(level: str, member: Member) -> list[EmergencyContact] | None:
+    return contacts_of(member) if level in CONTACT_LEVELS else None
+
+
 async def single_alert(
     session: AsyncSession, item: board.AlertItem, alert: Alert
 ) -> tuple[str, list[bk.Block], Alert]:
-    """One alert alone, with the member's latest answers (unless disclosure is minimal)."""
+    """One alert alone, with the member's latest answers when the facility's disclosure and
+    the member's consent both allow details in Slack."""
     member = await session.get_one(Member, item.member_id)
     facility = await session.get_one(Facility, member.facility_id)
-    day = business_date(facility, item.opened_at)
-    report = await repo.report_for(session, member.id, day)
-    latest = repo.snapshot(report, day) if report is not None else None
-    full = facility.disclosure != "minimal"
-    return bk.alert_fallback(item), bk.alert_blocks(item, facility.tz, latest, full=full), alert
+    covers = await consent.current_covers(session, member.id)
+    full = consent.slack_details(facility.disclosure, covers)
+    operational = item.kind in consent.OPERATIONAL_ALERT_KINDS  # no answers to withhold
+    latest = None
+    if full:
+        day = business_date(facility, item.opened_at)
+        report = await repo.report_for(session, member.id, day)
+        latest = repo.snapshot(report, day) if report is not None else None
+    blocks = bk.alert_blocks(
+        item,
+        facility.tz,
+        latest,
+        full=full,
+        withheld=facility.disclosure != "minimal" and not full and not operational,
+        contacts=_contacts(item.level, member),
+        detail=consent.alert_detail(item.kind, facility.disclosure, covers),
+    )
+    return bk.alert_fallback(item), blocks, alert
 
 
 def parse_day(word: str) -> date | None:
@@ -63,9 +88,19 @@ async def digest_message(session: AsyncSession, alert_ids: list[int]) -> tuple[s
     items = [i for i in [await board.alert_item(session, a) for a in alert_ids] if i is not None]
     member = await session.get_one(Member, items[0].member_id)
     facility = await session.get_one(Facility, member.facility_id)
-    full = facility.disclosure != "minimal"
+    member_ids = {i.member_id for i in items}
+    details = await consent.slack_detail_members(session, facility, member_ids)
+    withheld = set() if facility.disclosure == "minimal" else member_ids - details
+    contacts: dict[int, list[EmergencyContact]] = {}
+    for i in items:
+        found = _contacts(i.level, await session.get_one(Member, i.member_id))
+        if found is not None:
+            contacts[i.alert_id] = found
     text = texts.ALERT_DIGEST_TITLE.format(count=len(items))
-    return text, bk.digest_blocks(items, facility.tz, full=full)
+    blocks = bk.digest_blocks(
+        items, facility.tz, details=details, withheld=withheld, contacts=contacts
+    )
+    return text, blocks
 
 
 async def alert_mentions(session: AsyncSession, alert_id: int) -> list[bk.Block]:

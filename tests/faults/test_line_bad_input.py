@@ -87,6 +87,7 @@ async def test_forged_signatures_and_headers_change_nothing(line: Line, t0: date
     before["inbox_event"] += 1
     before["outbox_message"] += 1
     before["identity"] += 1  # the one genuine request: a stranger's first message
+    before["audit_log"] += 2  # and its writes: the identity stored, then last seen
     assert await all_counts(line.db) == before
 
 

@@ -78,18 +78,18 @@ async def _day(
         )
         s.add(report)
         await s.flush()
-        for kind, ok in (("start_check", start), ("end_check", end)):
-            if ok and mode == "zaitaku":
+        for kind, ok, sent in (("start_check", start, at), ("end_check", end, report.end_at)):
+            if ok and mode == "zaitaku" and sent is not None:
                 s.add(
                     SupportRecord(
                         member_id=member_id,
                         business_date=day,
-                        at=at,
+                        at=sent,  # when the member's message came
                         kind=kind,
                         channel="line",
                         content=f"{kind} {day}",
                         key=f"check:{kind}:{report.id}",
-                        entered_at=at,
+                        entered_at=sent,
                         entered_by=f"member:{member_id}",
                     )
                 )
@@ -97,8 +97,9 @@ async def _day(
 
 async def _contact(db: Database, member_id: int, staff_id: int, method: str, day: date) -> None:
     async with db.transaction() as s:
+        at = jst(str(day), "13:00")
         await records.log_contact(
-            s, member_id, staff_id, method, "作業の進み具合と体調を確認", jst(str(day), "13:00")
+            s, member_id, staff_id, method, "作業の進み具合と体調を確認", at, at
         )
 
 
@@ -114,9 +115,23 @@ async def _eval(
             method=method,
             now=jst(str(day), "16:00"),
             staff_id=staff_id,
-            goal="毎日4時間の作業を続ける",
-            achievement="概ね達成",
+            **sheet(kind, day),
         )
+
+
+def sheet(kind: str, day: date) -> dict[str, str]:
+    """A complete 評価シート (東大阪市 カ), its period fields written for the day (a copy of
+    the previous one would be flagged)."""
+    md = f"{day.month}/{day.day}"
+    return {
+        "goal": "毎日4時間の作業を続ける",
+        "activities": f"{md}までデータ入力と封入作業",
+        "achievement": "概ね達成" if kind == "monthly" else f"{md}までの目標はおおむね達成",
+        "issues": "午後に集中が切れやすい",
+        "plan": "午後の休憩を1回増やす",
+        "health_notes": "睡眠時間に気をつける",
+        "continuation": "在宅での継続が妥当",
+    }
 
 
 async def _member(

@@ -42,7 +42,8 @@ def test_records_from_the_command_line(cli_env: Path) -> None:
     assert "2026-07-02 電話" in out
     assert "counts as the monthly evaluation" in run(
         "eval", "add", "青木", "--kind", "weekly", "--date", "2026-07-03", "--method", "通所",
-        "--staff", "U1", "--goal", "毎日4時間の作業", "--achievement", "概ね達成",
+        "--staff", "U1", "--goal", "毎日4時間の作業", "--activities", "データ入力を毎日4時間",
+        "--achievement", "概ね達成", "--issues", "午後の集中", "--plan", "休憩を1回増やす",
         "--health-notes", "午後に疲れやすい", "--continuation", "継続が妥当",
     )  # fmt: skip
 
@@ -69,10 +70,14 @@ def test_records_from_the_command_line(cli_env: Path) -> None:
 def test_records_mistakes_are_explained(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     run("facility", "init", "--name", "ひまわり")
     run("member", "add", "--name", "青木 葵")
-    assert "unknown method" in fails("log", "青木", "--method", "手紙", "--text", "x")
-    assert "on site" in fails(
-        "eval", "add", "青木", "--kind", "monthly", "--date", "2026-07-03", "--method", "電話"
+    run("staff", "add", "--name", "鈴木", "--slack-user", "U1", "--role", "staff")
+    assert "unknown method" in fails(
+        "log", "青木", "--method", "手紙", "--text", "x", "--staff", "U1"
     )
+    assert "on site" in fails(
+        "eval", "add", "青木", "--kind", "monthly", "--date", "2026-07-03", "--method", "電話",
+        "--staff", "U1",
+    )  # fmt: skip
     assert "unknown export" in fails("export", "diary", "--month", "2026-07")
     assert "YYYY-MM" in fails("export", "nippo", "--month", "July")
     assert "no active staff" in fails("member", "assign", "青木", "--staff", "U404")

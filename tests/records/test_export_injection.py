@@ -66,7 +66,8 @@ async def _setup(db: Database) -> tuple[int, int]:
     await _chat_day(chat, "2026-07-01", DAY1)
     await _chat_day(chat, "2026-07-02", DAY2)
     async with db.transaction() as s:
-        await records.log_contact(s, mid, staff_id, "電話", HYPERLINK, jst("2026-07-01", "13:00"))
+        at = jst("2026-07-01", "13:00")
+        await records.log_contact(s, mid, staff_id, "電話", HYPERLINK, at, at)
         await records.record_evaluation(
             s, mid, kind="monthly", day=date(2026, 7, 3), method="通所",
             now=jst("2026-07-03", "16:00"), staff_id=staff_id,

@@ -19,6 +19,7 @@ from storage.models import DailyReport, Facility, ReportRevision
 from tests.support import Chat, jst, make_facility, make_member
 
 DAY = "2026-07-01"
+WHY = "本人に電話で確認"
 
 
 async def _setup(db: Database, t0: datetime) -> tuple[int, int, Chat, int]:
@@ -53,14 +54,20 @@ def _current_is_last_revision(history: records.ReportHistory) -> None:
 async def test_staff_edits_and_sign_off_are_kept(db: Database, t0: datetime) -> None:
     mid, sid, chat, rid = await _setup(db, t0)
     async with db.transaction() as s:
-        assert await records.staff_edit(s, rid, "start_at", "09:55", sid, jst(DAY, "16:00"))
-        assert await records.staff_edit(s, rid, "planned_work", "封入作業", sid, jst(DAY, "16:01"))
+        assert await records.staff_edit(
+            s, rid, "start_at", "09:55", sid, jst(DAY, "16:00"), reason=WHY
+        )
+        assert await records.staff_edit(
+            s, rid, "planned_work", "封入作業", sid, jst(DAY, "16:01"), reason=WHY
+        )
         # the same value again is no change and leaves no revision
         assert not await records.staff_edit(
-            s, rid, "planned_work", "封入作業", sid, jst(DAY, "16:02")
+            s, rid, "planned_work", "封入作業", sid, jst(DAY, "16:02"), reason=WHY
         )
+    # the member's end report comes before the sign-off (a later one would void it)
+    await chat.say("u1", "終了 封入150枚 体調3", jst(DAY, "17:20"))
+    async with db.transaction() as s:
         await records.sign_off(s, rid, sid, jst(DAY, "17:30"))
-    await chat.say("u1", "終了 封入150枚 体調3", jst(DAY, "17:40"))
 
     async with db.transaction() as s:
         h = await records.report_history(s, mid, jst(DAY, "12:00").date())
@@ -84,11 +91,11 @@ async def test_staff_values_are_checked(db: Database, t0: datetime) -> None:
     _, sid, _, rid = await _setup(db, t0)
     async with db.transaction() as s:
         with pytest.raises(RecordsError, match="health_start"):
-            await records.staff_edit(s, rid, "health_start", "7", sid, t0)
+            await records.staff_edit(s, rid, "health_start", "7", sid, t0, reason=WHY)
         with pytest.raises(RecordsError, match="unknown field"):
-            await records.staff_edit(s, rid, "mood", "good", sid, t0)
+            await records.staff_edit(s, rid, "mood", "good", sid, t0, reason=WHY)
         with pytest.raises(RecordsError, match="staff"):
-            await records.staff_edit(s, rid, "note", "x", sid + 99, t0)
+            await records.staff_edit(s, rid, "note", "x", sid + 99, t0, reason=WHY)
 
 
 async def test_concurrent_member_and_staff_edits_both_survive(db: Database, t0: datetime) -> None:
@@ -99,9 +106,11 @@ async def test_concurrent_member_and_staff_edits_both_survive(db: Database, t0: 
 
     async with db.transaction() as staff_session:
         await records.staff_edit(
-            staff_session, rid, "outputs", "入力100件(職員確認)", sid, staff_at
+            staff_session, rid, "outputs", "入力100件(職員確認)", sid, staff_at, reason=WHY
         )
-        await records.staff_edit(staff_session, rid, "note", "午後は休憩多め", sid, staff_at)
+        await records.staff_edit(
+            staff_session, rid, "note", "午後は休憩多め", sid, staff_at, reason=WHY
+        )
         member = asyncio.create_task(chat.say("u1", "終了 入力130件 体調3", member_at))
         for _ in range(20):  # the member's write waits for the staff transaction
             await asyncio.sleep(0.01)
@@ -137,8 +146,8 @@ async def test_interleaved_edits_form_one_unbroken_chain(db: Database, t0: datet
         minute += 2
         at = jst(DAY, f"16:{minute:02d}")
         async with db.transaction() as s:
-            await records.staff_edit(s, rid, "outputs", f"入力{110 + i}件", sid, at)
-            await records.staff_edit(s, rid, "sleep_hours", str(5 + i), sid, at)
+            await records.staff_edit(s, rid, "outputs", f"入力{110 + i}件", sid, at, reason=WHY)
+            await records.staff_edit(s, rid, "sleep_hours", str(5 + i), sid, at, reason=WHY)
         await chat.say("u1", "修正", at)
         await chat.tap("u1", "fix:sleep_hours", at)
         await chat.say("u1", f"{7 + i}時間半", at)
@@ -171,7 +180,9 @@ async def test_staff_edit_waits_for_a_member_message_in_flight(db: Database, t0:
 
     async def staff_edit() -> None:
         async with db.transaction() as s:
-            await records.staff_edit(s, rid, "outputs", "入力131件", sid, jst(DAY, "15:01"))
+            await records.staff_edit(
+                s, rid, "outputs", "入力131件", sid, jst(DAY, "15:01"), reason=WHY
+            )
 
     async with db.transaction() as member_session:
         await service.receive(member_session, msg, msg.sent_at)

@@ -36,10 +36,8 @@ async def test_mention_order_and_facility_boundaries(db: Database, t0: datetime)
         with pytest.raises(RecordsError, match="someone else"):
             await records.assign_staff(s, member, boss, boss)
         with pytest.raises(RecordsError, match="at this facility"):
-            await records.log_contact(
-                s, mid, outsider.id, "電話", "確認", jst("2026-07-01", "10:00")
-            )
-        record = await records.log_contact(
-            s, mid, boss.id, "ビデオ", "確認", jst("2026-07-01", "23:30")
-        )
+            at = jst("2026-07-01", "10:00")
+            await records.log_contact(s, mid, outsider.id, "電話", "確認", at, at)
+        at = jst("2026-07-01", "23:30")
+        record = await records.log_contact(s, mid, boss.id, "ビデオ", "確認", at, at)
         assert (record.channel, record.business_date.isoformat()) == ("video", "2026-07-01")

@@ -150,9 +150,10 @@ async def test_report_edit_and_sign_off_buttons_keep_revisions(rig: Rig) -> None
         submit(STAFF1, view, {**picked("field", "health_start"), **text_in("value", "9")})
     )
     assert resp.json()["response_action"] == "errors"
-    resp = await rig.interact(
-        submit(STAFF1, view, {**picked("field", "health_start"), **text_in("value", "2")})
-    )
+    edit = {**picked("field", "health_start"), **text_in("value", "2")}
+    resp = await rig.interact(submit(STAFF1, view, edit))
+    assert "reason" in resp.json()["errors"]  # a staff correction needs its 修正理由
+    resp = await rig.interact(submit(STAFF1, view, {**edit, **text_in("reason", "本人に確認")}))
     assert resp.text == ""
     rig.clock.at = jst(DAY, "16:30")
     await rig.interact(press(STAFF2, "report_sign_off", report_id, "", channel="C_STAFF"))

@@ -25,6 +25,7 @@ from bot.domain import (
     ReportSnapshot,
     ReportStatus,
     StepResult,
+    report_status,
 )
 
 DAY = date(2026, 7, 1)
@@ -74,10 +75,10 @@ class Conversation:
         for e in result.events:
             if isinstance(e, FieldRecorded):
                 report = report.with_value(e.field, e.value)
-            if isinstance(e, CheckInCompleted):
-                status = ReportStatus.STARTED if e.phase is Phase.START else ReportStatus.ENDED
-                report = replace(report, status=status)
-        self.facts = replace(self.facts, report=report)
+        status = report_status(
+            report.status, start_at=report.start_at, end_at=report.end_at, outputs=report.outputs
+        )
+        self.facts = replace(self.facts, report=replace(report, status=status))
         return result
 
 
@@ -174,10 +175,12 @@ def test_end_flow_prefills_work_from_the_plan_and_asks_a_note() -> None:
     assert r.replies[-1].text == texts.ASK_WORK_DONE
     assert r.replies[-1].choices[0].value == "same_as_plan"
     c.send("15:00", choice="same_as_plan")
-    c.send("15:01", "入力120件")
+    # The end check is complete with its outputs (R2) and recorded then, once.
+    r = c.send("15:01", "入力120件")
+    assert of(CheckInCompleted, r) == [CheckInCompleted(Phase.END, at("15:01"))]
     c.send("15:01", choice="health:3")
     r = c.send("15:02", choice="none")
-    assert of(CheckInCompleted, r) == [CheckInCompleted(Phase.END, at("15:02"))]
+    assert of(CheckInCompleted, r) == []
     rep = c.facts.report
     assert (rep.end_at, rep.work_done, rep.outputs, rep.health_end) == (
         at("15:00"),
@@ -199,7 +202,11 @@ def test_typed_none_is_no_note() -> None:
     for text in ("終了", "データ入力の続き", "入力80件", "3"):
         c.send("15:00", text)
     r = c.send("15:01", "なし")
-    assert of(CheckInCompleted, r) and c.facts.report.note is None
+    assert r.state.idle and c.facts.report.note is None
+    # The end check was recorded once, when the outputs completed it.
+    assert [e for e in c.events if isinstance(e, CheckInCompleted)] == [
+        CheckInCompleted(Phase.END, at("15:00"))
+    ]
 
 
 def test_one_line_end_needs_no_more_questions_when_planned() -> None:
