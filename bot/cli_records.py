@@ -131,7 +131,16 @@ def eval_add(
                 health_notes=health_notes,
                 continuation=continuation,
             )
-            monthly = " (counts as the monthly evaluation)" if e.counts_as_monthly else ""
+            blank = [f for f in records.SHEET_FIELDS if not (getattr(e, f) or "").strip()]
+            monthly = ""
+            if e.counts_as_monthly or e.kind == "monthly":
+                monthly = (
+                    " (counts as the monthly evaluation)"
+                    if not blank
+                    else " (incomplete 評価シート: does not count as the monthly evaluation yet: "
+                    + "、".join(texts.EVAL_SHEET_LABELS.get(f, f) for f in blank)
+                    + ")"
+                )
             typer.echo(
                 f"evaluation {e.id}: {m.name} {e.kind} {e.date} {e.method}{monthly}"
                 f"{late_mark(e.late)}"

@@ -254,7 +254,8 @@ def digest_payload(
         lines.append(texts.DIGEST_LINE.format(member=m["name"], status=status, times=shown))
         for f, reason in m["flags"].items():
             label = texts.FIELD_LABELS.get(f, f)
-            lines.append(texts.DIGEST_FLAG.format(label=label, reason=reason))
+            why = texts.FLAG_REASONS.get(reason, reason)
+            lines.append(texts.DIGEST_FLAG.format(label=label, reason=why))
     lines.extend(alert_lines(alerts, tz))
     lines.append(texts.DIGEST_SIGN_OFF)
     return {

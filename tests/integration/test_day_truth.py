@@ -18,7 +18,7 @@ from sqlalchemy import select
 from adapters.slack import blocks as bk
 from bot import admin, board, texts, ticks
 from bot.admin import ScheduleSpec
-from bot.digests import digest_members
+from bot.digests import digest_members, digest_payload
 from bot.domain import DayMode, ReportStatus
 from storage.db import Database
 from storage.models import (
@@ -294,3 +294,7 @@ async def test_a_one_line_tokuninashi_is_nudged_once_then_kept_and_flagged_for_s
     async with db.transaction() as s:
         members = await digest_members(s, [fid], date.fromisoformat(WEDNESDAY))
     assert [m["flags"] for m in members[fid]] == [{"outputs": "vague"}]
+    async with db.transaction() as s:
+        facility = await s.get_one(Facility, fid)
+    text = digest_payload(facility, date.fromisoformat(WEDNESDAY), members[fid])["text"]
+    assert "⚠ 成果: 具体的な内容が読み取れない記録です" in text  # the staff read words, not codes

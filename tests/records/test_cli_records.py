@@ -47,6 +47,13 @@ def test_records_from_the_command_line(cli_env: Path) -> None:
         "--health-notes", "午後に疲れやすい", "--continuation", "継続が妥当",
     )  # fmt: skip
 
+    half = run(
+        "eval", "add", "千葉", "--kind", "weekly", "--date", "2026-07-03", "--method", "通所",
+        "--staff", "U1", "--goal", "毎日3時間の作業", "--achievement", "概ね達成",
+    )  # fmt: skip
+    assert "counts as the monthly evaluation" not in half  # キ: only with the whole sheet
+    assert "incomplete 評価シート" in half and "改善方針" in half
+
     month = run("month", "--month", "2026-07")
     assert month.splitlines()[0] == "2026年7月の記録の確認(東大阪市)"
     assert "- 青木 葵: 在宅 0日" in month and "月の評価 7/3" in month
