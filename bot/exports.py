@@ -115,6 +115,7 @@ EVAL_HEADERS = (
     "利用者ID", "氏名", "受給者証番号", "実施日", "評価の種類", "実施方法", "評価者",
     "訓練目標", "取組内容", "達成度", "課題", "改善方針", "健康面・体調面の留意事項",
     "在宅就労継続の妥当性", "月の評価を兼ねる", "記入のない項目", "記録",
+    "記録日時", "記録者",
 )  # fmt: skip
 APPROVAL_KIND_LABELS = {"year": "1年", "three_months": "3か月以内(更新不可)"}
 OVER, NO_PERIOD = "あり", "承認期間の登録なし"
@@ -513,6 +514,8 @@ async def _eval_sheet(
         .all()
     )
     staff = await _staff_names(session, {e.staff_id for e in evaluations})
+    entrants = await _who_names(session, [e.entered_by for e in evaluations])
+    tz = ZoneInfo(facility.tz)
     rows: list[tuple[Cell, ...]] = []
     for e in evaluations:
         m = by_id[e.member_id]
@@ -545,6 +548,8 @@ async def _eval_sheet(
                 "はい" if monthly else "いいえ",
                 "、".join(texts.EVAL_SHEET_LABELS.get(f, f) for f in blank) or None,
                 LATE if e.late else None,
+                _local(e.created_at, tz),
+                entrants.get(e.entered_by, e.entered_by),
             )
         )
     return Table("評価シート", EVAL_HEADERS, rows)

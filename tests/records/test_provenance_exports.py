@@ -217,3 +217,24 @@ def test_nippo_export_revisions_from_the_command_line(
         "",
     )
     assert (cli_env / "revisions-2026-07-member2.csv").exists()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+async def test_the_evaluation_sheet_says_who_entered_it_and_when(
+    db: Database, t0: datetime, fmt: str
+) -> None:
+    """A 評価シート written up three days after the visit is a 事後記録, with its entry time."""
+    fid, mid = await _month(db, t0)
+    async with db.transaction() as s:
+        staff = await records.staff_by_slack_user(s, await s.get_one(Facility, fid), "U1")
+        await records.record_evaluation(
+            s, mid, kind="monthly", day=date(2026, 7, 3), method="訪問",
+            now=jst("2026-07-06", "18:30"), staff_id=staff.id, goal="毎日4時間の作業",
+            achievement="概ね達成",
+        )  # fmt: skip
+    (row,) = await _export(db, fid, "eval-sheet", fmt)
+    assert (row["記録日時"], row["記録者"], row["記録"]) == (
+        "2026-07-06 18:30",
+        "鈴木 一郎",
+        "事後記録",
+    )
