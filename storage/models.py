@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -65,6 +66,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+BIG_ID = BigInteger().with_variant(Integer(), "sqlite")  # SQLite: INTEGER PRIMARY KEY = rowid
 
 
 class Base(DeclarativeBase):
@@ -436,14 +440,16 @@ class OutboxMessage(Base):
 class AuditLog(Base):
     __tablename__ = "audit_log"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    # 64-bit: every write leaves an entry, and at national scale (DESIGN §9) 32 bits run out
+    # within the 5 years records are kept. SQLite's INTEGER is 64-bit already.
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
     at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String(64))  # e.g. staff:3, cli, system
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(200))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # The hash chain, filled when the row is sealed (storage.audit_chain): seq orders it.
-    seq: Mapped[int | None] = mapped_column(Integer, unique=True)
+    seq: Mapped[int | None] = mapped_column(BIG_ID, unique=True)
     prev_hash: Mapped[str | None] = mapped_column(String(64))
     hash: Mapped[str | None] = mapped_column(String(64))
 

@@ -87,8 +87,11 @@ def upgrade() -> None:
         "UPDATE evaluation SET entered_by = 'staff:' || CAST(staff_id AS VARCHAR) "
         "WHERE staff_id IS NOT NULL"
     )
+    if op.get_context().dialect.name == "postgresql":  # SQLite's INTEGER is 64-bit already
+        op.execute("ALTER TABLE audit_log ALTER COLUMN id TYPE BIGINT")
+        op.execute("ALTER SEQUENCE IF EXISTS audit_log_id_seq AS BIGINT")
     with op.batch_alter_table("audit_log") as b:
-        b.add_column(sa.Column("seq", sa.Integer(), nullable=True))
+        b.add_column(sa.Column("seq", storage.models.BIG_ID, nullable=True))
         b.add_column(sa.Column("prev_hash", sa.String(length=64), nullable=True))
         b.add_column(sa.Column("hash", sa.String(length=64), nullable=True))
         b.create_unique_constraint(b.f("uq_audit_log_seq"), ["seq"])
@@ -119,6 +122,9 @@ def downgrade() -> None:
         b.drop_column("hash")
         b.drop_column("prev_hash")
         b.drop_column("seq")
+    if op.get_context().dialect.name == "postgresql":
+        op.execute("ALTER SEQUENCE IF EXISTS audit_log_id_seq AS INTEGER")
+        op.execute("ALTER TABLE audit_log ALTER COLUMN id TYPE INTEGER")
     with op.batch_alter_table("evaluation") as b:
         b.drop_column("flags")
         b.drop_column("late")
