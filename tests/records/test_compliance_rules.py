@@ -35,7 +35,8 @@ NATIONAL = compliance.profile("national")
 SAPPORO = compliance.profile("sapporo")
 HITACHI = compliance.profile("hitachi")
 JST = timezone(timedelta(hours=9))
-DOMAIN = Path(__file__).resolve().parents[3] / "shared" / "domain"
+SOURCES = Path(__file__).resolve().parents[2] / "docs" / "sources"  # verbatim copies
+DOMAIN = Path(__file__).resolve().parents[3] / "shared" / "domain"  # the project's originals
 
 
 def at(d: date, hhmm: str) -> datetime:
@@ -88,13 +89,19 @@ def test_profiles_are_data() -> None:
     assert _codes(strict, _member(week, evaluations=evals)) == {Code.TSUSHO_WEEK_MISSING}
 
 
+@pytest.mark.skipif(not DOMAIN.is_dir(), reason="the project's domain folder is not here")
+def test_the_copied_sources_are_the_domain_files_unchanged() -> None:
+    """docs/sources/ holds the quoted files verbatim; where the originals are at hand, prove it."""
+    for copy in SOURCES.glob("00*.txt"):
+        assert copy.read_bytes() == (DOMAIN / copy.name).read_bytes(), copy.name
+
+
 def test_every_quoted_source_is_in_its_file_word_for_word() -> None:
     """Each profile's `Source.quote` is exact text of the file it names (spacing aside: the
     PDF extractions break lines mid-sentence)."""
-    if not DOMAIN.is_dir():
-        pytest.skip("the domain sources are not next to this checkout")
     squash = re.compile(r"\s+")
-    files = {p.name[:3]: squash.sub("", p.read_text()) for p in DOMAIN.glob("00*.txt")}
+    files = {p.name[:3]: squash.sub("", p.read_text()) for p in SOURCES.glob("00*.txt")}
+    assert set(files) == {"001", "002", "003"}
     quoted = [s for p in compliance.PROFILES.values() for s in p.rules if s.quote]
     assert len(quoted) >= 15
     for s in quoted:
