@@ -156,15 +156,46 @@ def create_app(
         _mount_line(app, settings.line_channel_secret.get_secret_value(), db, senders, clock)
     else:
         app.state.inbox_processors = build_inbox_processors(db, senders)
-        log.info(
-            "LINE is off (POST /callback/line answers 404): "
-            "LINE_CHANNEL_SECRET / LINE_CHANNEL_ACCESS_TOKEN not set"
-        )
+        _say_off("LINE", line_credentials(settings), " (POST /callback/line answers 404)")
     if settings.slack_enabled and "slack" in senders:
         _mount_slack(app, settings, db, senders, clock)
     else:
-        log.info("Slack is off: SLACK_BOT_TOKEN / SLACK_SIGNING_SECRET not set")
+        _say_off("Slack", slack_credentials(settings))
     return app
+
+
+def line_credentials(settings: Settings) -> dict[str, bool]:
+    """Each LINE setting a webhook needs, and whether it is set."""
+    return {
+        "LINE_CHANNEL_SECRET": settings.line_channel_secret is not None,
+        "LINE_CHANNEL_ACCESS_TOKEN": settings.line_channel_access_token is not None,
+    }
+
+
+def slack_credentials(settings: Settings) -> dict[str, bool]:
+    return {
+        "SLACK_BOT_TOKEN": settings.slack_bot_token is not None,
+        "SLACK_SIGNING_SECRET": settings.slack_signing_secret is not None,
+    }
+
+
+def off_reason(platform: str, credentials: dict[str, bool]) -> tuple[int, str]:
+    """The log level and line for a platform left off: none of its settings is a choice
+    (info); some but not all is a mistake, and names exactly the missing ones (warning)."""
+    missing = [name for name, given in credentials.items() if not given]
+    if len(missing) == len(credentials):
+        return logging.INFO, f"{platform} is off: {' and '.join(missing)} not set"
+    given = [name for name, present in credentials.items() if present]
+    return (
+        logging.WARNING,
+        f"{platform} is off: {' and '.join(missing)} not set "
+        f"(only {' and '.join(given)} is): set {' and '.join(missing)} to turn {platform} on",
+    )
+
+
+def _say_off(platform: str, credentials: dict[str, bool], note: str = "") -> None:
+    level, line = off_reason(platform, credentials)
+    log.log(level, line + note)
 
 
 def operator_guard(settings: Settings) -> Any:
@@ -272,6 +303,20 @@ def _mount_line(
     log.info("LINE webhook mounted at POST /callback/line")
 
 
+class _TokenUnusedFilter(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment by itself and then warns that the
+    client given (ours, with its base URL and retries) wins over it: true, and by design,
+    yet it reads as a misconfiguration at every start."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
+
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+_TOKEN_UNUSED = _TokenUnusedFilter()
+
+
 def _mount_slack(
     app: FastAPI,
     settings: Settings,
@@ -284,6 +329,7 @@ def _mount_slack(
 
     sender = senders["slack"]
     assert isinstance(sender, SlackSender)
+    logging.getLogger("adapters.slack.bolt").addFilter(_TOKEN_UNUSED)
     assert settings.slack_bot_token is not None and settings.slack_signing_secret is not None
     bolt = slack_app.build(
         token=settings.slack_bot_token.get_secret_value(),

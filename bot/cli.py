@@ -14,6 +14,7 @@ import typer
 
 from bot import admin
 from bot.admin import AdminError
+from bot.cli_errors import ExplainedErrors
 from bot.settings import DEFAULT_DATABASE_URL, Settings
 from storage import db as storage_db
 from storage.audit_chain import acting_as
@@ -26,6 +27,7 @@ app = typer.Typer(
     help="Nippo: daily check-ins for 在宅 B型 members over LINE and Slack.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=ExplainedErrors,  # an operator's mistake is one line and a non-zero exit
 )
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 facility_app = typer.Typer(help="Facilities.", no_args_is_help=True)
@@ -56,7 +58,9 @@ def parse_date(text: str) -> date:
 
 
 def _run(work: Callable[[Database], Awaitable[T]], url: str | None = None) -> T:
-    """Migrate, open the database, run one unit of work, close. Operator mistakes exit 2."""
+    """Migrate, open the database, run one unit of work, close. Operator mistakes (a wrong
+    argument, no such facility or member: exit 2; the database out of reach: exit 1) become
+    one line, in `ExplainedErrors` around every command (bot/cli_errors.py)."""
     url = url or Settings().database_url
     storage_db.upgrade(url)
 
@@ -67,11 +71,7 @@ def _run(work: Callable[[Database], Awaitable[T]], url: str | None = None) -> T:
         finally:
             await database.dispose()
 
-    try:
-        return asyncio.run(go())
-    except AdminError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    return asyncio.run(go())
 
 
 @db_app.command("upgrade")
@@ -468,4 +468,12 @@ def main() -> None:
 # Records commands (log, eval, report, month, export, retention, member assign/set) live in
 # their own module; importing it registers them on `app`.
 # `nippo data` (encryption at rest) and `nippo audit` (the audit log) likewise.
-from bot import cli_audit, cli_data, cli_days, cli_inbox, cli_members, cli_records  # noqa: E402, F401
+from bot import (  # noqa: E402, F401
+    cli_audit,
+    cli_data,
+    cli_days,
+    cli_doctor,
+    cli_inbox,
+    cli_members,
+    cli_records,
+)

@@ -14,7 +14,10 @@ DEFAULT_DATABASE_URL = "sqlite:///nippo.db"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # An empty value (`KEY=` as .env.example leaves the secrets) means "not set".
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+    )
 
     database_url: str = DEFAULT_DATABASE_URL
     line_channel_secret: SecretStr | None = None
@@ -26,6 +29,9 @@ class Settings(BaseSettings):
     slack_api_base_url: str = "https://slack.com/api/"
     # The workspace Nippo is installed in (T…); when set, requests from others get 403.
     slack_team_id: str | None = None
+    # The HTTPS address LINE and Slack reach Nippo at (e.g. https://nippo.example.jp);
+    # `nippo doctor` checks it and compares it with the LINE webhook URL.
+    public_url: str | None = None
     log_level: str = "INFO"
     log_format: str = "json"  # json | text
     # Years records are kept from the service date (R7); `nippo retention run` refuses < 5.

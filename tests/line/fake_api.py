@@ -52,6 +52,14 @@ class FakeLine:
         self.quota_limit: int | None = 200
         self.usage = 0
         self.url = ""
+        # `nippo doctor`'s endpoints: the token /v2/bot/info accepts (None: any), the webhook
+        # the channel has set ("" : none), whether LINE's test delivery reached it, and the
+        # default rich menu (None: none).
+        self.channel_token: str | None = None
+        self.webhook_endpoint = ""
+        self.webhook_active = True
+        self.webhook_test_ok = True
+        self.default_rich_menu: str | None = None
         self.app = Starlette(
             routes=[
                 Route("/v2/bot/message/reply", self.reply, methods=["POST"]),
@@ -59,6 +67,10 @@ class FakeLine:
                 Route("/v2/bot/message/quota", self.quota, methods=["GET"]),
                 Route("/v2/bot/message/quota/consumption", self.consumption, methods=["GET"]),
                 Route("/v2/bot/message/{mid}/content", self.get_content, methods=["GET"]),
+                Route("/v2/bot/info", self.bot_info, methods=["GET"]),
+                Route("/v2/bot/channel/webhook/endpoint", self.webhook, methods=["GET"]),
+                Route("/v2/bot/channel/webhook/test", self.webhook_test, methods=["POST"]),
+                Route("/v2/bot/user/all/richmenu", self.rich_menu, methods=["GET"]),
             ]
         )
 
@@ -134,6 +146,67 @@ class FakeLine:
         if found is None:
             return JSONResponse({"message": "Not found"}, status_code=404)
         return Response(found[0], media_type=found[1])
+
+    def _unauthorized(self, rec: Recorded) -> Response | None:
+        given = rec.headers.get("authorization", "")
+        if self.channel_token is not None and given != f"Bearer {self.channel_token}":
+            return JSONResponse(
+                {
+                    "message": "Authentication failed. Confirm that the access token in the "
+                    "authorization header is valid."
+                },
+                status_code=401,
+            )
+        return None
+
+    async def bot_info(self, request: Request) -> Response:
+        rec = await self._record(request)
+        refused = self._scripted(rec) or self._unauthorized(rec)
+        if refused is not None:
+            return refused
+        return JSONResponse(
+            {
+                "userId": "Ubot",
+                "basicId": "@nippo",
+                "displayName": "Nippo",
+                "chatMode": "bot",
+                "markAsReadMode": "auto",
+            }
+        )
+
+    async def webhook(self, request: Request) -> Response:
+        rec = await self._record(request)
+        refused = self._scripted(rec) or self._unauthorized(rec)
+        if refused is not None:
+            return refused
+        return JSONResponse({"endpoint": self.webhook_endpoint, "active": self.webhook_active})
+
+    async def webhook_test(self, request: Request) -> Response:
+        rec = await self._record(request)
+        refused = self._scripted(rec) or self._unauthorized(rec)
+        if refused is not None:
+            return refused
+        if not self.webhook_endpoint:
+            return JSONResponse({"message": "Webhook URL is not set"}, status_code=400)
+        ok = self.webhook_test_ok
+        return JSONResponse(
+            {
+                "success": ok,
+                "timestamp": "2026-07-01T00:00:00Z",
+                "statusCode": 200 if ok else 502,
+                "reason": "OK" if ok else "ERROR_STATUS_CODE",
+                "detail": "200" if ok else "The webhook returned a status other than 200.",
+            }
+        )
+
+    async def rich_menu(self, request: Request) -> Response:
+        rec = await self._record(request)
+        refused = self._scripted(rec) or self._unauthorized(rec)
+        if refused is not None:
+            return refused
+        if self.default_rich_menu is None:
+            return JSONResponse({"message": "no default richmenu"}, status_code=404)
+        return JSONResponse({"richMenuId": self.default_rich_menu})
 
 
 def _listening_socket() -> socket.socket:

@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,6 +91,17 @@ class FakeSlack:
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     uploads: dict[str, bytes] = field(default_factory=dict)  # file id -> bytes POSTed
     down: Callable[[str], Refusal | None] | None = None  # method -> the outage's answer, if any
+    # The bot token's scopes, answered in auth.test's x-oauth-scopes header (`nippo doctor`),
+    # and the channels the bot has not joined (conversations.info's is_member).
+    scopes: tuple[str, ...] = (
+        "chat:write",
+        "commands",
+        "im:history",
+        "im:write",
+        "files:write",
+        "users:read",
+    )
+    not_member: set[str] = field(default_factory=set)
     url: str = ""
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -160,6 +173,8 @@ class FakeSlack:
             return self._refused(
                 call, Refusal(503, {"ok": False, "error": "service_unavailable"}, landed=True)
             )
+        if method == "auth.test":
+            return JSONResponse(body, headers={"x-oauth-scopes": ",".join(self.scopes)})
         return JSONResponse(body)
 
     def _refused(self, call: Call, refusal: Refusal) -> Response:
@@ -193,6 +208,12 @@ class FakeSlack:
         if method == "files.completeUploadExternal":
             files = json.loads(args["files"]) if isinstance(args.get("files"), str) else []
             return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
+        if method == "conversations.info":
+            channel = str(args.get("channel"))
+            return {
+                "ok": True,
+                "channel": {"id": channel, "is_member": channel not in self.not_member},
+            }
         if method == "users.info":
             return {"ok": True, "user": {"id": args.get("user"), "tz": "Asia/Tokyo"}}
         return {"ok": True}
@@ -304,3 +325,28 @@ class Served:
         self.server.should_exit = True
         if self.task is not None:
             await self.task
+
+
+class ServedThread:
+    """The same fake on its own thread and loop, for synchronous callers such as the CLI."""
+
+    def __init__(self, fake: FakeSlack) -> None:
+        config = uvicorn.Config(fake.app(), host="127.0.0.1", port=0, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.fake = fake
+        self.thread: threading.Thread | None = None
+
+    def __enter__(self) -> FakeSlack:
+        server = self.server
+        self.thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+        self.thread.start()
+        while not server.started:
+            time.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        self.fake.url = f"http://127.0.0.1:{port}/api/"
+        return self.fake
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        if self.thread is not None:
+            self.thread.join(timeout=10)
