@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from bot import admin, compliance, compliance_report, exports, provenance, records, retention, texts
+from bot import admin, compliance, compliance_report, exports, records, retention, texts
 from bot.admin import AdminError
 from bot.cli import FacilityOpt, _run, app, member_app, now, parse_date
 from bot.record_lines import flag_warnings, history_lines, late_mark
@@ -234,10 +234,7 @@ def report_sign_off(
             if h is None:
                 raise AdminError(f"no 日報 for {m.name} on {on}")
             clock = now()
-            await records.sign_off(session, h.report_id, s.id, clock, advice=advice)
-            late = provenance.is_late_for_day(
-                h.business_date, clock, f.late_entry_grace_hours, f.tz
-            )
+            late = await records.sign_off(session, h.report_id, s.id, clock, advice=advice)
             typer.echo(f"signed off by {s.name}{late_mark(late)}")
 
     _run(work)

@@ -223,8 +223,9 @@ async def sign_off(
     *,
     advice: str | None = None,
     channel: str = "console",
-) -> None:
-    """A named staff member confirms the day's 日報, with optional advice (助言).
+) -> bool:
+    """A named staff member confirms the day's 日報, with optional advice (助言); True when the
+    sign-off is a 事後記録.
 
     Kept on the report, as a revision (the advice is its reason) and as a 支援記録 row of the
     report's day, so the 支援記録 shows who confirmed each day's contacts and what they advised.
@@ -275,6 +276,7 @@ async def sign_off(
         )
     )
     await session.flush()
+    return late
 
 
 async def _staff(session: AsyncSession, staff_id: int, member: Member) -> Staff:
