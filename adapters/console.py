@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from bot.domain import Choice, Reply, reply_from_json
-from bot.ports import OutboxItem, Outcome, SendResult
+from bot.core.domain import Choice, Reply, reply_from_json
+from bot.core.ports import OutboxItem, Outcome, SendResult
 
 Write = Callable[[str], None]
 

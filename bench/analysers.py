@@ -4,8 +4,8 @@
 
 Each analyser is measured in a fresh process of its own (so that load time and memory are
 its alone): dictionary load time (import included), RSS after load, mean and p99 time per
-corpus message (tests/corpus/messages.jsonl, after one warm-up pass; the work bot/nlp.py does:
-surface, lemma, part of speech, reading per morpheme), and a lemma check on inflected and
+corpus message (tests/corpus/messages.jsonl, after one warm-up pass; what bot/usecases/nlp.py
+does: surface, lemma, part of speech, reading per morpheme), and a lemma check on inflected and
 kana forms the parser must recognise (Sudachi: normalized_form(); UniDic: feature.lemma
 without its "-…" suffix). A form passes when one of its morphemes has an expected lemma.
 
@@ -93,11 +93,11 @@ def _memory_mb() -> dict[str, float]:
 
 
 def _load(name: str) -> tuple[Any, Any]:
-    """(analyse(text) -> tuples like bot.nlp's Morpheme, lemmas(text) -> list of lemmas)."""
+    """(analyse(text) -> tuples like nlp's Morpheme, lemmas(text) -> list of lemmas)."""
     if name == "sudachi":
         from sudachipy import Dictionary, SplitMode
 
-        tokenizer = Dictionary(dict="core").tokenizer(mode=SplitMode.C)  # as bot/nlp.py
+        tokenizer = Dictionary(dict="core").tokenizer(mode=SplitMode.C)  # as bot/usecases/nlp.py
 
         def analyse(text: str) -> list[tuple[str, str, str, str]]:
             return [

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/corpus.py [--failures] [--kind KIND] [--corpus PATH]
 
-Reads every message of tests/corpus/messages.jsonl with bot.parsing (SudachiPy analyser) and
+Reads every message of tests/corpus/messages.jsonl with bot.core.parsing (SudachiPy analyser) and
 prints accuracy per kind and per field, overall field accuracy, crisis and urgent recall, and
 the false crises and false urgents. `--failures` lists every mismatch. Like every benchmark it
 prints figures and exits 0 whatever they are; tests/unit/test_corpus.py asserts thresholds.

@@ -3,7 +3,7 @@
 Pure: loading, comparing, aggregating. `score(messages, read)` takes the corpus and a function
 that reads one message into a mapping of observed values (the keys of `expect`); it never
 raises on a reader's error, which counts as a wrong reading of every scored field.
-`parser_reader()` builds that function from bot.parsing (imported only when called).
+`parser_reader()` builds that function from bot.core.parsing (imported only when called).
 
 Scoring rules:
 - `intent` and `concern` are always scored (missing means null); other keys only when given.
@@ -281,9 +281,9 @@ def _tiers(report: Report, mid: str, expected: object, got: object) -> None:
 
 
 def parser_reader() -> Reader:
-    """bot.parsing with the process's analyser, as `score` expects it."""
-    from bot import parsing
-    from bot.nlp import analyser
+    """bot.core.parsing with the process's analyser, as `score` expects it."""
+    from bot.core import parsing
+    from bot.usecases.nlp import analyser
 
     a = analyser()
 

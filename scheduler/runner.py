@@ -14,11 +14,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot import delivery, ticks
-from bot.delivery import Flushed
-from bot.metrics import REGISTRY
-from bot.ports import Sender
-from bot.ticks import TickSummary
+from bot.core.ports import Sender
+from bot.usecases import delivery, ticks
+from bot.usecases.delivery import Flushed
+from bot.usecases.metrics import REGISTRY
+from bot.usecases.ticks import TickSummary
 from storage import audit_chain
 from storage.audit_chain import acting_as
 from storage.db import Database

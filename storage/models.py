@@ -92,7 +92,7 @@ class Facility(Base):
     ladder: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # What an alert may disclose in Slack (APPI): "full" or "minimal".
     disclosure: Mapped[str] = mapped_column(String(16), default="full")
-    # When staff answer members (bot.hours.BusinessHours JSON); empty means the defaults.
+    # When staff answer members (bot.core.hours.BusinessHours JSON); empty means the defaults.
     business_hours: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     # Lines a member in crisis can call ([{name, phone, hours}]); empty: the national ones.
     crisis_contacts: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default="[]")

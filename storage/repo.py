@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain import ReportSnapshot, ReportStatus, StaffRole
+from bot.core.domain import ReportSnapshot, ReportStatus, StaffRole
 from storage.models import (
     Base,
     DailyReport,

@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 
 from typer.testing import CliRunner
 
-from bot import admin, delivery, service
-from bot.admin import ScheduleSpec
-from bot.domain import ContactRef, DayMode, InboundMessage, Platform, Reply, reply_from_json
-from bot.ports import OutboxItem, Outcome, SendResult
+from bot.core.domain import ContactRef, DayMode, InboundMessage, Platform, Reply, reply_from_json
+from bot.core.ports import OutboxItem, Outcome, SendResult
+from bot.usecases import admin, checkin, delivery
+from bot.usecases.admin import ScheduleSpec
 from storage.db import Database
 from storage.inbox_writer import InboxWriter
 from storage.models import Identity
@@ -68,7 +68,7 @@ async def make_member(
     consent: tuple[str, ...] = ("records", "evidence", "slack"),
 ) -> int:
     """A member with a weekday 在宅 schedule who has given consent (同意書) to `consent`
-    (bot/consent.py; pass () for a member without one)."""
+    (bot/usecases/consent.py; pass () for a member without one)."""
     async with db.transaction() as session:
         from storage.models import Consent, Facility
 
@@ -120,7 +120,7 @@ class Chat:
             choice=choice,
         )
         async with self.db.transaction() as session:
-            return await service.receive(session, msg, at)
+            return await checkin.receive(session, msg, at)
 
     async def say(self, user: str, text: str, at: datetime) -> list[Reply]:
         return await self._exchange(user, at, text=text)
@@ -146,7 +146,7 @@ class Chat:
 
 def run_cli(*args: str) -> str:
     """Run `nippo ARGS…` and return its output; a non-zero exit fails the test."""
-    from bot.cli import app
+    from bot.cli.main import app
 
     result = CliRunner().invoke(app, list(args))
     assert result.exit_code == 0, result.output

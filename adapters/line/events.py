@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from adapters.line.render import decode_postback
-from bot.domain import ContactRef, InboundMessage, Platform
+from bot.core.domain import ContactRef, InboundMessage, Platform
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Processing stored LINE events: the inbox → the service.
+"""Processing stored LINE events: the inbox → the checkin.
 
 The webhook only stores raw events and answers 200; `process_pending_inbox` does the work
 afterwards. It runs right after each acknowledgement (a background task) and from the
@@ -9,7 +9,7 @@ deletes user content after a while, and no lock is held during the download).
 
 An event whose handling raises is counted on its row (attempts, a short error without the
 body) and retried by later passes; after its last try it is quarantined (status "failed") and
-never tried again (`nippo inbox failed|retry`, bot/cli_inbox.py). A pass never raises for one
+never tried again (`nippo inbox failed|retry`, bot/cli/inbox.py). A pass never raises for one
 event, so neither the after-ack pass nor the scheduler's tick depends on every event being
 readable (issue #23). Senders are served round-robin; see `process_pending_inbox`.
 """
@@ -29,9 +29,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.line.events import Kind, LineInbound, MalformedEvent, to_inbound
-from bot import intake, service, texts
-from bot.intake import Evidence
-from bot.metrics import REGISTRY
+from bot.core import texts
+from bot.usecases import checkin, intake
+from bot.usecases.intake import Evidence
+from bot.usecases.metrics import REGISTRY
 from storage.db import Database
 from storage.models import Identity, InboxEvent
 
@@ -342,11 +343,11 @@ async def _dispatch(
     msg = inbound.msg
     match inbound.kind:
         case Kind.FOLLOW:
-            await service.greet(session, msg, now)
+            await checkin.greet(session, msg, now)
         case Kind.UNFOLLOW:
-            await service.deactivate(session, msg.sender.platform.value, msg.sender.user_id)
+            await checkin.deactivate(session, msg.sender.platform.value, msg.sender.user_id)
         case Kind.TEXT:
-            await service.handle_message(session, msg, now)
+            await checkin.handle_message(session, msg, now)
         case Kind.CHOICE:
             await intake.choose(session, msg, inbound.button_day, now)
         case Kind.STALE:

@@ -17,7 +17,7 @@ from linebot.v3.messaging import AsyncMessagingApi
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import texts
+from bot.core import texts
 from storage import repo
 from storage.db import Database
 from storage.models import OutboxMessage

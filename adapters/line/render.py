@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from bot import texts
-from bot.domain import Card, Choice, Reply, reply_from_json
+from bot.core import texts
+from bot.core.domain import Card, Choice, Reply, reply_from_json
 
 POSTBACK_VERSION = "v1"
 MAX_MESSAGES = 5  # per reply or push request

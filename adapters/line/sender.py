@@ -38,7 +38,7 @@ from linebot.v3.messaging.exceptions import ApiException
 from adapters.line import quota
 from adapters.line.inbox import ContentGone
 from adapters.line.render import render_payload
-from bot.ports import OutboxItem, Outcome, SendResult
+from bot.core.ports import OutboxItem, Outcome, SendResult
 from storage import repo
 from storage.db import Database
 

@@ -18,8 +18,10 @@ from adapters.slack import blocks as bk
 from adapters.slack import views
 from adapters.slack.deps import Deps
 from adapters.slack.errors import slack_error
-from bot import alert_actions, board, texts
-from bot.alert_actions import ActionResult
+from bot.core import texts
+from bot.readmodels import board
+from bot.usecases import alert_actions
+from bot.usecases.alert_actions import ActionResult
 
 log = logging.getLogger(__name__)
 

@@ -15,12 +15,12 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot import texts
-from bot.board import AlertItem, Board, BoardRow, ReportView, Revision, WeekRow
-from bot.consent import OPERATIONAL_ALERT_KINDS
-from bot.domain import Reply, ReportSnapshot, ReportStatus
-from bot.emergency_contacts import EmergencyContact
-from bot.emergency_contacts import line as contact_line
+from bot.core import texts
+from bot.core.domain import Reply, ReportSnapshot, ReportStatus
+from bot.readmodels.board import AlertItem, Board, BoardRow, ReportView, Revision, WeekRow
+from bot.usecases.consent import OPERATIONAL_ALERT_KINDS
+from bot.usecases.emergency_contacts import EmergencyContact
+from bot.usecases.emergency_contacts import line as contact_line
 
 Block = dict[str, Any]
 
@@ -313,7 +313,8 @@ def contacts_section(contacts: Sequence[EmergencyContact], *, notes: bool) -> Bl
     return section(clip(f"*{texts.ALERT_EMERGENCY_CONTACTS}*\n" + "\n".join(lines), 3000))
 
 
-LATE_REPORT = "late_report"  # bot.ticks: the member's own late report (or absence) closed it
+# bot.usecases.ticks: the member's own late report (or absence) closed it
+LATE_REPORT = "late_report"
 
 
 def _resolved_line(a: AlertItem, tz: str) -> str:

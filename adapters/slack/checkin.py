@@ -1,4 +1,4 @@
-"""Members who use Slack instead of LINE: DMs and DM buttons into the one check-in service.
+"""Members who use Slack instead of LINE: DMs and DM buttons into the one check-in checkin.
 
 Each Slack event is stored raw in inbox_event before Slack is answered (a bolt middleware),
 once under team_id + event_id (a retry with X-Slack-Retry-Num is the same event) and each
@@ -23,8 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from adapters.slack import blocks as bk
 from adapters.slack.deps import Deps
 from adapters.slack.errors import slack_error
-from bot import board, dialog, service, texts
-from bot.domain import ContactRef, InboundMessage, Platform, Reply, reply_to_json
+from bot.core import dialog, texts
+from bot.core.domain import ContactRef, InboundMessage, Platform, Reply, reply_to_json
+from bot.readmodels import board
+from bot.usecases import checkin
 from storage import repo
 from storage.db import Database
 from storage.models import Facility, InboxEvent, Member
@@ -97,7 +99,7 @@ async def handle(session: AsyncSession, inbox_id: int, now: datetime) -> bool:
     elif day is not None and await _stale(session, msg, day):
         await reply_only(session, msg, now, texts.STALE_BUTTON)
     else:
-        await service.handle_message(session, msg, now)
+        await checkin.handle_message(session, msg, now)
     row.status, row.processed_at = "done", now
     return True
 
@@ -227,17 +229,17 @@ async def _stale(session: AsyncSession, msg: InboundMessage, day: date) -> bool:
     if member is None:
         return False
     facility = await session.get_one(Facility, member.facility_id)
-    return bool(service.business_date(facility, msg.sent_at) != day)
+    return bool(checkin.business_date(facility, msg.sent_at) != day)
 
 
 async def reply_only(session: AsyncSession, msg: InboundMessage, now: datetime, text: str) -> None:
     """Answer without touching the 日報 (yesterday's button, a file): today's menu with it."""
     member = await _member(session, msg.sender.user_id)
     if member is None:  # not linked yet: the service asks for the link code
-        await service.handle_message(session, msg, now)
+        await checkin.handle_message(session, msg, now)
         return
     facility = await session.get_one(Facility, member.facility_id)
-    day = service.business_date(facility, msg.sent_at)
+    day = checkin.business_date(facility, msg.sent_at)
     report = repo.snapshot(await repo.report_for(session, member.id, day), day)
     await _enqueue(session, msg, now, Reply(text, dialog.menu_for(report)), member.id, day)
 

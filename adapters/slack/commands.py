@@ -24,9 +24,11 @@ from adapters.slack.answer import Answer, _say
 from adapters.slack.deps import Deps
 from adapters.slack.errors import slack_error
 from adapters.slack.views import parse_day
-from bot import accounts, admin, board, consent, texts
-from bot.accounts import Account
-from bot.domain import StaffRole
+from bot.core import texts
+from bot.core.domain import StaffRole
+from bot.readmodels import board
+from bot.usecases import accounts, admin, consent
+from bot.usecases.accounts import Account
 from storage.models import Facility, Member, Staff
 
 log = logging.getLogger(__name__)
@@ -159,7 +161,7 @@ class _Ctx:
             "slack.status", f"facility:{self.facility.id}", day=day.isoformat(), share=share
         )
         full = self.facility.disclosure != "minimal"  # APPI: what Slack may hold is a setting
-        # ... and each member's consent (bot.consent): answers only for those who agreed
+        # ... and each member's consent (bot.usecases.consent): answers only for those who agreed
         details = await consent.slack_detail_members(
             self.session, self.facility, [r.member_id for r in b.rows]
         )

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.sender import SlackSender
-from bot import delivery
+from bot.usecases import delivery
 from storage.db import Database
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import blocks as bk
 from adapters.slack.deps import Deps
-from bot import admin, board
+from bot.readmodels import board
+from bot.usecases import admin
 from storage.models import Facility
 
 

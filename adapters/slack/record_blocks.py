@@ -20,14 +20,15 @@ from adapters.slack.blocks import (
     split,
     user,
 )
-from bot import digests, records, texts
-from bot.domain import ReportField
-from bot.exports import CHANNEL_LABELS, KIND_LABELS
-from bot.provenance import local
+from bot.core import texts
+from bot.core.domain import ReportField
+from bot.core.provenance import local
+from bot.readmodels.exports import CHANNEL_LABELS, KIND_LABELS
+from bot.usecases import digests, records
 
 ACTION_REPORT_EDIT = "report_edit"
 ACTION_REPORT_SIGN = "report_sign_off"
-ACTION_DIGEST_SIGN = "digest_sign_off"  # the action id bot/digests.py puts in the payload
+ACTION_DIGEST_SIGN = "digest_sign_off"  # the action id bot/usecases/digests.py puts in the payload
 VIEW_EVAL = "evaluation_view"
 VIEW_REPORT_EDIT = "report_edit_view"
 WEEKLY_METHODS = ("訪問", "通所", "電話", "ICT")

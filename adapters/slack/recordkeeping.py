@@ -1,6 +1,7 @@
 """The records surfaces: `/nippo log|eval|month|export`, the report's 修正 and 確認(サイン)
-buttons, and the digest's sign-off button. The use cases live in bot.records, bot.exports and
-bot.compliance_report; this module only parses Slack's payloads and renders the answers."""
+buttons, and the digest's sign-off button. The use cases live in bot.usecases.records,
+bot.readmodels.exports and bot.readmodels.compliance_report; this module only parses Slack's
+payloads and renders the answers."""
 
 from __future__ import annotations
 
@@ -21,10 +22,12 @@ from adapters.slack import record_blocks as rb
 from adapters.slack.answer import Answer, _say
 from adapters.slack.deps import Deps
 from adapters.slack.errors import slack_error
-from bot import admin, board, compliance_report, exports, records, texts
-from bot.admin import AdminError
-from bot.domain import StaffRole
-from bot.record_lines import flag_warnings
+from bot.core import texts
+from bot.core.domain import StaffRole
+from bot.readmodels import board, compliance_report, exports
+from bot.readmodels.record_lines import flag_warnings
+from bot.usecases import admin, records
+from bot.usecases.admin import AdminError
 from storage.models import DailyReport, Facility, Member, OutboxMessage
 
 if TYPE_CHECKING:

@@ -36,9 +36,10 @@ from adapters.slack import blocks as bk
 from adapters.slack import record_blocks as rb
 from adapters.slack import views
 from adapters.slack.errors import slack_error
-from bot import alert_actions, texts
-from bot.domain import reply_from_json
-from bot.ports import OutboxItem, Outcome, SendResult
+from bot.core import texts
+from bot.core.domain import reply_from_json
+from bot.core.ports import OutboxItem, Outcome, SendResult
+from bot.usecases import alert_actions
 from storage.db import Database
 from storage.models import Facility, Member, OutboxMessage
 

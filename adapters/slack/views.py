@@ -9,9 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.slack import blocks as bk
-from bot import board, consent, records, texts
-from bot.emergency_contacts import EmergencyContact, contacts_of
-from bot.service import business_date
+from bot.core import texts
+from bot.readmodels import board
+from bot.usecases import consent, records
+from bot.usecases.checkin import business_date
+from bot.usecases.emergency_contacts import EmergencyContact, contacts_of
 from storage import repo
 from storage.models import Alert, Facility, Member
 

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from bot import texts
+from bot.core import texts
 from storage.models import InboxEvent, Member
 from tests.faults.rows import all_counts
 from tests.line.conftest import Line, event, sign, webhook

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from adapters.line.inbox import UNLINKED_BACKLOG, UNLINKED_FLOOD_NOTE, process_pending_inbox
-from bot.metrics import REGISTRY
+from bot.usecases.metrics import REGISTRY
 from storage import repo
 from storage.db import Database
 from storage.models import InboxEvent, OutboxMessage

@@ -24,8 +24,9 @@ from sqlalchemy import select
 from adapters.line.sender import LineApi, LineSender
 from adapters.slack.deps import web_client
 from adapters.slack.sender import METADATA_EVENT, SlackSender, _classify
-from bot import delivery, texts, ticks
-from bot.ports import OutboxItem, Outcome, Sender, SendResult
+from bot.core import texts
+from bot.core.ports import OutboxItem, Outcome, Sender, SendResult
+from bot.usecases import delivery, ticks
 from storage import repo
 from storage.models import Alert, Identity, OutboxMessage, Staff
 from tests.line.fake_api import FakeLine, Scripted

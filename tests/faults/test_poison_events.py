@@ -18,11 +18,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-import bot.cli_inbox  # noqa: F401  (registers `nippo inbox` on the CLI)
+import bot.cli.inbox  # noqa: F401  (registers `nippo inbox` on the CLI)
 from adapters.line.events import MalformedEvent, sent_at
 from adapters.line.inbox import MAX_HANDLING_ATTEMPTS, process_pending_inbox
-from bot import delivery, service, texts
-from bot.metrics import REGISTRY
+from bot.core import texts
+from bot.usecases import checkin, delivery
+from bot.usecases.metrics import REGISTRY
 from scheduler.runner import Runner
 from storage import repo
 from storage.db import Database
@@ -175,7 +176,7 @@ async def test_a_failing_event_holds_only_its_senders_later_events(
     await linked_member(line, t0)
     other = "Uother00000000000000000000000002"
     await linked_member(line, t0, other, name="佐藤 花子")
-    real = service.handle_message
+    real = checkin.handle_message
     failures = iter([RuntimeError("injected: database hiccup")])
 
     async def flaky(session: Any, msg: Any, now: datetime) -> Any:
@@ -185,7 +186,7 @@ async def test_a_failing_event_holds_only_its_senders_later_events(
                 raise exc
         return await real(session, msg, now)
 
-    monkeypatch.setattr(service, "handle_message", flaky)
+    monkeypatch.setattr(checkin, "handle_message", flaky)
     at = jst(DAY, "09:55")
     first = event(
         "00_message_text", at, user=MEMBER, message={"text": "開始 体調4 睡眠7 データ入力"}

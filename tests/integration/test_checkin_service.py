@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-from bot import texts
+from bot.core import texts
 from storage.db import Database
 from storage.models import (
     Alert,

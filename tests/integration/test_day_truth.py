@@ -16,10 +16,12 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import select
 
 from adapters.slack import blocks as bk
-from bot import admin, board, texts, ticks
-from bot.admin import ScheduleSpec
-from bot.digests import digest_members, digest_payload
-from bot.domain import DayMode, ReportStatus
+from bot.core import texts
+from bot.core.domain import DayMode, ReportStatus
+from bot.readmodels import board
+from bot.usecases import admin, ticks
+from bot.usecases.admin import ScheduleSpec
+from bot.usecases.digests import digest_members, digest_payload
 from storage.db import Database
 from storage.models import (
     Alert,

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from bot import delivery
-from bot.ports import OutboxItem, Outcome, SendResult
+from bot.core.ports import OutboxItem, Outcome, SendResult
+from bot.usecases import delivery
 from storage import repo
 from storage.db import Database
 from storage.models import OutboxMessage

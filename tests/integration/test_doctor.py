@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from bot.cli import app
-from bot.settings import Settings
+from bot.cli.main import app
+from bot.root.settings import Settings
 from storage.db import Database
 from tests.line.fake_api import FakeLine, FakeLineThread
 from tests.slack.fake_slack import FakeSlack, ServedThread
@@ -264,7 +264,7 @@ def test_a_slow_api_is_a_failed_line_not_a_hang(
 ) -> None:
     import httpx
 
-    from bot import doctor as doctor_mod
+    from bot.root import doctor as doctor_mod
 
     _link_member(setup.db_url)
     monkeypatch.setattr(doctor_mod, "TIMEOUT", httpx.Timeout(0.2))

@@ -9,8 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from bot import service, texts
-from bot.domain import ContactRef, InboundMessage, Platform
+from bot.core import texts
+from bot.core.domain import ContactRef, InboundMessage, Platform
+from bot.usecases import checkin
 from storage import repo
 from storage.db import Database
 from storage.models import OutboxMessage
@@ -81,7 +82,7 @@ async def test_members_and_strangers_always_get_an_answer(
                 choice=choice,
             )
             async with db.transaction() as session:
-                assert await service.receive(session, msg, at)
+                assert await checkin.receive(session, msg, at)
             async with db.transaction() as session:
                 out = (
                     await session.execute(

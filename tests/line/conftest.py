@@ -19,8 +19,8 @@ import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from bot.app import create_app
-from bot.settings import Settings
+from bot.root.settings import Settings
+from bot.root.web import create_app
 from storage.db import Database
 from tests.line.fake_api import FakeLine, FakeLineServer
 from tests.line.schema import check_body

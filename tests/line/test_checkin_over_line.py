@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from adapters.line.render import MAX_LABEL, MAX_QUICK_REPLIES, encode_postback
-from bot import texts
+from bot.core import texts
 from storage.models import Attachment, DailyReport, Identity, ReportRevision
 from tests.line.conftest import Line, event
 from tests.line.schema import check_body

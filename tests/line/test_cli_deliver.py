@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.cli.main import app
 from storage import db as storage_db
 from storage import repo
 from storage.db import Database

@@ -14,8 +14,8 @@ from adapters.line.render import (
     render,
     render_payload,
 )
-from bot import texts
-from bot.domain import Card, Choice, Reply, reply_to_json
+from bot.core import texts
+from bot.core.domain import Card, Choice, Reply, reply_to_json
 from tests.line.schema import check_body
 
 DAY = date(2026, 7, 1)

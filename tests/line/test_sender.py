@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from adapters.line.sender import LineApi, LineSender, retry_after
-from bot import delivery, texts
-from bot.domain import Reply, reply_to_json
+from bot.core import texts
+from bot.core.domain import Reply, reply_to_json
+from bot.usecases import delivery
 from storage import repo
 from storage.db import Database
 from storage.models import OutboxMessage, Staff

@@ -18,9 +18,9 @@ from sqlalchemy import func, select
 
 from adapters.line.inbox import process_pending_inbox
 from adapters.line.webhook import line_router
-from bot import texts
-from bot.app import create_app
-from bot.settings import Settings
+from bot.core import texts
+from bot.root.settings import Settings
+from bot.root.web import create_app
 from storage import repo
 from storage.db import Database
 from storage.models import DailyReport, Identity, InboxEvent, OutboxMessage

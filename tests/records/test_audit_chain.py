@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import bindparam, delete, select, text, update
 from typer.testing import CliRunner
 
-from bot import admin, retention
-from bot.cli import app
+from bot.cli.main import app
+from bot.usecases import admin, retention
 from scheduler.runner import Runner
 from storage import audit_chain
 from storage.audit_chain import GENESIS, Broken, check_link, row_hash

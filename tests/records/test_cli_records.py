@@ -10,7 +10,7 @@ import pytest
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.cli.main import app
 from tests.support import run_cli as run
 
 runner = CliRunner()

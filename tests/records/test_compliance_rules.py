@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot import compliance
-from bot.compliance import (
+from bot.core import compliance
+from bot.core.compliance import (
     SHEET_FIELDS,
     Code,
     Contact,

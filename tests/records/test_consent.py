@@ -18,9 +18,9 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from bot import consent
-from bot.cli import app
-from bot.consent import Term
+from bot.cli.main import app
+from bot.usecases import consent
+from bot.usecases.consent import Term
 from storage.db import Database
 from storage.models import AuditLog, Consent, Member
 from tests.support import jst
@@ -34,7 +34,7 @@ def cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     """The CLI on this test's database (SQLite or PostgreSQL) at a fixed moment."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DATABASE_URL", db_url)
-    for module in ("bot.cli_members", "bot.cli_records", "bot.cli"):
+    for module in ("bot.cli.members", "bot.cli.records", "bot.cli.admin"):
         monkeypatch.setattr(f"{module}.now", lambda: NOW)
     run("facility", "init", "--name", "ひまわり", "--profile", "hitachi")
     run("member", "add", "--name", "青木 葵")

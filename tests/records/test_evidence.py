@@ -23,8 +23,9 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from bot import admin, evidence
-from bot.cli import app
+from bot.cli.main import app
+from bot.readmodels import evidence
+from bot.usecases import admin
 from storage.db import Database
 from storage.models import Attachment, AuditLog, Consent, DailyReport
 from tests.support import jst
@@ -86,7 +87,7 @@ def seeded(
 ) -> Iterator[tuple[int, int]]:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DATABASE_URL", db_url)
-    monkeypatch.setattr("bot.cli_members.now", lambda: NOW)
+    monkeypatch.setattr("bot.cli.members.now", lambda: NOW)
     old = os.umask(0o022)
     try:
         yield asyncio.run(_seed(db_url))

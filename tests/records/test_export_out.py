@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.cli.main import app
 from tests.support import run_cli as run
 
 EXPORT = ("export", "nippo", "--month", "2026-07")

@@ -34,10 +34,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bot import admin, compliance_report, exports, records
-from bot.cli import app
-from bot.compliance import Code, Finding
-from bot.records import Confirmed
+from bot.cli.main import app
+from bot.core.compliance import Code, Finding
+from bot.readmodels import compliance_report, exports
+from bot.usecases import admin, records
+from bot.usecases.records import Confirmed
 from storage.db import Database
 from storage.models import DailyReport, Facility, Member, SupportRecord
 from tests.records.scenario import sheet

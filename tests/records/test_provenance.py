@@ -17,11 +17,11 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from bot import admin, records, service, ticks
-from bot.admin import add_staff
-from bot.cli import app
-from bot.domain import ContactRef, InboundMessage, Platform
-from bot.records import Confirmed, RecordsError
+from bot.cli.main import app
+from bot.core.domain import ContactRef, InboundMessage, Platform
+from bot.usecases import admin, checkin, records, ticks
+from bot.usecases.admin import add_staff
+from bot.usecases.records import Confirmed, RecordsError
 from storage.db import Database
 from storage.models import DailyReport, Evaluation, Facility, ReportRevision, SupportRecord
 from tests.support import Chat, jst, make_facility, make_member
@@ -71,7 +71,7 @@ async def test_member_bot_and_staff_entries_say_who_and_when(db: Database, t0: d
         text="開始 体調4 睡眠7 データ入力",
     )
     async with db.transaction() as s:
-        await service.receive(s, msg, handled)
+        await checkin.receive(s, msg, handled)
     await ticks.tick(db, jst(DAY, "15:00"))  # the planned end: the bot reminds the member
     async with db.transaction() as s:
         await records.log_contact(
@@ -308,7 +308,7 @@ NOW = jst("2026-07-03", "10:00")  # the CLI's clock in these tests
 
 @pytest.fixture
 def cli(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setattr("bot.cli_records.now", lambda: NOW)
+    monkeypatch.setattr("bot.cli.records.now", lambda: NOW)
     run("facility", "init", "--name", "ひまわり")
     run("member", "add", "--name", "青木 葵")
     run("staff", "add", "--name", "鈴木", "--slack-user", "U1", "--role", "staff")

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from bot import exports, records, ticks
-from bot.admin import add_staff
-from bot.cli import app as _cli  # noqa: F401  (loads every command module, cli_records too)
-from bot.records import Confirmed
+from bot.cli.main import app as _cli  # noqa: F401  (loads every command module)
+from bot.readmodels import exports
+from bot.usecases import records, ticks
+from bot.usecases.admin import add_staff
+from bot.usecases.records import Confirmed
 from storage.db import Database
 from storage.models import Facility
 from tests.records.test_exports import read_back
@@ -187,7 +188,7 @@ async def test_the_revisions_export_is_the_whole_history(
 def test_nippo_export_revisions_from_the_command_line(
     cli_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("bot.cli_records.now", lambda: jst("2026-07-01", "18:00"))
+    monkeypatch.setattr("bot.cli.records.now", lambda: jst("2026-07-01", "18:00"))
     run("facility", "init", "--name", "ひまわり")
     run("member", "add", "--name", "青木 葵")
     run("member", "add", "--name", "千葉 智")

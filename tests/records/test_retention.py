@@ -9,9 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from bot import retention
-from bot.admin import AdminError
-from bot.compliance import add_years, deletable, retention_cutoff
+from bot.core.compliance import add_years, deletable, retention_cutoff
+from bot.usecases import retention
+from bot.usecases.admin import AdminError
 from storage import audit_chain
 from storage.db import Database
 from storage.models import (

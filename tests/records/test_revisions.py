@@ -10,10 +10,10 @@ from itertools import pairwise
 import pytest
 from sqlalchemy import select
 
-from bot import records, service
-from bot.admin import add_staff
-from bot.domain import ContactRef, InboundMessage, Platform
-from bot.records import RecordsError
+from bot.core.domain import ContactRef, InboundMessage, Platform
+from bot.usecases import checkin, records
+from bot.usecases.admin import add_staff
+from bot.usecases.records import RecordsError
 from storage.db import Database
 from storage.models import DailyReport, Facility, ReportRevision
 from tests.support import Chat, jst, make_facility, make_member
@@ -185,7 +185,7 @@ async def test_staff_edit_waits_for_a_member_message_in_flight(db: Database, t0:
             )
 
     async with db.transaction() as member_session:
-        await service.receive(member_session, msg, msg.sent_at)
+        await checkin.receive(member_session, msg, msg.sent_at)
         staff = asyncio.create_task(staff_edit())
         for _ in range(20):
             await asyncio.sleep(0.01)

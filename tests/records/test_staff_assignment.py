@@ -6,9 +6,9 @@ from datetime import datetime
 
 import pytest
 
-from bot import records
-from bot.admin import add_staff
-from bot.records import RecordsError
+from bot.usecases import records
+from bot.usecases.admin import add_staff
+from bot.usecases.records import RecordsError
 from storage.db import Database
 from storage.models import Facility, Member
 from tests.support import jst, make_facility, make_member

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from bot.wareki import era_year, wareki_date, wareki_month
+from bot.core.wareki import era_year, wareki_date, wareki_month
 
 
 @pytest.mark.parametrize(

@@ -11,9 +11,9 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from bot import admin, alerting, ticks
-from bot.admin import ScheduleSpec
-from bot.domain import AlertLevel, DayMode
+from bot.core.domain import AlertLevel, DayMode
+from bot.usecases import admin, alerting, ticks
+from bot.usecases.admin import ScheduleSpec
 from storage.db import Database
 from storage.models import Alert, Facility, Member, OutboxMessage, Staff
 from tests.slack.conftest import CHANNEL, MANAGER, STAFF1, STAFF2, TEAM, Rig, sample

@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from bot import admin
-from bot.admin import AdminError, FacilityChanges
-from bot.cli import app
-from bot.hours import NATIONAL_CRISIS_CONTACTS, BusinessHours, crisis_contacts_from_json
-from bot.policy import Ladder
+from bot.cli.main import app
+from bot.core.hours import NATIONAL_CRISIS_CONTACTS, BusinessHours, crisis_contacts_from_json
+from bot.core.policy import Ladder
+from bot.usecases import admin
+from bot.usecases.admin import AdminError, FacilityChanges
 from storage.db import Database
 from storage.models import Facility
 from tests.support import run_cli as run

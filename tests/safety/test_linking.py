@@ -21,10 +21,11 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from adapters.line.render import encode_postback
-from bot import admin, texts
-from bot.app import create_app
-from bot.domain import Reply, reply_to_json
-from bot.settings import Settings
+from bot.core import texts
+from bot.core.domain import Reply, reply_to_json
+from bot.root.settings import Settings
+from bot.root.web import create_app
+from bot.usecases import admin
 from storage import repo
 from storage.db import Database
 from storage.models import AuditLog, Identity, LinkCode, OutboxMessage, Staff

@@ -12,10 +12,10 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import policy
-from bot.domain import AlertLevel
-from bot.hours import BusinessHours
-from bot.policy import Ladder, OpenAlert, Renotify, RenotifyAudience, TickView
+from bot.core import policy
+from bot.core.domain import AlertLevel
+from bot.core.hours import BusinessHours
+from bot.core.policy import Ladder, OpenAlert, Renotify, RenotifyAudience, TickView
 
 JST = 9 * 60
 ZONE = timezone(timedelta(minutes=JST))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from bot import service, ticks
+from bot.usecases import checkin, ticks
 from storage.db import Database
 from storage.models import Facility, FacilityClosure
 from tests.scheduler.helpers import add_exception, alert_ids, effects, split_renotify
@@ -83,7 +83,7 @@ async def test_an_account_that_left_gets_no_reminder_but_staff_still_hear(
     mid = await make_member(db, fid, t0, "山田 太郎")
     await Chat(db).link("u1", mid, t0)
     async with db.transaction() as session:
-        await service.deactivate(session, "console", "u1")  # LINE unfollow
+        await checkin.deactivate(session, "console", "u1")  # LINE unfollow
     await _day(db, "2026-07-01", "09:55", "10:35")
     assert [(e[0], e[3]) for e in await effects(db)] == [
         ("10:30", f"notify:alert:missed-start:{mid}:2026-07-01:staff")

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import policy
-from bot.domain import DayMode, ReportStatus
-from bot.policy import FacilityDay, Ladder, MemberDay, MissedKind, TickView
+from bot.core import policy
+from bot.core.domain import DayMode, ReportStatus
+from bot.core.policy import FacilityDay, Ladder, MemberDay, MissedKind, TickView
 
 DAY = date(2026, 7, 1)  # a Wednesday
 JST = 9 * 60

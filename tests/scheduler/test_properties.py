@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from bot import ticks
+from bot.usecases import ticks
 from storage.db import Database
 from storage.models import Alert, OutboxMessage
 from tests.support import Chat, jst, link_code, make_facility, make_member

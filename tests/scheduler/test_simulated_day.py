@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from adapters.slack import blocks as bk
 from adapters.slack import views
-from bot import ticks
-from bot.domain import reply_from_json
+from bot.core.domain import reply_from_json
+from bot.usecases import ticks
 from storage.db import Database
 from storage.models import Alert, Member, OutboxMessage, SupportRecord
 from tests.scheduler.helpers import TOKYO, add_staff, alert_ids, effects, renotify_effects

@@ -15,9 +15,11 @@ from datetime import UTC, date, datetime
 from sqlalchemy import select
 
 from adapters.slack import blocks as bk
-from bot import alerting, board, texts
-from bot.domain import AlertLevel
-from bot.emergency_contacts import EmergencyContact, add
+from bot.core import texts
+from bot.core.domain import AlertLevel
+from bot.readmodels import board
+from bot.usecases import alerting
+from bot.usecases.emergency_contacts import EmergencyContact, add
 from storage.models import DailyReport, Facility, Member, OutboxMessage
 from tests.slack.conftest import STAFF1, Rig
 from tests.slack.test_alerts import deliver

@@ -11,9 +11,10 @@ from sqlalchemy import select
 
 from adapters.slack.deps import web_client
 from adapters.slack.sender import SlackSender
-from bot import admin, alerting, delivery, texts
-from bot.domain import AlertLevel
-from bot.ports import OutboxItem, Outcome
+from bot.core import texts
+from bot.core.domain import AlertLevel
+from bot.core.ports import OutboxItem, Outcome
+from bot.usecases import admin, alerting, delivery
 from storage.models import Alert, DailyReport, Facility, Member, OutboxMessage, SupportRecord
 from tests.slack.conftest import CHANNEL, STAFF1, STAFF2, TEAM, Rig, sample
 from tests.slack.fake_slack import Refusal

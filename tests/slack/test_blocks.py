@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.slack import blocks as bk
-from bot.board import AlertItem, Board, BoardRow
-from bot.domain import Card, Choice, Reply, ReportSnapshot, ReportStatus
+from bot.core.domain import Card, Choice, Reply, ReportSnapshot, ReportStatus
+from bot.readmodels.board import AlertItem, Board, BoardRow
 from tests.slack.fake_slack import MESSAGE_BLOCKS, VIEW_BLOCKS, check_blocks
 
 DAY = date(2026, 7, 1)

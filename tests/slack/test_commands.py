@@ -8,8 +8,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot import alerting, texts
-from bot.domain import AlertLevel
+from bot.core import texts
+from bot.core.domain import AlertLevel
+from bot.usecases import alerting
 from storage import audit_chain
 from storage.models import AuditLog, DailyReport, Facility, LinkCode, Member, ReportRevision
 from tests.slack.conftest import CHANNEL, MANAGER, STAFF1, Rig

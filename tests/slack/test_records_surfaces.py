@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot import digests
-from bot.domain import AlertLevel
+from bot.core.domain import AlertLevel
+from bot.usecases import digests
 from storage import repo
 from storage.models import (
     AuditLog,
@@ -230,7 +230,7 @@ async def test_resolved_and_evaluation_notices_have_titles(rig: Rig) -> None:
 
 
 async def test_alerts_mention_the_responsible_staff_first(rig: Rig) -> None:
-    from bot import alerting
+    from bot.usecases import alerting
 
     mid = await make_member(rig.db, rig.facility_id, rig.clock.at)
     async with rig.db.transaction() as session:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
-from bot import dialog, texts
-from bot.domain import (
+from bot.core import dialog, texts
+from bot.core.domain import (
     AbsenceNoticed,
     CheckInCompleted,
     Concern,

@@ -12,8 +12,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
-from bot import dialog, policy, texts
-from bot.domain import (
+from bot.core import dialog, policy, texts
+from bot.core.domain import (
     CheckInCompleted,
     ContactRef,
     DayKind,
@@ -35,7 +35,7 @@ from bot.domain import (
     UnplannedDayReported,
     report_status,
 )
-from bot.policy import MemberDay
+from bot.core.policy import MemberDay
 
 DAY = date(2026, 7, 1)  # a Wednesday
 ME = ContactRef(Platform.CONSOLE, "u1")

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot import concern
-from bot.domain import AlertLevel, Intent, Phase
-from bot.parsing import (
+from bot.core import concern
+from bot.core.domain import AlertLevel, Intent, Phase
+from bot.core.parsing import (
     ParsedMessage,
     is_vague,
     normalize,

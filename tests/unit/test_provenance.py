@@ -1,5 +1,5 @@
-"""The pure rules of records as evidence (bot.provenance): 事後記録, the future, who entered it,
-and the staff texts an inspector would doubt."""
+"""The pure rules of records as evidence (bot.core.provenance): 事後記録, the future, who
+entered it, and the staff texts an inspector would doubt."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bot import provenance
-from bot.records import sheet_flags
+from bot.core import provenance
+from bot.usecases.records import sheet_flags
 
 T = datetime(2026, 7, 1, 4, 0, tzinfo=UTC)  # 13:00 in Tokyo
 TZ = "Asia/Tokyo"

@@ -6,11 +6,11 @@ import ast
 import collections
 from pathlib import Path
 
-import bot.texts
+import bot.core.texts
 
 
 def test_every_message_name_is_defined_once() -> None:
-    tree = ast.parse(Path(bot.texts.__file__).read_text(encoding="utf-8"))
+    tree = ast.parse(Path(bot.core.texts.__file__).read_text(encoding="utf-8"))
     names = [
         target.id
         for node in tree.body
@@ -23,6 +23,6 @@ def test_every_message_name_is_defined_once() -> None:
 
 def test_member_facing_sentences_are_polite_japanese() -> None:
     for name in ("MORNING", "ASK_HEALTH", "ABSENCE", "LINK_PROMPT", "HELP", "STALE_BUTTON"):
-        text = getattr(bot.texts, name)
+        text = getattr(bot.core.texts, name)
         assert any(end in text for end in ("ます", "です", "さい", "か?")), name
         assert "!" not in text and "エラー" not in text, name  # never scolds or alarms

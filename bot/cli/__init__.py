@@ -1,0 +1,1 @@
+"""The `nippo` command, split by concern; `bot.cli.main` assembles it."""

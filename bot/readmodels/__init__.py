@@ -1,0 +1,1 @@
+"""Read models for staff: the board, the month's compliance view, exports."""

@@ -1,0 +1,169 @@
+"""Staff act on alerts: take one (「対応します」) and close it (「対応済み」).
+
+Each change is a conditional UPDATE, so two staff pressing at once cannot both win; each
+winning action leaves a 支援記録 entry naming the staff member. Taking an alert also tells the
+member, once (outbox key `taken:{alert}`), who has seen it (DESIGN §6).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core import texts
+from bot.core.domain import AlertLevel, Reply, SupportKind, reply_to_json
+from storage import repo
+from storage.models import Alert, Identity, Member, Staff, SupportRecord
+
+# Contact methods offered in the 対応済み form, with the support_record channel they map to.
+METHODS = {"電話": "phone", "訪問": "visit", "メッセージ": "message", "その他": "other"}
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    ok: bool  # this staff member's action changed the alert
+    state: str  # the alert's state afterwards
+    holder: str | None = None  # who has it (acked_by), when someone else won
+    allowed: bool = True  # False: the alert belongs to another facility or does not exist
+
+
+async def _alert_for(session: AsyncSession, alert_id: int, staff: Staff) -> Alert | None:
+    alert = await session.get(Alert, alert_id)
+    if alert is None:
+        return None
+    member = await session.get_one(Member, alert.member_id)
+    return alert if member.facility_id == staff.facility_id else None
+
+
+async def take(session: AsyncSession, alert_id: int, staff: Staff, now: datetime) -> ActionResult:
+    """Claim an open alert; only the first of several concurrent presses wins."""
+    alert = await _alert_for(session, alert_id, staff)
+    if alert is None:
+        return ActionResult(False, "", allowed=False)
+    result = await session.execute(
+        update(Alert)
+        .where(Alert.id == alert_id, Alert.state == "open")
+        .values(state="acked", acked_by=staff.id, acked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(alert)
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        holder = await session.get(Staff, alert.acked_by) if alert.acked_by else None
+        return ActionResult(False, alert.state, holder.name if holder else None)
+    await repo.insert_ignore(
+        session,
+        SupportRecord,
+        member_id=alert.member_id,
+        business_date=alert.business_date,
+        at=now,
+        kind=SupportKind.ALERT_ACTION.value,
+        channel="slack",
+        staff_id=staff.id,
+        entered_at=now,
+        entered_by=f"staff:{staff.id}",
+        content=f"アラート対応開始: {texts.CONCERN_TITLES.get(alert.kind, alert.kind)}",
+        key=f"alert:{alert_id}:take",
+    )
+    await tell_member_taken(session, alert, staff, now)
+    return ActionResult(True, "acked", staff.name)
+
+
+# Alerts the member is not waiting on: an absence notice or a plain information.
+QUIET_KINDS = frozenset({"absence", "early_finish"})
+
+
+async def tell_member_taken(
+    session: AsyncSession, alert: Alert, staff: Staff, now: datetime
+) -> bool:
+    """「○○さんが確認しました」 to the member's most recently linked active account, once."""
+    if alert.kind in QUIET_KINDS or alert.level == AlertLevel.INFO.value:
+        return False
+    ident = (
+        await session.execute(
+            select(Identity.platform, Identity.platform_user_id)
+            .where(Identity.member_id == alert.member_id, Identity.active.is_(True))
+            .order_by(Identity.id.desc())
+            .limit(1)
+        )
+    ).first()
+    if ident is None:
+        return False
+    crisis = alert.level == AlertLevel.CRISIS.value
+    text = (texts.ALERT_TAKEN_MEMBER_CRISIS if crisis else texts.ALERT_TAKEN_MEMBER).format(
+        staff=staff.name
+    )
+    new = await repo.enqueue(
+        session,
+        key=f"taken:{alert.id}",
+        platform=ident[0],
+        recipient=ident[1],
+        payload={
+            "kind": "replies",
+            "replies": [reply_to_json(Reply(text))],
+            "business_date": alert.business_date.isoformat(),
+        },
+        member_id=alert.member_id,
+        now=now,
+    )
+    return new is not None
+
+
+async def resolve(
+    session: AsyncSession,
+    alert_id: int,
+    staff: Staff,
+    *,
+    method: str,
+    outcome: str,
+    now: datetime,
+) -> ActionResult:
+    """Close an open or taken alert with how staff reached the member and what came of it."""
+    alert = await _alert_for(session, alert_id, staff)
+    if alert is None:
+        return ActionResult(False, "", allowed=False)
+    resolution = f"{method}: {outcome}".strip()
+    result = await session.execute(
+        update(Alert)
+        .where(Alert.id == alert_id, Alert.state.in_(("open", "acked")))
+        .values(state="resolved", resolved_by=staff.id, resolved_at=now, resolution=resolution)
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(alert)
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        holder = await session.get(Staff, alert.resolved_by) if alert.resolved_by else None
+        return ActionResult(False, alert.state, holder.name if holder else None)
+    if alert.acked_by is None:
+        alert.acked_by, alert.acked_at = staff.id, now
+    await repo.insert_ignore(
+        session,
+        SupportRecord,
+        member_id=alert.member_id,
+        business_date=alert.business_date,
+        at=now,
+        kind=SupportKind.ALERT_ACTION.value,
+        channel=METHODS.get(method, "other"),
+        staff_id=staff.id,
+        entered_at=now,
+        entered_by=f"staff:{staff.id}",
+        content=(
+            f"アラート対応済み: {texts.CONCERN_TITLES.get(alert.kind, alert.kind)}"
+            f" / 方法: {method} / 結果: {outcome}"
+        ),
+        key=f"alert:{alert_id}:resolve",
+    )
+    return ActionResult(True, "resolved", staff.name)
+
+
+async def record_message(session: AsyncSession, alert_id: int, channel: str, ts: str) -> None:
+    """Remember where the alert was posted so buttons and updates find the message."""
+    alert = await session.get(Alert, alert_id)
+    if alert is not None:
+        alert.slack_channel, alert.slack_ts = channel, ts
+
+
+async def visible(session: AsyncSession, alert_id: int, staff: Staff) -> bool:
+    """Whether this staff member may see and act on the alert (same facility)."""
+    return await _alert_for(session, alert_id, staff) is not None

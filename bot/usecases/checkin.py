@@ -1,0 +1,694 @@
+"""Use case: a member's message comes in.
+
+One path for every front door (LINE, Slack DM, console): record the raw event (a repeat is a
+no-op) → find the account → link it if unknown → step the pure dialog → write the 日報,
+revisions, 支援記録 and alerts → put the replies in the outbox. All inside the caller's
+transaction; nothing here commits or sends.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core import dialog, parsing, policy, provenance, texts
+from bot.core.domain import (
+    DAY_FLAG,
+    DAY_TSUSHO_AT_HOME,
+    DAY_UNPLANNED,
+    AbsenceNoticed,
+    AlertLevel,
+    CheckInCompleted,
+    Concern,
+    ConsultRequested,
+    DayKind,
+    DayMode,
+    DayModeChosen,
+    DialogEvent,
+    DialogState,
+    EntryFlagCleared,
+    EntryFlagged,
+    Facts,
+    FieldRecorded,
+    InboundMessage,
+    Phase,
+    Reply,
+    ReportSnapshot,
+    ReportStatus,
+    SupportKind,
+    UnplannedDayReported,
+    reply_to_json,
+)
+from bot.core.hours import BusinessHours, crisis_contacts_from_json
+from bot.usecases import accounts, nlp
+from bot.usecases.alerting import raise_alert
+from bot.usecases.records import record_change
+from storage import repo
+from storage.models import (
+    Conversation,
+    DailyReport,
+    Facility,
+    FacilityClosure,
+    Identity,
+    InboxEvent,
+    LinkCode,
+    Member,
+    ReportRevision,
+    ScheduleException,
+    SupportRecord,
+)
+
+log = logging.getLogger(__name__)
+
+LINK_ATTEMPTS = 5
+LINK_LOCK = timedelta(hours=24)
+# LINE documents reply tokens as valid for up to a minute; we keep a margin for delivery.
+REPLY_TOKEN_TTL = timedelta(seconds=50)
+CODE = re.compile(r"\d{6}")
+
+
+async def receive(
+    session: AsyncSession, msg: InboundMessage, now: datetime, body: dict[str, Any] | None = None
+) -> bool:
+    """Record and handle one inbound message; False when it was seen before."""
+    inbox_id = await repo.add_inbox(
+        session, msg.sender.platform.value, msg.event_id, body or _body(msg), now
+    )
+    if inbox_id is None:
+        log.info("duplicate inbound event ignored", extra={"event_id": msg.event_id})
+        return False
+    await handle_message(session, msg, now)
+    inbox = await session.get(InboxEvent, inbox_id)
+    if inbox is not None:
+        inbox.status, inbox.processed_at, inbox.attempts = "done", now, inbox.attempts + 1
+    return True
+
+
+async def handle_message(session: AsyncSession, msg: InboundMessage, now: datetime) -> None:
+    """Handle a message whose raw event is already in the inbox."""
+    platform = msg.sender.platform.value
+    identity = await repo.identity_for(session, platform, msg.sender.user_id)
+    if identity is None:
+        identity = Identity(
+            platform=platform,
+            platform_user_id=msg.sender.user_id,
+            active=True,
+            link_failures=0,
+            created_at=now,
+        )
+        session.add(identity)
+        await session.flush()
+    identity.active = True
+    _seen(identity, msg)
+    day: date | None = None
+    if identity.member_id is None:
+        replies = await _link(session, identity, msg, now)
+    else:
+        replies, day = await _converse(session, identity.member_id, msg, now)
+    await _send(session, msg, replies, now, identity.member_id, day)
+
+
+def _seen(identity: Identity, msg: InboundMessage) -> None:
+    """Remember when this account last wrote (the platform's time, never moving back)."""
+    if identity.last_seen_at is None or identity.last_seen_at < msg.sent_at:
+        identity.last_seen_at = msg.sent_at
+
+
+async def greet(session: AsyncSession, msg: InboundMessage, now: datetime) -> None:
+    """A new or returning account (LINE follow): the linking prompt, or welcome back."""
+    identity = await repo.identity_for(session, msg.sender.platform.value, msg.sender.user_id)
+    if identity is None:
+        identity = Identity(
+            platform=msg.sender.platform.value,
+            platform_user_id=msg.sender.user_id,
+            active=True,
+            link_failures=0,
+            created_at=now,
+        )
+        session.add(identity)
+        await session.flush()
+    identity.active = True
+    member = await session.get(Member, identity.member_id) if identity.member_id else None
+    if member is None:
+        replies = [Reply(texts.LINK_PROMPT)]
+    else:
+        report = await _today_snapshot(session, member, msg.sent_at)
+        replies = [Reply(texts.WELCOME_BACK.format(name=member.name), dialog.menu_for(report))]
+    await _send(session, msg, replies, now, identity.member_id)
+
+
+async def deactivate(session: AsyncSession, platform: str, user_id: str) -> None:
+    """The account left (LINE unfollow): no more pushes until it comes back."""
+    identity = await repo.identity_for(session, platform, user_id)
+    if identity is not None:
+        identity.active = False
+
+
+# --- linking an unknown account ------------------------------------------------------------
+
+
+async def _link(
+    session: AsyncSession, identity: Identity, msg: InboundMessage, now: datetime
+) -> list[Reply]:
+    """Only the linking prompt; an unlinked account learns nothing about anyone."""
+    if identity.locked_until is not None and identity.locked_until > now:
+        return [Reply(texts.LINK_LOCKED)]
+    text = parsing.normalize(msg.text)
+    if not CODE.fullmatch(text):
+        return [Reply(texts.LINK_PROMPT)]
+    if await accounts.linking_paused(session, now):  # too many wrong codes, installation-wide
+        return [Reply(texts.LINK_PAUSED)]
+    code = (
+        await session.execute(
+            select(LinkCode)
+            .where(
+                LinkCode.code == text,
+                LinkCode.used_at.is_(None),
+                LinkCode.voided_at.is_(None),
+                LinkCode.expires_at > now,
+            )
+            .with_for_update()  # two accounts sending one code at once: only one links
+        )
+    ).scalar_one_or_none()
+    member = await session.get(Member, code.member_id) if code is not None else None
+    if code is None or member is None or not member.active:
+        await accounts.record_failure(session, identity, now)
+        identity.link_failures += 1
+        if identity.link_failures >= LINK_ATTEMPTS:
+            identity.locked_until = now + LINK_LOCK
+            identity.link_failures = 0
+            log.warning("link attempts exhausted", extra={"identity_id": identity.id})
+            return [Reply(texts.LINK_LOCKED)]
+        return [Reply(texts.LINK_WRONG)]
+    code.used_at = now
+    identity.member_id, identity.linked_at, identity.link_failures = member.id, now, 0
+    log.info("account linked", extra={"identity_id": identity.id, "member_id": member.id})
+    await accounts.linked(session, identity, member, now, code_id=code.id)
+    report = await _today_snapshot(session, member, msg.sent_at)
+    return [Reply(texts.LINK_DONE.format(name=member.name), dialog.menu_for(report))]
+
+
+# --- the check-in dialog -------------------------------------------------------------------
+
+
+async def _converse(
+    session: AsyncSession, member_id: int, msg: InboundMessage, now: datetime
+) -> tuple[list[Reply], date | None]:
+    """The dialog's replies, and the business date they belong to."""
+    member = await session.get(Member, member_id)
+    if member is None:
+        return [Reply(texts.LINK_PROMPT)], None
+    facility = await session.get_one(Facility, member.facility_id)
+    facts, report, mode = await load_facts(session, member, facility, msg.sent_at)
+    conv = (
+        await session.execute(select(Conversation).where(Conversation.member_id == member.id))
+    ).scalar_one_or_none()
+    state = DialogState.from_json(conv.state if conv else None)
+
+    result = dialog.step(state, msg, facts, nlp.analyser())
+
+    await apply_events(
+        session, member, facility, facts.business_date, report, result.events, msg, now, mode
+    )
+    await _save_state(session, conv, member.id, result.state, now)
+    return list(result.replies), facts.business_date
+
+
+def business_date(facility: Facility, at: datetime) -> date:
+    """The facility's calendar date at an instant."""
+    return at.astimezone(ZoneInfo(facility.tz)).date()
+
+
+async def load_facts(
+    session: AsyncSession, member: Member, facility: Facility, at: datetime
+) -> tuple[Facts, DailyReport | None, str]:
+    """What the dialog needs to know, the day's 日報 (locked) if any, and the mode a 日報
+    opened now starts with."""
+    day = business_date(facility, at)
+    report, previous = await repo.report_and_previous(session, member.id, day)
+    kind, mode, plan = await day_standing(session, member, facility, day, report)
+    offset = at.astimezone(ZoneInfo(facility.tz)).utcoffset() or timedelta(hours=9)
+    facts = Facts(
+        member_name=member.name,
+        business_date=day,
+        report=repo.snapshot(report, day),
+        tz_offset_minutes=int(offset.total_seconds() // 60),
+        ask_temperature=facility.ask_temperature,
+        usual_tasks=tuple(member.usual_tasks or ()),
+        previous_report=repo.snapshot(previous, previous.business_date) if previous else None,
+        planned_start=plan.start if plan is not None else None,
+        planned_end=plan.end if plan is not None else None,
+        business_hours=BusinessHours.from_json(facility.business_hours),
+        crisis_contacts=crisis_contacts_from_json(facility.crisis_contacts),
+        day_kind=kind,
+    )
+    return facts, report, mode.value
+
+
+async def day_standing(
+    session: AsyncSession,
+    member: Member,
+    facility: Facility,
+    day: date,
+    report: DailyReport | None,
+) -> tuple[DayKind, DayMode, Any]:
+    """What the date is for the check-in (`policy.day_kind`), the mode a new 日報 opens with,
+    and the day's plan (schedule or exception row, or None)."""
+    plan_value, plan = await repo.day_plan(session, member, day)
+    planned = DayMode(plan_value)
+    from_exception = isinstance(plan, ScheduleException)
+    closed = False
+    if planned is not DayMode.OFF and not from_exception:
+        closed = await _closed(session, facility.id, day)
+    flag = (report.flags or {}).get(DAY_FLAG) if report is not None else None
+    facts = dict(from_exception=from_exception, closed=closed, holiday=policy.is_holiday(day))
+    kind = policy.day_kind(planned, day_flag=flag, **facts)
+    if kind is not DayKind.PLANNED and report is not None and await _mode_settled(session, report):
+        kind = policy.day_kind(planned, day_flag=flag, settled=True, **facts)
+    return kind, policy.opening_mode(kind, planned), plan
+
+
+async def _closed(session: AsyncSession, facility_id: int, day: date) -> bool:
+    stmt = select(FacilityClosure.id).where(
+        FacilityClosure.facility_id == facility_id, FacilityClosure.date == day
+    )
+    return (await session.execute(stmt.limit(1))).first() is not None
+
+
+async def _mode_settled(session: AsyncSession, report: DailyReport) -> bool:
+    """The member said where they work, or staff classified the day (a `mode` revision)."""
+    stmt = select(ReportRevision.id).where(
+        ReportRevision.report_id == report.id, ReportRevision.field == MODE_FIELD
+    )
+    return (await session.execute(stmt.limit(1))).first() is not None
+
+
+async def _today_snapshot(session: AsyncSession, member: Member, at: datetime) -> ReportSnapshot:
+    facility = await session.get_one(Facility, member.facility_id)
+    day = business_date(facility, at)
+    return repo.snapshot(await repo.report_for(session, member.id, day), day)
+
+
+async def _save_state(
+    session: AsyncSession,
+    conv: Conversation | None,
+    member_id: int,
+    state: DialogState,
+    now: datetime,
+) -> None:
+    expires = datetime.fromisoformat(state.expires_at) if state.expires_at else None
+    if conv is None:
+        if state.idle:
+            return
+        conv = Conversation(member_id=member_id, state={}, updated_at=now)
+        session.add(conv)
+    conv.state, conv.kind, conv.expires_at, conv.updated_at = (
+        state.to_json(),
+        state.flow,
+        expires,
+        now,
+    )
+
+
+# --- turning dialog events into records ----------------------------------------------------
+
+
+async def apply_events(
+    session: AsyncSession,
+    member: Member,
+    facility: Facility,
+    day: date,
+    report: DailyReport | None,
+    events: tuple[DialogEvent, ...],
+    msg: InboundMessage,
+    now: datetime,
+    mode: str,
+) -> DailyReport | None:
+    """Write what the dialog decided. `report` is the day's 日報 as `load_facts` read it
+    (locked), or None: the first event that needs one opens it in the day's `mode`."""
+    channel = msg.sender.platform.value
+    for event in events:
+        if isinstance(event, FieldRecorded):
+            report = report or await _open_report(session, member, day, now, mode)
+            await _set_field(session, report, event, member.id, msg.sent_at)
+        elif isinstance(event, CheckInCompleted):
+            report = report or await _open_report(session, member, day, now, mode)
+            await _support(
+                session,
+                member,
+                day,
+                msg.sent_at,
+                _check_kind(event.phase),
+                channel,
+                _check_content(report, event.phase, facility),
+                now=now,
+                key=f"check:{event.phase}:{report.id}",
+            )
+        elif isinstance(event, AbsenceNoticed):
+            if event.day is not None and event.day != day:  # notice for a later day
+                await _absence_ahead(session, member, facility, event, msg, now)
+                continue
+            report = report or await _open_report(session, member, day, now, mode)
+            await _mark_absent(session, member, facility, report, event, msg, now)
+        elif isinstance(event, ConsultRequested):
+            await _support(
+                session,
+                member,
+                day,
+                msg.sent_at,
+                SupportKind.CONSULT,
+                channel,
+                f"相談の希望: {event.text}".strip(),
+                now=now,
+            )
+        elif isinstance(event, Concern):
+            await raise_alert(
+                session,
+                facility=facility,
+                member=member,
+                day=day,
+                kind=event.kind.value,
+                level=event.level,
+                detail=event.detail,
+                key=f"concern:{event.kind}:{member.id}:{day}:{msg.event_id}",
+                now=now,
+            )
+        elif isinstance(event, EntryFlagged):
+            report = report or await _open_report(session, member, day, now, mode)
+            report.flags = {**(report.flags or {}), event.field.value: event.reason}
+        elif isinstance(event, EntryFlagCleared):
+            if report is not None and event.field.value in (report.flags or {}):
+                report.flags = {k: v for k, v in report.flags.items() if k != event.field.value}
+        elif isinstance(event, DayModeChosen):
+            report = report or await _open_report(session, member, day, now, mode)
+            await _mode_chosen(session, member, facility, report, event, now)
+        elif isinstance(event, UnplannedDayReported):
+            report = report or await _open_report(session, member, day, now, mode)
+            await _unplanned(session, member, facility, report, now)
+    await session.flush()
+    return report
+
+
+MODE_FIELD = "mode"  # report_revision.field for the day's mode (not a ReportField: not typed)
+
+
+async def _mode_chosen(
+    session: AsyncSession,
+    member: Member,
+    facility: Facility,
+    report: DailyReport,
+    event: DayModeChosen,
+    now: datetime,
+) -> None:
+    """The member said where they work today: the 日報's mode is their answer, kept as a
+    revision (so it is not asked again); a planned 通所 day at home is told to staff as a
+    notice, not an alarm."""
+    before = report.mode
+    report.mode = event.mode.value
+    session.add(
+        ReportRevision(
+            report_id=report.id,
+            field=MODE_FIELD,
+            before=before,
+            after=event.mode.value,
+            by_member_id=member.id,
+            source="member",
+            at=now,
+            late=provenance.is_late_for_day(
+                report.business_date, now, facility.late_entry_grace_hours, facility.tz
+            ),
+        )
+    )
+    flags = {k: v for k, v in (report.flags or {}).items() if k != DAY_FLAG}
+    if event.mode is DayMode.ZAITAKU and before != DayMode.ZAITAKU.value:
+        flags[DAY_FLAG] = DAY_TSUSHO_AT_HOME
+        await raise_alert(
+            session,
+            facility=facility,
+            member=member,
+            day=report.business_date,
+            kind=DAY_TSUSHO_AT_HOME,
+            level=AlertLevel.INFO,
+            detail=texts.TSUSHO_AT_HOME_DETAIL,
+            key=f"day:{DAY_TSUSHO_AT_HOME}:{member.id}:{report.business_date}",
+            now=now,
+        )
+    report.flags = flags
+    report.updated_at = now
+
+
+UNPLANNED_ALERT_KIND = "unplanned_day"
+
+
+async def _unplanned(
+    session: AsyncSession, member: Member, facility: Facility, report: DailyReport, now: datetime
+) -> None:
+    """Work on a day with no 在宅 planned: flagged until staff classify it (`nippo report
+    classify`), and staff hear of it once as a notice."""
+    report.flags = {**(report.flags or {}), DAY_FLAG: DAY_UNPLANNED}
+    await raise_alert(
+        session,
+        facility=facility,
+        member=member,
+        day=report.business_date,
+        kind=UNPLANNED_ALERT_KIND,
+        level=AlertLevel.INFO,
+        detail=texts.UNPLANNED_DAY_DETAIL,
+        key=f"day:{DAY_UNPLANNED}:{member.id}:{report.business_date}",
+        now=now,
+    )
+
+
+async def _mark_absent(
+    session: AsyncSession,
+    member: Member,
+    facility: Facility,
+    report: DailyReport,
+    event: AbsenceNoticed,
+    msg: InboundMessage,
+    now: datetime,
+) -> None:
+    """The member will not work that day: the 日報 says so, staff are told without alarm."""
+    day = report.business_date
+    if report.start_at is None:
+        report.status = ReportStatus.ABSENT.value
+    report.absence_note = event.note or report.absence_note
+    report.updated_at = now
+    when = "" if day == business_date(facility, msg.sent_at) else f"{day.month}/{day.day} "
+    await _support(
+        session,
+        member,
+        day,
+        msg.sent_at,
+        SupportKind.ABSENCE,
+        msg.sender.platform.value,
+        f"欠席の連絡: {when}{event.note}".strip(),
+        now=now,
+    )
+    await raise_alert(
+        session,
+        facility=facility,
+        member=member,
+        day=day,
+        kind="absence",
+        level=AlertLevel.INFO,
+        detail=event.note,
+        key=f"absence:{member.id}:{day}",
+        now=now,
+    )
+
+
+async def _absence_ahead(
+    session: AsyncSession,
+    member: Member,
+    facility: Facility,
+    event: AbsenceNoticed,
+    msg: InboundMessage,
+    now: datetime,
+) -> None:
+    """「あしたは休みます」: that day's 日報 is opened as absent, today's is untouched."""
+    assert event.day is not None
+    report = await repo.report_for(session, member.id, event.day)
+    report = report or await _open_report(session, member, event.day, now, facility=facility)
+    await _mark_absent(session, member, facility, report, event, msg, now)
+
+
+async def _open_report(
+    session: AsyncSession,
+    member: Member,
+    day: date,
+    now: datetime,
+    mode: str | None = None,
+    *,
+    facility: Facility | None = None,
+) -> DailyReport:
+    """A new 日報, opened by the member's own message. `mode`: as `load_facts` decided; else
+    the day's plan, where an unplanned day stays 休み (never silently made a 在宅 day)."""
+    if mode is None:
+        if facility is None:
+            facility = await session.get_one(Facility, member.facility_id)
+        _, opening, _ = await day_standing(session, member, facility, day, None)
+        mode = opening.value
+    report = DailyReport(
+        member_id=member.id,
+        business_date=day,
+        mode=mode,
+        status=ReportStatus.OPEN.value,
+        flags={},
+        entered_by=provenance.member_ref(member.id),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(report)
+    await session.flush()
+    return report
+
+
+async def _set_field(
+    session: AsyncSession, report: DailyReport, event: FieldRecorded, member_id: int, at: datetime
+) -> None:
+    """Change one field through the shared path that keeps every change as a revision."""
+    await record_change(
+        session,
+        report,
+        event.field,
+        event.value,
+        at=at,
+        source="member_correction" if event.correction else "member",
+        by_member_id=member_id,
+        clears_flag=event.correction,
+        locked=True,  # read under lock by load_facts, or opened in this transaction
+    )
+
+
+def _check_kind(phase: Phase) -> SupportKind:
+    return SupportKind.START_CHECK if phase is Phase.START else SupportKind.END_CHECK
+
+
+def _check_content(report: DailyReport, phase: Phase, facility: Facility) -> str:
+    """The 支援記録 text of a start/end check (R2: time + work content / time + outputs)."""
+    tz = ZoneInfo(facility.tz)
+
+    def hm(at: datetime | None) -> str:
+        return at.astimezone(tz).strftime("%H:%M") if at else "未記入"
+
+    if phase is Phase.START:
+        parts = [f"開始確認 {hm(report.start_at)}", f"作業内容: {report.planned_work or '未記入'}"]
+        if report.health_start is not None:
+            parts.append(f"体調 {report.health_start}")
+        if report.sleep_hours is not None:
+            parts.append(f"睡眠 {report.sleep_hours:g}時間")
+        if report.temperature is not None:
+            parts.append(f"体温 {report.temperature:.1f}")
+    else:
+        parts = [
+            f"終了確認 {hm(report.end_at)}",
+            f"作業内容: {report.work_done or '未記入'}",
+            f"成果: {report.outputs or '未記入'}",
+        ]
+        if report.health_end is not None:
+            parts.append(f"体調 {report.health_end}")
+    return " / ".join(parts)
+
+
+async def _support(
+    session: AsyncSession,
+    member: Member,
+    day: date,
+    at: datetime,
+    kind: SupportKind,
+    channel: str,
+    content: str,
+    *,
+    now: datetime,
+    key: str | None = None,
+) -> None:
+    """A 支援記録 row the member's own message made: `at` is when they sent it, `now` when
+    Nippo wrote it down."""
+    values: dict[str, Any] = dict(
+        member_id=member.id,
+        business_date=day,
+        at=at,
+        kind=kind.value,
+        channel=channel,
+        content=content,
+        key=key,
+        entered_at=now,
+        entered_by=f"member:{member.id}",
+    )
+    if key is None:
+        session.add(SupportRecord(**values))
+    else:
+        await repo.insert_ignore(session, SupportRecord, **values)
+
+
+# --- replies -------------------------------------------------------------------------------
+
+
+async def _send(
+    session: AsyncSession,
+    msg: InboundMessage,
+    replies: list[Reply],
+    now: datetime,
+    member_id: int | None,
+    day: date | None = None,
+) -> None:
+    """All replies to one event as one outbox row, so a LINE reply token is used once.
+    `day`: the business date the replies belong to, when the caller knows it."""
+    if not replies:
+        return
+    payload: dict[str, Any] = {"kind": "replies", "replies": [reply_to_json(r) for r in replies]}
+    if day is not None:
+        payload["business_date"] = day.isoformat()
+    elif member_id is not None:
+        member = await session.get(Member, member_id)
+        if member is not None:
+            facility = await session.get_one(Facility, member.facility_id)
+            payload["business_date"] = business_date(facility, msg.sent_at).isoformat()
+    await repo.enqueue(
+        session,
+        key=f"reply:{msg.sender.platform.value}:{msg.event_id}",
+        platform=msg.sender.platform.value,
+        recipient=msg.sender.user_id,
+        payload=payload,
+        now=now,
+        member_id=member_id,
+        reply_token=msg.reply_token,
+        reply_token_until=(msg.sent_at + REPLY_TOKEN_TTL) if msg.reply_token else None,
+    )
+
+
+def _body(msg: InboundMessage) -> dict[str, Any]:
+    """The raw form of a message that came without a platform body (console, tests)."""
+    return {
+        "platform": msg.sender.platform.value,
+        "user_id": msg.sender.user_id,
+        "sent_at": msg.sent_at.isoformat(),
+        "text": msg.text,
+        "choice": msg.choice,
+    }
+
+
+async def answer(
+    session: AsyncSession, msg: InboundMessage, replies: list[Reply], now: datetime
+) -> None:
+    """Reply to an event handled outside the dialog (old buttons, stickers, files)."""
+    identity = await repo.identity_for(session, msg.sender.platform.value, msg.sender.user_id)
+    if identity is not None and identity.member_id is not None:
+        _seen(identity, msg)
+    await _send(session, msg, replies, now, identity.member_id if identity else None)
+
+
+async def report_of_day(
+    session: AsyncSession, member: Member, day: date, now: datetime
+) -> DailyReport:
+    """The member's 日報 for a date, opened if there is none yet."""
+    return await repo.report_for(session, member.id, day) or await _open_report(
+        session, member, day, now
+    )

@@ -1,0 +1,452 @@
+"""Delivering the outbox: claim due rows, send them, record the outcome.
+
+A row is leased before it is sent and the lease is committed, so a crash mid-send means the
+row is tried again after the lease (LINE's X-Line-Retry-Key keeps a retried push from showing
+twice). Messages to one recipient go out in order: a row waits while an older one to the same
+recipient is still unsent.
+
+Only the message's own fault (Outcome.FAILED: a 4xx other than 429, an unknown recipient …)
+fails a row. The platform's trouble (Outcome.RETRY: 429, 5xx, timeouts, connection errors) is
+retried for as long as it lasts, every five minutes at most (with jitter) once the backoff is
+capped: an outage of hours delays staff alerts, it never drops them (issue #23). A backlog
+older than `BACKLOG_ALERT` is visible (`oldest_pending`: /healthz, /metrics); while Slack's
+lasts, staff with a LINE account linked as staff are told on LINE, and when it clears, each
+facility's alert channel gets one summary of what came late.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import aliased
+
+from bot.core import texts
+from bot.core.ports import OutboxItem, Outcome, Sender, SendResult
+from storage import repo
+from storage.db import Database
+from storage.models import Facility, Identity, Member, OutboxMessage, Staff
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=60)
+MAX_BACKOFF = timedelta(minutes=5)
+JITTER = 0.25  # at the cap, a retry comes up to this share of it sooner (3¾–5 minutes)
+BATCH = 50
+BACKLOG_ALERT = timedelta(seconds=300)  # OUTBOX_BACKLOG_ALERT_SECONDS; see `configure`
+STAFF_PLATFORM = "slack"
+OUTAGE_LOOKBACK = timedelta(days=7)  # how far back a recovery summary looks for late rows
+WAITING = ("pending", "sending")
+NOT_COUNTED = ("replies", "outage_summary")  # member DMs and the summary itself
+
+
+@dataclass
+class _Policy:
+    backlog_alert: timedelta = BACKLOG_ALERT
+
+
+POLICY = _Policy()
+
+
+def configure(*, backlog_alert_seconds: float) -> None:
+    """Set the backlog threshold for every `flush` of this process (the composition root calls
+    it from the settings; the scheduler's delivery loop calls `flush` without arguments)."""
+    POLICY.backlog_alert = timedelta(seconds=backlog_alert_seconds)
+
+
+@dataclass(frozen=True)
+class Flushed:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+def backoff(attempts: int, retry_after: float | None, jitter: float = 0.0) -> timedelta:
+    """Capped exponential backoff; the platform's Retry-After wins when it says more.
+
+    Once capped (a long outage), `jitter` in [0, 1) brings the retry up to `JITTER` of the cap
+    sooner, so a backlog's rows (and replicas) do not all knock at once every five minutes.
+    The short steps before the cap stay exact (2, 4, 8 … s)."""
+    delay = timedelta(seconds=2 ** min(attempts, 16))
+    if delay >= MAX_BACKOFF:
+        delay = MAX_BACKOFF * (1 - JITTER * min(max(jitter, 0.0), 1.0))
+    if retry_after is not None:
+        delay = max(delay, timedelta(seconds=retry_after))
+    return delay
+
+
+def jitter_for(row_id: int, attempts: int) -> float:
+    """A spread in [0, 1) derived from the row and the attempt: deterministic, no random
+    source to inject, and different for each row."""
+    digest = hashlib.blake2b(f"{row_id}:{attempts}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+async def claim(
+    db: Database, platforms: set[str], now: datetime, limit: int = BATCH
+) -> list[OutboxItem]:
+    """Lease due rows for the given platforms (oldest first, one replica each)."""
+    older = aliased(OutboxMessage)
+    blocked = exists().where(
+        older.recipient == OutboxMessage.recipient,
+        older.platform == OutboxMessage.platform,
+        older.id < OutboxMessage.id,
+        older.status.in_(("pending", "sending")),
+    )
+    stmt = (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.platform.in_(platforms),
+            or_(
+                and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),
+                and_(OutboxMessage.status == "sending", OutboxMessage.next_attempt_at <= now),
+            ),
+            ~blocked,
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    )
+    async with db.transaction() as session:
+        if db.dialect == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        rows = (await session.execute(stmt)).scalars().all()
+        items = []
+        for row in rows:
+            row.status, row.next_attempt_at = "sending", now + LEASE
+            items.append(
+                OutboxItem(
+                    id=row.id,
+                    key=row.key,
+                    platform=row.platform,
+                    recipient=row.recipient,
+                    payload=dict(row.payload),
+                    retry_key=row.retry_key,
+                    attempts=row.attempts,
+                    reply_token=row.reply_token,
+                    reply_token_until=row.reply_token_until,
+                    member_id=row.member_id,
+                    created_at=row.created_at,
+                )
+            )
+    return items
+
+
+async def record(db: Database, item: OutboxItem, result: SendResult, now: datetime) -> None:
+    async with db.transaction() as session:
+        row = await session.get_one(OutboxMessage, item.id)
+        row.attempts += 1
+        row.via = result.via or row.via
+        if result.outcome is Outcome.SENT:
+            row.status, row.sent_at, row.last_error = "sent", now, None
+            row.external_id = result.external_id or row.external_id
+            row.reply_token = None  # single use
+            return
+        row.last_error = (result.error or "")[:2000]
+        if result.outcome is Outcome.RETRY:  # the platform's trouble: never a failure
+            row.status = "pending"
+            wait = backoff(row.attempts, result.retry_after, jitter_for(row.id, row.attempts))
+            row.next_attempt_at = now + wait
+            return
+        row.status = "failed"
+        log.warning("outbox message failed", extra={"outbox_id": row.id, "platform": row.platform})
+        if row.member_id is not None and row.platform != "slack":
+            await repo.enqueue(
+                session,
+                key=f"delivery-failed:{row.id}",
+                platform="slack",
+                recipient="",
+                payload={
+                    "kind": "delivery_failed",
+                    "outbox_id": row.id,
+                    "member_id": row.member_id,
+                    "text": f"メッセージを届けられませんでした(送信ID {row.id}): {row.last_error}",
+                },
+                member_id=row.member_id,
+                now=now,
+            )
+
+
+async def flush(
+    db: Database,
+    senders: Mapping[str, Sender],
+    now: datetime,
+    *,
+    rounds: int = 20,
+    backlog_alert: timedelta | None = None,
+) -> Flushed:
+    """Send everything due now (a few rounds, so ordered follow-ups go in the same flush);
+    then, when Slack refused something or delivered something late, look at its backlog."""
+    threshold = backlog_alert if backlog_alert is not None else POLICY.backlog_alert
+    sent = retried = failed = 0
+    staff_refused = staff_late = False
+    for _ in range(rounds):
+        items = await claim(db, set(senders), now)
+        if not items:
+            break
+        blocked: set[tuple[str, str]] = set()
+        for index, item in enumerate(items):
+            tried = False
+            try:
+                if (item.platform, item.recipient) in blocked:
+                    await _release(db, [item], now)
+                    continue
+                tried = True
+                try:
+                    result = await senders[item.platform].send(item, now)
+                except Exception as exc:  # a sender bug must not stop the others
+                    log.exception("sender raised", extra={"outbox_id": item.id})
+                    result = SendResult(Outcome.RETRY, error=type(exc).__name__)
+                await record(db, item, result, now)
+            except Exception:
+                # The database went away mid-pass. A row just sent has an unknown outcome and
+                # keeps its lease; the rows not tried yet go back to the queue at once rather
+                # than hold up their recipients' later messages for the lease's whole minute.
+                await _release_untried(db, items[index + 1 if tried else index :], now)
+                raise
+            if result.outcome is Outcome.SENT:
+                sent += 1
+            elif result.outcome is Outcome.RETRY:
+                retried += 1
+                blocked.add((item.platform, item.recipient))
+            else:
+                failed += 1
+            if item.platform == STAFF_PLATFORM:
+                staff_refused |= result.outcome is Outcome.RETRY
+                staff_late |= result.outcome is not Outcome.RETRY and _late(item, now, threshold)
+        if retried:
+            break
+    if staff_refused or staff_late:
+        try:
+            await watch_backlog(db, senders, now, threshold, delivered_late=staff_late)
+        except Exception:  # telling people about an outage must never stop delivery
+            log.exception("backlog watch failed")
+    return Flushed(sent, retried, failed)
+
+
+def _late(item: OutboxItem, now: datetime, threshold: timedelta) -> bool:
+    return item.created_at is not None and now - item.created_at > threshold
+
+
+async def _release(db: Database, items: list[OutboxItem], now: datetime) -> None:
+    """Unlease claimed rows that were not tried: due again now."""
+    async with db.transaction() as session:
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_([i.id for i in items]), OutboxMessage.status == "sending")
+            .values(status="pending", next_attempt_at=now)
+        )
+
+
+RELEASE_WAITS_S = (0.0, 0.5, 1.0, 2.0, 4.0)  # a database restart takes a few seconds
+
+
+async def _release_untried(db: Database, items: list[OutboxItem], now: datetime) -> None:
+    """Best effort while the database comes back; otherwise the lease runs out as usual."""
+    if not items:
+        return
+    for wait in RELEASE_WAITS_S:
+        await asyncio.sleep(wait)
+        try:
+            await _release(db, items, now)
+            return
+        except Exception:
+            continue
+    log.warning("claimed outbox rows stay leased", extra={"rows": len(items)})
+
+
+# --- backlog: how old the oldest waiting message is, and who is told -----------------------
+
+
+def _aware(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
+
+
+async def oldest_pending(
+    session: AsyncSession | AsyncConnection, now: datetime, platforms: Sequence[str] | None = None
+) -> dict[str, float]:
+    """Per platform, seconds since the oldest unsent row was queued (platforms with nothing
+    waiting are absent unless named in `platforms`, then 0)."""
+    stmt = (
+        select(OutboxMessage.platform, func.min(OutboxMessage.created_at))
+        .where(OutboxMessage.status.in_(WAITING))
+        .group_by(OutboxMessage.platform)
+    )
+    ages = {p: 0.0 for p in platforms or ()}
+    for platform, oldest in await session.execute(stmt):
+        if oldest is not None and (platforms is None or platform in platforms):
+            ages[platform] = max(0.0, (now - _aware(oldest)).total_seconds())
+    return ages
+
+
+async def watch_backlog(
+    db: Database,
+    senders: Mapping[str, Sender],
+    now: datetime,
+    threshold: timedelta,
+    *,
+    delivered_late: bool,
+) -> None:
+    """While Slack's backlog is older than `threshold`, tell staff who have LINE linked (once
+    per outage each); once it is back under, post each facility one summary of the late ones."""
+    async with db.transaction() as session:
+        age = (await oldest_pending(session, now, [STAFF_PLATFORM]))[STAFF_PLATFORM]
+        if age > threshold.total_seconds():
+            if "line" in senders:
+                await _tell_staff_on_line(session, now, threshold)
+        elif delivered_late:
+            await _summarise_outage(session, now, threshold)
+
+
+async def _by_facility(
+    session: AsyncSession, rows: Sequence[OutboxMessage]
+) -> dict[int, list[OutboxMessage]]:
+    """Outbox rows by facility: its facility id, else its member's, else its channel's."""
+    member_ids = {r.member_id for r in rows if r.member_id is not None}
+    member_ids |= {
+        int(r.payload["member_id"])
+        for r in rows
+        if r.member_id is None and str(r.payload.get("member_id") or "").isdigit()
+    }
+    members: dict[int, int] = {}
+    if member_ids:
+        stmt = select(Member.id, Member.facility_id).where(Member.id.in_(member_ids))
+        members = {m: f for m, f in await session.execute(stmt)}
+    stmt2 = select(Facility.alert_channel, Facility.id).where(Facility.alert_channel.is_not(None))
+    channels = {str(c): f for c, f in await session.execute(stmt2)}
+    out: dict[int, list[OutboxMessage]] = defaultdict(list)
+    for r in rows:
+        payload: dict[str, Any] = r.payload
+        fid: int | None = None
+        if str(payload.get("facility_id") or "").isdigit():
+            fid = int(payload["facility_id"])
+        elif r.member_id is not None or str(payload.get("member_id") or "").isdigit():
+            fid = members.get(r.member_id or int(payload["member_id"]))
+        else:
+            fid = channels.get(r.recipient)
+        if fid is not None:
+            out[fid].append(r)
+    return dict(out)
+
+
+def _counted(row: OutboxMessage) -> bool:
+    return row.payload.get("kind") not in NOT_COUNTED
+
+
+async def _outage_epoch(session: AsyncSession) -> int:
+    """The id of the latest recovery summary (0 before any): an outage is what comes after."""
+    stmt = select(func.max(OutboxMessage.id)).where(OutboxMessage.key.like("outage:slack:%"))
+    return int((await session.scalar(stmt)) or 0)
+
+
+async def _tell_staff_on_line(session: AsyncSession, now: datetime, threshold: timedelta) -> None:
+    """A short LINE push, without names or details, to each active staff member of an affected
+    facility whose LINE account is linked as staff; once per staff member and outage."""
+    stmt = (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.platform == STAFF_PLATFORM,
+            OutboxMessage.status.in_(WAITING),
+            OutboxMessage.created_at <= now - threshold,
+        )
+        .order_by(OutboxMessage.id)
+    )
+    waiting = [r for r in (await session.scalars(stmt)).all() if _counted(r)]
+    grouped = await _by_facility(session, waiting)
+    if not grouped:
+        return
+    epoch = await _outage_epoch(session)
+    staff = await session.execute(
+        select(Identity.id, Identity.platform_user_id, Staff.facility_id)
+        .join(Staff, Staff.id == Identity.staff_id)
+        .where(
+            Identity.platform == "line",
+            Identity.active.is_(True),
+            Staff.active.is_(True),
+            Staff.facility_id.in_(grouped),
+        )
+        .order_by(Identity.id)
+    )
+    for identity_id, user_id, facility_id in staff.all():
+        rows = grouped[facility_id]
+        oldest = min(_aware(r.created_at) for r in rows)
+        text = texts.OUTAGE_LINE_NOTICE.format(
+            minutes=int((now - oldest).total_seconds() // 60), count=len(rows)
+        )
+        new = await repo.enqueue(
+            session,
+            key=f"outage:line:{epoch}:{identity_id}",
+            platform="line",
+            recipient=user_id,
+            payload={"kind": "outage_notice", "text": text, "facility_id": facility_id},
+            now=now,
+        )
+        if new is not None:
+            log.warning(
+                "staff told of a Slack outage on LINE",
+                extra={"outbox_id": new, "identity_id": identity_id, "facility_id": facility_id},
+            )
+
+
+async def _summarise_outage(session: AsyncSession, now: datetime, threshold: timedelta) -> None:
+    """One notice per facility in its alert channel: how many Slack messages came late (more
+    than `threshold` after they were queued) since its last summary, and the longest delay.
+    Only after an outage: at least one of them was refused by Slack and retried."""
+    stmt = select(OutboxMessage).where(
+        OutboxMessage.platform == STAFF_PLATFORM,
+        OutboxMessage.status == "sent",
+        OutboxMessage.sent_at >= now - OUTAGE_LOOKBACK,
+        OutboxMessage.created_at <= now - threshold,
+    )
+    late = [
+        r
+        for r in (await session.scalars(stmt)).all()
+        if _counted(r)
+        and r.via != "skipped"
+        and r.sent_at is not None
+        and _aware(r.sent_at) - _aware(r.created_at) > threshold
+    ]
+    for facility_id, rows in sorted((await _by_facility(session, late)).items()):
+        last = await session.scalar(
+            select(OutboxMessage.created_at)
+            .where(OutboxMessage.key.like(f"outage:slack:{facility_id}:%"))
+            .order_by(OutboxMessage.id.desc())
+            .limit(1)
+        )
+        rows = [r for r in rows if last is None or _aware(r.sent_at or now) > _aware(last)]
+        if not any(r.attempts > 1 for r in rows):  # late, but Slack never refused: no outage
+            continue
+        longest = max(_aware(r.sent_at or now) - _aware(r.created_at) for r in rows)
+        managers = [
+            m.slack_user_id for m in await repo.managers(session, facility_id, on_slack=True)
+        ]
+        text = texts.OUTAGE_SUMMARY.format(
+            count=len(rows), minutes=int(longest.total_seconds() // 60)
+        )
+        first = min(r.id for r in rows)
+        new = await repo.enqueue(
+            session,
+            key=f"outage:slack:{facility_id}:{first}",
+            platform=STAFF_PLATFORM,
+            recipient="",
+            payload={
+                "kind": "outage_summary",
+                "facility_id": facility_id,
+                "text": text,
+                "count": len(rows),
+                "mentions": [str(m) for m in managers],
+            },
+            now=now,
+        )
+        if new is not None:
+            log.warning(
+                "Slack outage summary queued",
+                extra={"outbox_id": new, "facility_id": facility_id, "late": len(rows)},
+            )
