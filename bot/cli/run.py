@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -86,7 +85,7 @@ def serve(
         limit_concurrency=settings.http_limit_concurrency,
         timeout_keep_alive=settings.http_keep_alive_seconds,
         proxy_headers=True,
-        forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        forwarded_allow_ips=settings.forwarded_allow_ips,  # read from .env too
     )
 
 

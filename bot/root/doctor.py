@@ -1,11 +1,17 @@
 """`nippo doctor`: is this installation wired correctly? Each check answers one question
 (the database, LINE, Slack, the public URL, the clock, the facility) with a `Check`; the CLI
 prints them in order and exits 1 when any failed. Network calls use short timeouts, and a
-failure of any kind becomes a failed check, never a traceback."""
+failure of any kind becomes a failed check, never a traceback.
+
+The public URL is asked from this machine the way LINE and Slack will ask it (DNS, the
+certificate, the proxy or tunnel, then Nippo): `/healthz` must answer with Nippo's JSON and
+`/slack/events` must refuse an unsigned request with 401, as Nippo's Slack endpoint does."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import socket
+import ssl
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -166,12 +172,13 @@ def judge_line_webhook(status: int, body: dict[str, Any], public_url: str | None
     name = "LINE Webhook"
     endpoint = str(body.get("endpoint") or "")
     if status != 200 or not endpoint:
+        wanted = f"{public_url.rstrip('/')}/callback/line" if public_url else None
         return Check(
             name,
             False,
             "Webhook URL が設定されていません",
             "LINE Developers の Messaging API 設定で"
-            " https://（公開ホスト）/callback/line を設定してください",
+            f" {wanted or 'https://（公開ホスト）/callback/line'} を設定してください",
         )
     if not body.get("active"):
         return Check(
@@ -210,8 +217,11 @@ def judge_rich_menu(status: int) -> Check:
     return Check(
         name,
         None,
-        "既定のリッチメニューはまだありません（なくても使えます）",
-        "LINE Official Account Manager でリッチメニューを設定すると、利用者が操作しやすくなります",
+        "既定のリッチメニューはまだありません（LINE Official Account Manager で作ったメニューは"
+        "ここからは見えません。なくても使えます）",
+        "まだなら LINE Official Account Manager でリッチメニューを作り、ボタンに「開始します」"
+        "「終了します」「今日は休みます」「相談したい」のテキストを設定すると、"
+        "利用者が操作しやすくなります（docs/go-live.md）",
     )
 
 
@@ -294,6 +304,8 @@ def judge_channel(channel: str, body: dict[str, Any]) -> Check:
 
 
 def public_url_check(public_url: str | None) -> Check:
+    """The string rule alone: LINE and Slack call HTTPS only. Whether the address answers
+    is `public_url_answer_check`, kept apart so an http:// address that answers says both."""
     name = "公開 URL"
     if not public_url:
         return Check(name, None, "PUBLIC_URL が未設定のため確かめません")
@@ -306,6 +318,179 @@ def public_url_check(public_url: str | None) -> Check:
             "LINE と Slack は HTTPS の URL にしか送りません。https:// で始まる URL にしてください",
         )
     return Check(name, True, f"{public_url}（HTTPS）")
+
+
+def reachable_base(public_url: str | None) -> str | None:
+    """PUBLIC_URL without its trailing slash when it can be asked at all (http or https with
+    a host name); None otherwise (unset, or a string the HTTPS rule already fails)."""
+    if not public_url:
+        return None
+    parts = urlsplit(public_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return public_url.rstrip("/")
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: BaseException | None = exc
+    while seen is not None:
+        yield seen
+        seen = seen.__cause__ or seen.__context__
+
+
+def unreached(exc: httpx.HTTPError, url: str) -> tuple[str, str]:
+    """What stopped a request to our own public address, and what to do, in words an IT
+    helper can act on: the certificate, the host name, a timeout, or nothing listening."""
+    host = urlsplit(url).hostname or url
+    for cause in _causes(exc):
+        if isinstance(cause, ssl.SSLError):
+            reason = getattr(cause, "verify_message", None) or getattr(cause, "reason", None)
+            return (
+                f"{url} の証明書を確かめられません（{reason or type(cause).__name__}）",
+                "証明書が取れているかを確かめてください（Caddy なら `docker compose logs caddy`。"
+                "ホスト名の DNS がこのサーバーを指し、ポート 80 と 443 が開いていること）。"
+                "LINE と Slack は正しい証明書の HTTPS にしか送りません",
+            )
+        if isinstance(cause, socket.gaierror):
+            return (
+                f"ホスト名 {host} が見つかりません",
+                "DNS でホスト名がこのサーバーを指しているか、"
+                "クイックトンネルならアドレスが変わっていないかを確かめてください",
+            )
+    if isinstance(exc, httpx.TimeoutException):
+        return (
+            f"{url} が {TIMEOUT.read or 0:g} 秒以内に応答しません",
+            "ファイアウォールでポート 443 が開いているか、Nippo が動いているかを確かめてください",
+        )
+    if isinstance(exc, httpx.ConnectError):
+        return (
+            f"{url} に接続できません（{type(exc).__name__}）",
+            "Nippo（`nippo serve` または `docker compose up -d`）と、前に置いた Caddy や"
+            "トンネルが動いているか、ポートが開いているかを確かめてください",
+        )
+    return (
+        f"{url} に届きません（{type(exc).__name__}）",
+        "公開 URL と通信環境を確かめてください",
+    )
+
+
+NOT_NIPPO = (
+    "PUBLIC_URL が Nippo を指しているかを確かめてください"
+    '（Nippo は /healthz に {"status": "ok", …} と答えます）'
+)
+BEHIND_THE_PROXY = (
+    "Nippo（`nippo serve` または `docker compose up -d`）が動いているか、"
+    "プロキシの転送先（Caddy なら app:8000、トンネルなら --url）が合っているかを確かめてください"
+)
+
+
+def _status_problem(status: int, location: str | None) -> tuple[str, str]:
+    """An HTTP answer that is not Nippo's: what came back, and the likely fix."""
+    if 300 <= status < 400:
+        return (
+            f"HTTP {status} で {location or '別の URL'} へ転送されました",
+            "PUBLIC_URL は転送先ではなく、Nippo に直接届く https:// の URL にしてください",
+        )
+    if status in (502, 503, 504):
+        return (
+            f"HTTP {status}: 前に置いたプロキシかトンネルには届きましたが、"
+            "その先の Nippo が応答していません",
+            BEHIND_THE_PROXY,
+        )
+    if status == 530:  # Cloudflare: the tunnel behind this address is not connected
+        return (
+            "HTTP 530: トンネルがつながっていません",
+            "cloudflared を起動し直してください。クイックトンネルならアドレスが変わるので、"
+            "新しいアドレスを PUBLIC_URL と LINE・Slack に設定し直してください",
+        )
+    return f"HTTP {status} が返りました。Nippo の応答ではありません", NOT_NIPPO
+
+
+def judge_health(url: str, status: int, body: dict[str, Any], location: str | None) -> Check:
+    name = "公開 URL の応答"
+    if status == 200 and body.get("status") == "ok" and body.get("database") == "up":
+        return Check(name, True, f"{url} に Nippo が応答しました")
+    if status == 200 and body.get("status") == "degraded" and body.get("database") == "up":
+        late = body.get("backlog") or {}
+        detail = "、".join(f"{p} {s} 秒" for p, s in sorted(late.items())) or "あり"
+        return Check(name, True, f"{url} に Nippo が応答しました（送信待ちの遅れ: {detail}）")
+    if status == 503 and body.get("status") == "unavailable":
+        return Check(
+            name,
+            False,
+            f"Nippo は応答しましたが、データベースを使えません（{body.get('database', '不明')}）",
+            "Nippo を動かしているマシンの DATABASE_URL と、データベースが動いているかを"
+            "確かめてください",
+        )
+    if status == 200:
+        return Check(name, False, f"{url} の応答が Nippo のものではありません", NOT_NIPPO)
+    what, step = _status_problem(status, location)
+    return Check(name, False, what, step)
+
+
+async def public_url_answer_check(public_url: str, client: httpx.AsyncClient) -> Check:
+    """`GET PUBLIC_URL/healthz` from here, as LINE and Slack will come: through DNS, the
+    certificate, the proxy or tunnel, to Nippo."""
+    url = f"{public_url}/healthz"
+    try:
+        response = await client.get(url)
+    except httpx.HTTPError as exc:
+        what, step = unreached(exc, url)
+        return Check("公開 URL の応答", False, what, step)
+    return judge_health(
+        url, response.status_code, _json(response), response.headers.get("location")
+    )
+
+
+def _request_urls(url: str) -> str:
+    return (
+        "Slack アプリの Slash Commands・Event Subscriptions・Interactivity の Request URL を"
+        f"すべて {url} にしてください"
+    )
+
+
+def judge_slash_command(url: str, status: int, location: str | None) -> Check:
+    name = "Slack スラッシュコマンド"
+    request_urls = _request_urls(url)
+    if status == 401:  # the signature check answered: this is Nippo's Slack endpoint
+        return Check(
+            name, True, f"{url} に Nippo の Slack 受付が応答しました（署名のない要求を拒否）"
+        )
+    if status == 404:
+        return Check(
+            name,
+            False,
+            f"{url} がありません（HTTP 404）",
+            "Nippo の Slack が有効かを確かめてください（起動時のログに "
+            "`Slack is on: POST /slack/events`）。.env を直したら Nippo を再起動してください",
+        )
+    if 200 <= status < 300:
+        return Check(
+            name,
+            False,
+            f"署名のない要求が受け付けられました（HTTP {status}）。Nippo の応答ではありません",
+            request_urls,
+        )
+    what, step = _status_problem(status, location)
+    if step == NOT_NIPPO:
+        what, step = f"HTTP {status} が返りました（Nippo なら 401 です）", request_urls
+    return Check(name, False, what, step)
+
+
+async def slash_command_check(public_url: str, client: httpx.AsyncClient) -> Check:
+    """An unsigned POST to `PUBLIC_URL/slack/events`, where Slack sends /nippo, events and
+    button presses: Nippo's endpoint refuses it with 401 (a bad signature)."""
+    url = f"{public_url}/slack/events"
+    try:
+        response = await client.post(
+            url, content=b"", headers={"content-type": "application/x-www-form-urlencoded"}
+        )
+    except httpx.HTTPError as exc:
+        # why it is out of reach is the public URL's line below; here, where Slack must point
+        what, _ = unreached(exc, url)
+        step = f"{_request_urls(url)}。届かない理由は「公開 URL の応答」の行を見てください"
+        return Check("Slack スラッシュコマンド", False, what, step)
+    return judge_slash_command(url, response.status_code, response.headers.get("location"))
 
 
 def judge_clock(server: datetime, database: datetime) -> Check:
@@ -463,10 +648,15 @@ async def run(
     if db.ok and isinstance(database, Database):
         facts = await facility_facts(database, facility)
     channels = [f.alert_channel for f in facts if f.alert_channel]
+    public = reachable_base(settings.public_url)
     async with httpx.AsyncClient(timeout=TIMEOUT) as client:
         add(*await line_checks(settings, client))
         add(*await slack_checks(settings, client, channels))
-    add(public_url_check(settings.public_url))
+        if settings.slack_enabled and public is not None:
+            add(await slash_command_check(public, client))
+        add(public_url_check(settings.public_url))
+        if public is not None:
+            add(await public_url_answer_check(public, client))
     if db.ok and isinstance(database, Database):
         add(await clock_check(database, now()))
         if not facts:

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     # nippo serve: connections beyond this get 503 at once instead of waiting (slow clients)
     http_limit_concurrency: int = 1000
     http_keep_alive_seconds: int = 5
+    # nippo serve: the reverse proxies (comma-separated addresses or CIDRs, "*" for any) whose
+    # X-Forwarded-For/-Proto uvicorn believes; from anyone else they are ignored
+    forwarded_allow_ips: str = "127.0.0.1"
 
     # Encryption at rest (storage/crypto.py): base64 of 32 random bytes, and older keys
     # (comma-separated) still read during a rotation. The database layer reads them from the

@@ -9,6 +9,9 @@ LINE's error JSON …). `shown` lists what a member would actually see.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import json
 import socket
 import threading
@@ -17,6 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -60,6 +64,10 @@ class FakeLine:
         self.webhook_active = True
         self.webhook_test_ok = True
         self.default_rich_menu: str | None = None
+        # When set, the webhook test is delivered for real, as LINE does: a POST with no
+        # events, signed with this channel secret, to `webhook_endpoint` (its answer decides;
+        # `webhook_test_ok` is then ignored).
+        self.channel_secret: str | None = None
         self.app = Starlette(
             routes=[
                 Route("/v2/bot/message/reply", self.reply, methods=["POST"]),
@@ -188,6 +196,8 @@ class FakeLine:
             return refused
         if not self.webhook_endpoint:
             return JSONResponse({"message": "Webhook URL is not set"}, status_code=400)
+        if self.channel_secret is not None:
+            return JSONResponse(await self._deliver_test(self.channel_secret))
         ok = self.webhook_test_ok
         return JSONResponse(
             {
@@ -198,6 +208,30 @@ class FakeLine:
                 "detail": "200" if ok else "The webhook returned a status other than 200.",
             }
         )
+
+    async def _deliver_test(self, secret: str) -> dict[str, Any]:
+        """LINE's test delivery and its documented answer (reason OK, COULD_NOT_CONNECT,
+        REQUEST_TIMEOUT or ERROR_STATUS_CODE)."""
+        body = json.dumps({"destination": "Ubot", "events": []}).encode()
+        digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Line-Signature": base64.b64encode(digest).decode(),
+        }
+        answer: dict[str, Any] = {"timestamp": "2026-07-01T00:00:00Z"}
+        try:
+            async with httpx.AsyncClient(timeout=10) as client:
+                r = await client.post(self.webhook_endpoint, content=body, headers=headers)
+        except httpx.TimeoutException:
+            return answer | {"success": False, "statusCode": 0, "reason": "REQUEST_TIMEOUT",
+                             "detail": "The request timed out."}  # fmt: skip
+        except httpx.HTTPError as exc:
+            return answer | {"success": False, "statusCode": 0, "reason": "COULD_NOT_CONNECT",
+                             "detail": str(exc) or type(exc).__name__}  # fmt: skip
+        ok = r.status_code == 200
+        return answer | {"success": ok, "statusCode": r.status_code,
+                         "reason": "OK" if ok else "ERROR_STATUS_CODE",
+                         "detail": str(r.status_code)}  # fmt: skip
 
     async def rich_menu(self, request: Request) -> Response:
         rec = await self._record(request)
