@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo chat test lint bench clean
+.PHONY: demo chat test test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ chat: $(STAMP)  ## chat as a member in the terminal
 
 test: $(STAMP)  ## the test suite (set NIPPO_TEST_DATABASE_URL for PostgreSQL)
 	$(BIN)/pytest
+
+# The fast lane (under a minute): the pure core and the platform adapters, no slow tests.
+FAST := tests/unit tests/architecture tests/line tests/slack tests/ingest
+test-fast: $(STAMP)  ## the fast lane: pure core + adapters, no `slow` tests
+	$(BIN)/pytest -m "not slow" $(FAST)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from bot.core.domain import Choice, Reply, reply_from_json
+from bot.core.domain import Choice, Reply
+from bot.core.payloads import Replies, text_of
 from bot.core.ports import OutboxItem, Outcome, SendResult
 
 Write = Callable[[str], None]
@@ -44,13 +45,12 @@ class ConsoleSender:
 
     async def send(self, item: OutboxItem, now: datetime) -> SendResult:
         payload = item.payload
-        if payload.get("kind") == "replies":
-            for raw in payload.get("replies", []):
-                reply = reply_from_json(raw)
+        if isinstance(payload, Replies):
+            for reply in payload.replies:
                 for i, line in enumerate(render(reply)):
                     self.write(f"{self.prefix:>6} │ {line}" if i == 0 else f"{'':>6} │ {line}")
                 if reply.choices:
                     self.last_choices[item.recipient] = reply.choices
         else:
-            self.write(f"{'職員へ':>5} │ {payload.get('text', '')}")
+            self.write(f"{'職員へ':>5} │ {text_of(payload)}")
         return SendResult(Outcome.SENT, via="console")

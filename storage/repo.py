@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.domain import ReportSnapshot, ReportStatus, StaffRole
+from bot.core.payloads import Payload, from_json, to_json
 from storage.models import (
     Base,
     DailyReport,
@@ -62,13 +63,22 @@ async def add_inbox(
     )
 
 
+def stored_payload(payload: Payload | dict[str, Any]) -> dict[str, Any]:
+    """The one place an outbox payload becomes its stored JSON (bot.core.payloads)."""
+    # TODO(integrator): dict callers in checkin/slack checkin; once they build payloads, take
+    # a Payload only. Until then a dict is decoded first, so it is checked like any other.
+    if isinstance(payload, dict):
+        payload = from_json(payload)
+    return to_json(payload)
+
+
 async def enqueue(
     session: AsyncSession,
     *,
     key: str,
     platform: str,
     recipient: str,
-    payload: dict[str, Any],
+    payload: Payload | dict[str, Any],
     now: datetime,
     member_id: int | None = None,
     reply_token: str | None = None,
@@ -82,7 +92,7 @@ async def enqueue(
         platform=platform,
         recipient=recipient,
         member_id=member_id,
-        payload=payload,
+        payload=stored_payload(payload),
         reply_token=reply_token,
         reply_token_until=reply_token_until,
         retry_key=str(uuid.uuid4()),
@@ -207,7 +217,7 @@ def outbox_row(
     platform: str,
     recipient: str,
     member_id: int | None,
-    payload: dict[str, Any],
+    payload: Payload,
     now: datetime,
 ) -> dict[str, Any]:
     """The values of a new outbox row, for multi-row inserts (see `enqueue`)."""
@@ -216,7 +226,7 @@ def outbox_row(
         "platform": platform,
         "recipient": recipient,
         "member_id": member_id,
-        "payload": payload,
+        "payload": stored_payload(payload),
         "reply_token": None,
         "reply_token_until": None,
         "retry_key": str(uuid.uuid4()),

@@ -82,6 +82,15 @@ async def db(db_url: str) -> AsyncIterator[Database]:
     await database.dispose()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every fault test (tests/faults/) is `slow`: real servers, outages, floods. `make
+    test-fast` leaves them out; other slow tests carry the mark themselves."""
+    faults = Path(__file__).parent / "faults"
+    for item in items:
+        if faults in item.path.parents:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture
 def t0() -> datetime:
     """09:00 JST on Wednesday 2026-07-01, as UTC."""

@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from typer.testing import CliRunner
 
-from bot.core.domain import ContactRef, DayMode, InboundMessage, Platform, Reply, reply_from_json
+from bot.core.domain import ContactRef, InboundMessage, Platform, Reply
+from bot.core.payloads import Replies, text_of
 from bot.core.ports import OutboxItem, Outcome, SendResult
-from bot.usecases import admin, checkin, delivery
-from bot.usecases.admin import ScheduleSpec
+from bot.usecases import admin, delivery, inbox
 from storage.db import Database
 from storage.inbox_writer import InboxWriter
-from storage.models import Identity
+from tests.factories import link_accounts, make_facility, make_member, make_staff
 
 TOKYO = ZoneInfo("Asia/Tokyo")
+
+__all__ = ["link_accounts", "make_facility", "make_member", "make_staff"]  # the factories
 
 
 def jst(day: str, hhmm: str) -> datetime:
@@ -41,49 +42,12 @@ class Recorder:
     def replies_to(self, recipient: str) -> list[Reply]:
         out = []
         for item in self.items:
-            if item.recipient == recipient and item.payload.get("kind") == "replies":
-                out.extend(reply_from_json(r) for r in item.payload["replies"])
+            if item.recipient == recipient and isinstance(item.payload, Replies):
+                out.extend(item.payload.replies)
         return out
 
     def staff_texts(self) -> list[str]:
-        return [str(i.payload.get("text")) for i in self.items if i.platform == "slack"]
-
-
-async def make_facility(db: Database, now: datetime, **kw: Any) -> int:
-    async with db.transaction() as session:
-        f = await admin.init_facility(session, name=kw.pop("name", "テスト事業所"), now=now, **kw)
-        return f.id
-
-
-async def make_member(
-    db: Database,
-    facility_id: int,
-    now: datetime,
-    name: str = "山田 太郎",
-    *,
-    kana: str | None = "やまだ たろう",
-    tasks: tuple[str, ...] = ("データ入力", "封入作業"),
-    start: time = time(10, 0),
-    end: time = time(15, 0),
-    consent: tuple[str, ...] = ("records", "evidence", "slack"),
-) -> int:
-    """A member with a weekday 在宅 schedule who has given consent (同意書) to `consent`
-    (bot/usecases/consent.py; pass () for a member without one)."""
-    async with db.transaction() as session:
-        from storage.models import Consent, Facility
-
-        facility = await session.get_one(Facility, facility_id)
-        m = await admin.add_member(
-            session, facility, name=name, kana=kana, usual_tasks=tasks, now=now
-        )
-        spec = ScheduleSpec((0, 1, 2, 3, 4), DayMode.ZAITAKU, start, end)
-        await admin.set_schedule(session, m, spec)
-        if consent:
-            session.add(
-                Consent(member_id=m.id, covers=list(consent), given_on=now.date().replace(day=1),
-                        entered_at=now, entered_by="test")
-            )  # fmt: skip
-        return m.id
+        return [text_of(i.payload) for i in self.items if i.platform == "slack"]
 
 
 async def link_code(db: Database, member_id: int, now: datetime) -> str:
@@ -120,7 +84,7 @@ class Chat:
             choice=choice,
         )
         async with self.db.transaction() as session:
-            return await checkin.receive(session, msg, at)
+            return await inbox.receive(session, msg, at)
 
     async def say(self, user: str, text: str, at: datetime) -> list[Reply]:
         return await self._exchange(user, at, text=text)
@@ -151,30 +115,6 @@ def run_cli(*args: str) -> str:
     result = CliRunner().invoke(app, list(args))
     assert result.exit_code == 0, result.output
     return result.output
-
-
-async def link_accounts(
-    db: Database,
-    now: datetime,
-    pairs: Iterable[tuple[int, str]],
-    *,
-    platform: str = "line",
-    active: bool = True,
-) -> None:
-    """Link each (member id, platform user id) as if the member had sent staff's code."""
-    async with db.transaction() as s:
-        for mid, user in pairs:
-            s.add(
-                Identity(
-                    platform=platform,
-                    platform_user_id=user,
-                    member_id=mid,
-                    active=active,
-                    link_failures=0,
-                    created_at=now,
-                    linked_at=now,
-                )
-            )
 
 
 async def keep_storing(writer: InboxWriter, seconds: float) -> None:

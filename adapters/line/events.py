@@ -1,8 +1,8 @@
-"""Raw LINE webhook events → what Nippo should do with them (pure).
+"""Raw LINE webhook events → neutral inbound events (pure): LINE's normaliser.
 
 `to_inbound(event)` reads one event dict exactly as LINE sent it (stored raw in the inbox)
-and returns a `LineInbound` or None for events Nippo ignores (groups, rooms, beacons,
-unsend …). The report time is the event's own `timestamp`, not when we process it.
+and returns a `bot.core.inbound.Inbound` or None for events Nippo ignores (groups, rooms,
+beacons, unsend …). The report time is the event's own `timestamp`, not when we process it.
 """
 
 from __future__ import annotations
@@ -11,13 +11,14 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
-from enum import StrEnum
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from adapters.line.render import decode_postback
 from bot.core.domain import ContactRef, InboundMessage, Platform
+from bot.core.inbound import EvidenceRef, Inbound, Kind
+from bot.core.inbound import MalformedEvent as MalformedEvent
 
 log = logging.getLogger(__name__)
 
@@ -25,33 +26,6 @@ EVIDENCE_TYPES = {"image", "file"}  # photos or files of the day's outputs
 SANE_PAST = timedelta(hours=24)  # older than this at the acknowledgement: not believed
 SANE_FUTURE = timedelta(minutes=5)  # later than this after the acknowledgement: not believed
 _USED = "recorded as received"
-
-
-class MalformedEvent(ValueError):
-    """A signed event without LINE's shape. The message names the field, never its value."""
-
-
-class Kind(StrEnum):
-    TEXT = "text"
-    CHOICE = "choice"  # one of our buttons
-    STALE = "stale"  # a button we cannot read (old format or foreign)
-    EVIDENCE = "evidence"
-    STICKER = "sticker"
-    UNSUPPORTED = "unsupported"  # a message type we cannot use (video, audio, location)
-    FOLLOW = "follow"
-    UNFOLLOW = "unfollow"
-
-
-@dataclass(frozen=True)
-class LineInbound:
-    kind: Kind
-    msg: InboundMessage
-    button_day: date | None = None  # the business date a pressed button was made for
-    message_id: str | None = None  # content to download (EVIDENCE)
-    filename: str | None = None
-    file_size: int | None = None
-    external: bool = False  # image hosted elsewhere: not downloadable from LINE
-    note: str | None = None  # why `msg.sent_at` is not the event's own timestamp
 
 
 def event_id(event: Mapping[str, Any]) -> str:
@@ -99,7 +73,7 @@ def _object(event: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     return value
 
 
-def to_inbound(event: Mapping[str, Any], received_at: datetime) -> LineInbound | None:
+def to_inbound(event: Mapping[str, Any], received_at: datetime) -> Inbound | None:
     """`received_at`: when the event was acknowledged (the inbox row's `received_at`)."""
     source = _object(event, "source")
     kind = str(event.get("type", ""))
@@ -121,24 +95,24 @@ def to_inbound(event: Mapping[str, Any], received_at: datetime) -> LineInbound |
     return replace(inbound, note=note) if inbound is not None and note else inbound
 
 
-def _inbound(event: Mapping[str, Any], kind: str, msg: InboundMessage) -> LineInbound | None:
+def _inbound(event: Mapping[str, Any], kind: str, msg: InboundMessage) -> Inbound | None:
     if kind == "follow":
-        return LineInbound(Kind.FOLLOW, msg)
+        return Inbound(Kind.FOLLOW, msg)
     if kind == "unfollow":
-        return LineInbound(Kind.UNFOLLOW, msg)
+        return Inbound(Kind.UNFOLLOW, msg)
     if kind == "postback":
         data = str(_object(event, "postback").get("data", ""))
         decoded = decode_postback(data)
         if decoded is None:
-            return LineInbound(Kind.STALE, msg)
-        return LineInbound(Kind.CHOICE, replace(msg, choice=decoded.value), decoded.day)
+            return Inbound(Kind.STALE, msg)
+        return Inbound(Kind.CHOICE, replace(msg, choice=decoded.value), decoded.day)
     if kind == "message":
         return _message(_object(event, "message"), msg)
     log.info("LINE event type ignored", extra={"event_type": kind})
     return None
 
 
-def _message(message: Mapping[str, Any], msg: InboundMessage) -> LineInbound:
+def _message(message: Mapping[str, Any], msg: InboundMessage) -> Inbound:
     mtype = message.get("type")
     mid = message.get("id")
     if not isinstance(mid, str) or not mid:
@@ -147,18 +121,23 @@ def _message(message: Mapping[str, Any], msg: InboundMessage) -> LineInbound:
         text = message.get("text", "")
         if not isinstance(text, str):
             raise MalformedEvent("message.text is not a string")
-        return LineInbound(Kind.TEXT, replace(msg, text=text))
+        return Inbound(Kind.TEXT, replace(msg, text=text))
     if mtype == "sticker":
-        return LineInbound(Kind.STICKER, msg)
+        return Inbound(Kind.STICKER, msg)
     if mtype in EVIDENCE_TYPES:
         provider = _object(message, "contentProvider")
         size = message.get("fileSize")
-        return LineInbound(
-            Kind.EVIDENCE,
-            msg,
-            message_id=mid,
+        ref = EvidenceRef(
+            mid,
             filename=str(message["fileName"]) if message.get("fileName") else None,
             file_size=int(size) if isinstance(size, int) else None,
             external=provider.get("type") == "external",
         )
-    return LineInbound(Kind.UNSUPPORTED, msg)
+        return Inbound(Kind.EVIDENCE, msg, evidence=ref)
+    return Inbound(Kind.UNSUPPORTED, msg)
+
+
+def user_of(event: Any) -> str:
+    """The sender's user id of a stored event, "" when it has none (never raises)."""
+    source = event.get("source") if isinstance(event, dict) else None
+    return str(source.get("userId", "")) if isinstance(source, dict) else ""

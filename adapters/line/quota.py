@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import texts
+from bot.core.payloads import QuotaWarning
 from storage import repo
 from storage.db import Database
 from storage.models import OutboxMessage
@@ -77,14 +78,7 @@ async def warn(session: AsyncSession, state: QuotaState, now: datetime) -> int:
         return 0
     threshold = max(crossed)
     text = texts.QUOTA_WARNING.format(percent=threshold, used=state.used, limit=state.limit)
-    payload = {
-        "kind": "quota_warning",
-        "threshold": threshold,
-        "month": state.month,
-        "used": state.used,
-        "limit": state.limit,
-        "text": text,
-    }
+    payload = QuotaWarning(threshold, state.month, state.used, state.limit, text)
     enqueued = 0
     for facility in await repo.facilities(session):
         managers = await repo.managers(session, facility.id, on_slack=True)

@@ -14,7 +14,8 @@ from datetime import date
 from typing import Any
 
 from bot.core import texts
-from bot.core.domain import Card, Choice, Reply, reply_from_json
+from bot.core.domain import Card, Choice, Reply
+from bot.core.payloads import Payload, Replies, from_json, text_of
 
 POSTBACK_VERSION = "v1"
 MAX_MESSAGES = 5  # per reply or push request
@@ -161,18 +162,12 @@ def render(replies: Sequence[Reply], day: date | None) -> list[Json]:
     return messages
 
 
-def render_payload(payload: Mapping[str, Any]) -> list[Json]:
-    """An outbox payload (kind "replies", or anything with a "text") as LINE messages."""
-    day_raw = payload.get("business_date")
-    try:
-        day = date.fromisoformat(str(day_raw)) if day_raw else None
-    except ValueError:
-        day = None
-    raw = payload.get("replies")
-    if isinstance(raw, list):
-        replies = [reply_from_json(r) for r in raw if isinstance(r, Mapping)]
-    elif payload.get("text"):
-        replies = [reply_from_json(payload)]
-    else:
-        replies = []
-    return render(replies, day)
+def render_payload(payload: Payload | Mapping[str, Any]) -> list[Json]:
+    """An outbox payload (replies, or anything with a text) as LINE messages; a stored row's
+    JSON is decoded first (bot.core.payloads)."""
+    if isinstance(payload, Mapping):
+        payload = from_json(payload)
+    if isinstance(payload, Replies):
+        return render(payload.replies, payload.business_date)
+    text = text_of(payload)
+    return render([Reply(text)], None) if text else []

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -31,6 +32,7 @@ from linebot.v3.webhook import WebhookParser
 from adapters import json_body
 from adapters.body import MAX_BODY_BYTES, TooLarge, read_limited
 from adapters.line.events import event_id
+from bot.usecases.metrics import REGISTRY
 from storage.db import Database
 from storage.inbox_writer import InboxWriter
 
@@ -41,7 +43,8 @@ PATH = "/callback/line"
 AfterAck = Callable[[], None]  # new events are stored: handle them soon (must not block)
 
 
-def _error(status: int, message: str) -> Response:
+def _error(status: int, message: str, reason: str) -> Response:
+    REGISTRY.inc("nippo_webhooks_rejected_total", platform="line", reason=reason)
     return Response(
         content=json.dumps({"message": message}),
         status_code=status,
@@ -63,15 +66,16 @@ def line_router(
 
     @router.post(PATH)
     async def callback(request: Request) -> Response:
+        started = time.perf_counter()
         try:
             raw = await read_limited(request, MAX_BODY_BYTES)
         except TooLarge:
             log.warning("LINE webhook refused: body over 1 MiB")
-            return _error(413, "request body too large")
+            return _error(413, "request body too large", "too_large")
         signature = request.headers.get("x-line-signature")
         if not signature:
             log.warning("LINE webhook refused: no signature")
-            return _error(400, "missing signature")
+            return _error(400, "missing signature", "no_signature")
         try:
             body = raw.decode("utf-8")
             if not parser.signature_validator.validate(body, signature):
@@ -84,7 +88,7 @@ def line_router(
                 raise ValueError("events is not a list of typed objects")
         except InvalidSignatureError:
             log.warning("LINE webhook refused: bad signature")
-            return _error(400, "invalid signature")
+            return _error(400, "invalid signature", "bad_signature")
         except (
             UnicodeDecodeError,
             ValueError,
@@ -95,14 +99,14 @@ def line_router(
         ):
             # RecursionError: absurdly nested JSON (a signed body can still be hostile).
             log.warning("LINE webhook refused: malformed body")
-            return _error(400, "malformed body")
+            return _error(400, "malformed body", "malformed")
 
         fresh = False
         if events:
             try:
                 ids = await writer.store([(event_id(e), e) for e in events])
             except Exception:  # nothing of this request is stored: LINE redelivers it
-                return _error(503, "could not store the events")
+                return _error(503, "could not store the events", "not_stored")
             for ev, inbox_id in zip(events, ids, strict=True):
                 if inbox_id is None:
                     log.info("LINE event seen before", extra={"event_id": event_id(ev)})
@@ -110,6 +114,9 @@ def line_router(
                     fresh = True
         if fresh and after_ack is not None:
             after_ack()
+        REGISTRY.inc("nippo_webhooks_received_total", len(events), platform="line")
+        acked = time.perf_counter() - started
+        REGISTRY.observe("nippo_webhook_ack_seconds", acked, platform="line")
         return Response(status_code=200)
 
     return router

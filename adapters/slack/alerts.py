@@ -19,6 +19,7 @@ from adapters.slack import views
 from adapters.slack.deps import Deps
 from adapters.slack.errors import slack_error
 from bot.core import texts
+from bot.core.domain import AlertState
 from bot.readmodels import board
 from bot.usecases import alert_actions
 from bot.usecases.alert_actions import ActionResult
@@ -82,7 +83,7 @@ async def on_take(deps: Deps, client: AsyncWebClient, body: dict[str, Any]) -> N
 
 
 def _lost(result: ActionResult) -> str:
-    if result.state == "acked" and result.holder:
+    if result.state == AlertState.ACKED and result.holder:
         return texts.ALERT_ALREADY_TAKEN.format(name=bk.escape(result.holder))
     return texts.ALERT_ALREADY_DONE
 
@@ -101,7 +102,7 @@ async def on_resolve_button(deps: Deps, client: AsyncWebClient, body: dict[str, 
     if item is None or not allowed:
         await _ephemeral(client, channel, user, texts.ALERT_NOT_YOURS)
         return
-    if item.state == "resolved":
+    if item.state == AlertState.RESOLVED:
         await _ephemeral(client, channel, user, texts.ALERT_ALREADY_DONE)
         return
     meta = json.dumps({"alert_id": alert_id, "channel": channel, "ts": ts})

@@ -8,6 +8,7 @@ database work and Web API calls afterwards, so Slack always hears back within 3 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
 from urllib.parse import parse_qs
@@ -23,6 +24,8 @@ from adapters.body import TooLarge, read_limited
 from adapters.slack import alerts, checkin, commands, home, recordkeeping
 from adapters.slack.deps import Deps, utc_now, web_client
 from adapters.slack.sender import SlackSender
+from bot.usecases.metrics import REGISTRY
+from bot.usecases.platforms import PlatformPlugin
 from storage.audit_chain import acting_as
 from storage.db import Database
 
@@ -36,9 +39,11 @@ def build(
     base_url: str,
     db: Database,
     sender: SlackSender,
+    platform: PlatformPlugin,
     clock: Callable[[], datetime] = utc_now,
 ) -> AsyncApp:
-    """The bolt app with every listener; `sender` is the outbox sender for platform "slack"."""
+    """The bolt app with every listener; `sender` is the outbox sender for platform "slack",
+    `platform` its plug-in, through which members' DMs reach the one inbox."""
     bolt = AsyncApp(
         client=web_client(token, base_url),
         signing_secret=signing_secret,
@@ -47,7 +52,7 @@ def build(
     deps = Deps(db, clock, sender)
     commands.register(bolt, deps)
     alerts.register(bolt, deps)
-    checkin.register(bolt, deps)
+    checkin.register(bolt, deps, platform)
     home.register(bolt, deps)
     recordkeeping.register(bolt, deps)
     return bolt
@@ -60,36 +65,46 @@ def mount(app: FastAPI, bolt: AsyncApp, signing_secret: str, team_id: str | None
 
     @app.post("/slack/events", include_in_schema=False)
     async def slack_events(request: Request) -> Response:
+        started = time.perf_counter()
         try:
             body = await read_limited(request)  # cached: bolt reads the same bytes again
         except TooLarge:
             log.warning("Slack request refused: body over 1 MiB")
-            return Response(status_code=413)
+            return _refused(413, "too_large")
         ts = request.headers.get("x-slack-request-timestamp")
         signature = request.headers.get("x-slack-signature")
         if not ts or not signature:
-            return Response(status_code=401)
+            return _refused(401, "no_signature")
         if not ts.isascii() or not ts.isdigit() or len(ts) > 12:
             log.warning("Slack request refused: malformed timestamp header")
-            return Response(status_code=400)
+            return _refused(400, "malformed")
         try:
             valid = verifier.is_valid(body, ts, signature)
         except UnicodeDecodeError:  # the verifier decodes the body as text
             valid = False
         if not valid:
-            return Response(status_code=401)
+            return _refused(401, "bad_signature")
         # Bolt assumes a signed body is well formed; a JSON list or deep nesting would crash it.
         content_type = request.headers.get("content-type", "")
         if not _well_formed(body, content_type):
             log.warning("Slack request refused: malformed body")
-            return Response(status_code=400)
+            return _refused(400, "malformed")
         if team_id and _team(body, content_type) not in (team_id, None):
             log.warning("Slack request refused: another workspace")
-            return Response(status_code=403)
+            return _refused(403, "other_workspace")
         # Bolt starts the listener as a task inside `handle`: it inherits the actor.
         with acting_as(_actor(body, content_type)):
             response: Response = await handler.handle(request)
+        if response.status_code == 200:  # bolt answers once the listener has acked
+            REGISTRY.inc("nippo_webhooks_received_total", platform="slack")
+            acked = time.perf_counter() - started
+            REGISTRY.observe("nippo_webhook_ack_seconds", acked, platform="slack")
         return response
+
+
+def _refused(status: int, reason: str) -> Response:
+    REGISTRY.inc("nippo_webhooks_rejected_total", platform="slack", reason=reason)
+    return Response(status_code=status)
 
 
 def _actor(body: bytes, content_type: str) -> str:

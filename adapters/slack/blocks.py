@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.core import texts
-from bot.core.domain import Reply, ReportSnapshot, ReportStatus
+from bot.core.domain import AlertLevel, AlertState, Reply, ReportSnapshot, ReportStatus
 from bot.readmodels.board import AlertItem, Board, BoardRow, ReportView, Revision, WeekRow
 from bot.usecases.consent import OPERATIONAL_ALERT_KINDS
 from bot.usecases.emergency_contacts import EmergencyContact
@@ -42,7 +42,7 @@ ACTION_RESOLVE = "alert_resolve"
 ACTION_CHECKIN = "checkin"  # prefix; DM buttons are checkin:0, checkin:1 …
 VIEW_RESOLVE = "alert_resolve_view"
 LEVEL_ICONS = {"crisis": "🆘", "urgent": "🔴", "warning": "🟠", "info": "🔵"}
-CRISIS = "crisis"
+CRISIS = AlertLevel.CRISIS.value
 MENTIONABLE = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # a Slack user id, nothing that could escape
 
 
@@ -288,7 +288,7 @@ def alert_blocks(
         blocks.append(section(f"*{texts.ALERT_LATEST}*", _answer_fields(latest, tz)))
     if withheld and not full:
         blocks.append(context(texts.ALERT_DETAILS_NEED_CONSENT))
-    if a.state == "resolved":
+    if a.state == AlertState.RESOLVED:
         blocks.append(context(_resolved_line(a, tz)))
         return blocks
     if contacts is not None:
@@ -298,7 +298,7 @@ def alert_blocks(
             context(texts.ALERT_TAKEN_BY.format(name=escape(a.acked_by), time=hm(a.acked_at, tz)))
         )
     buttons = []
-    if a.state == "open":
+    if a.state == AlertState.OPEN:
         buttons.append(button(texts.ALERT_TAKE, ACTION_TAKE, str(a.alert_id), "primary"))
     buttons.append(button(texts.ALERT_DONE, ACTION_RESOLVE, str(a.alert_id)))
     blocks.append({"type": "actions", "block_id": f"alert:{a.alert_id}", "elements": buttons})

@@ -1,64 +1,69 @@
-"""Members who use Slack instead of LINE: DMs and DM buttons into the one check-in checkin.
+"""Members who use Slack instead of LINE: DMs and DM buttons into the one inbox.
 
 Each Slack event is stored raw in inbox_event before Slack is answered (a bolt middleware),
 once under team_id + event_id (a retry with X-Slack-Retry-Num is the same event) and each
-button press under its action_ts; it is handled right after the ack, and `process_pending`
-picks up any event a crash left unhandled. Replies leave through the outbox. A button shown
-for another business date is not applied to today.
+button press under its action_ts. Right after the ack the one inbox service
+(bot/usecases/inbox.py) handles the stored row, as it does LINE's, with `SlackPlatform`
+saying how a stored Slack body reads; the scheduler's pass picks up any event a crash left
+unhandled, and a failing one is retried, then quarantined. Replies leave through the outbox.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.slack import blocks as bk
 from adapters.slack.deps import Deps
 from adapters.slack.errors import slack_error
-from bot.core import dialog, texts
-from bot.core.domain import ContactRef, InboundMessage, Platform, Reply, reply_to_json
+from bot.core import texts
+from bot.core.domain import ContactRef, InboundMessage, Platform, Reply
+from bot.core.inbound import Inbound, Kind, Unanswerable
+from bot.core.ports import Sender
 from bot.readmodels import board
-from bot.usecases import checkin
+from bot.usecases import inbox
+from bot.usecases.platforms import ContentSource, PlatformPlugin
 from storage import repo
-from storage.db import Database
-from storage.models import Facility, InboxEvent, Member
 
 log = logging.getLogger(__name__)
 
 INBOX_ID = "nippo_inbox_id"
 CHECKIN_ACTION = re.compile(rf"^{bk.ACTION_CHECKIN}:\d+$")
-GRACE = timedelta(minutes=1)
-MAX_ATTEMPTS = 5
 
 
-def register(bolt: AsyncApp, deps: Deps) -> None:
+def register(bolt: AsyncApp, deps: Deps, platform: PlatformPlugin) -> None:
     @bolt.middleware
     async def store_first(body: dict[str, Any], context: dict[str, Any], next: Any) -> Any:
         """Record a member's DM or button press before Slack is answered (bolt acks after)."""
-        found = normalize(body)
+        now = deps.clock()
+        found = member_event(body, now)
         if found is not None:
-            msg = found[0]
+            msg = found.msg
             async with deps.db.transaction() as session:
                 context[INBOX_ID] = await repo.add_inbox(
-                    session, Platform.SLACK.value, msg.event_id, body, deps.clock()
+                    session, platform.name, msg.event_id, body, now
                 )
             if context[INBOX_ID] is None:
                 log.info("duplicate slack event ignored", extra={"event_id": msg.event_id})
         return await next()
 
+    async def process(inbox_id: int) -> None:
+        await inbox.process_pending(deps.db, deps.clock(), platform, ids=[inbox_id])
+        await deps.flush()
+
     # One listener for every message event: bolt runs only the first matching listener.
     @bolt.event("message")
     async def on_message(context: dict[str, Any]) -> None:
         if context.get(INBOX_ID) is not None:
-            await process(deps, int(context[INBOX_ID]))
+            await process(int(context[INBOX_ID]))
 
     @bolt.action(CHECKIN_ACTION)
     async def on_button(
@@ -68,93 +73,67 @@ def register(bolt: AsyncApp, deps: Deps) -> None:
         if context.get(INBOX_ID) is None:
             return
         await mark_tapped(client, body)
-        await process(deps, int(context[INBOX_ID]))
+        await process(int(context[INBOX_ID]))
 
 
-async def process(deps: Deps, inbox_id: int) -> None:
-    async with deps.db.transaction() as session:
-        await handle(session, inbox_id, deps.clock())
-    await deps.flush()
-
-
-async def handle(session: AsyncSession, inbox_id: int, now: datetime) -> bool:
-    """Handle one stored Slack event (once: the row is locked and must still be pending)."""
-    stmt = select(InboxEvent).where(InboxEvent.id == inbox_id, InboxEvent.status == "pending")
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    row = (await session.execute(stmt)).scalar_one_or_none()
-    if row is None:
-        return False
-    found = normalize(row.body)
-    row.attempts += 1
-    if found is None:
-        row.status, row.error = "failed", "not a member message"
-        return False
-    msg, day = found
-    is_file = (row.body.get("event") or {}).get("subtype") == "file_share"
-    if await _staff_only(session, msg.sender.user_id):
-        await _enqueue(session, msg, now, Reply(texts.SLACK_STAFF_DM), None, None)
-    elif is_file and not msg.text.strip():
-        await reply_only(session, msg, now, texts.UNSUPPORTED)
-    elif day is not None and await _stale(session, msg, day):
-        await reply_only(session, msg, now, texts.STALE_BUTTON)
-    else:
-        await checkin.handle_message(session, msg, now)
-    row.status, row.processed_at = "done", now
-    return True
-
-
-async def process_pending(
-    db: Database, now: datetime, ids: list[int] | None = None, grace: timedelta = GRACE
-) -> int:
-    """Events stored but never handled (a crash after the ack): handle them now.
-
-    For the scheduler's loop; `grace` leaves events that are being handled right now alone;
-    `ids` limits the pass to some rows.
-    """
-    stmt = (
-        select(InboxEvent.id)
-        .where(
-            InboxEvent.platform == Platform.SLACK.value,
-            InboxEvent.status == "pending",
-            InboxEvent.received_at < now - grace,
-        )
-        .order_by(InboxEvent.id)
-        .limit(100)
-    )
-    if ids is not None:
-        stmt = stmt.where(InboxEvent.id.in_(ids))
-    async with db.transaction() as session:
-        ids = list((await session.execute(stmt)).scalars())
-    done = 0
-    for inbox_id in ids:
-        try:
-            async with db.transaction() as session:
-                done += await handle(session, inbox_id, now)
-        except Exception as exc:  # one bad event must not stop the others, nor loop forever
-            log.exception("slack inbox event failed", extra={"inbox_id": inbox_id})
-            async with db.transaction() as session:
-                row = await session.get_one(InboxEvent, inbox_id)
-                row.attempts += 1
-                row.error = type(exc).__name__
-                if row.attempts >= MAX_ATTEMPTS:
-                    row.status = "failed"
-    return done
-
-
-def normalize(body: dict[str, Any]) -> tuple[InboundMessage, date | None] | None:
-    """A member's DM or DM button press as a neutral message (and the button's date)."""
+def member_event(body: dict[str, Any], received_at: datetime) -> Inbound | None:
+    """A member's DM or DM button press as a neutral event; None for anything else."""
     if body.get("type") == "event_callback":
         event = body.get("event") or {}
         if event.get("type") != "message":
             return None
-        msg = to_inbound(event, body)
-        return (msg, None) if msg is not None else None
+        msg = to_inbound(event, body, received_at)
+        if msg is None:
+            return None
+        if event.get("subtype") == "file_share" and not msg.text.strip():
+            return Inbound(Kind.UNSUPPORTED, msg)  # a file without words: nothing to keep
+        return Inbound(Kind.TEXT, msg)
     if body.get("type") == "block_actions":
         actions = body.get("actions") or []
         if actions and CHECKIN_ACTION.match(str(actions[0].get("action_id") or "")):
-            return button_inbound(body)
+            msg, day = button_inbound(body, received_at)
+            return Inbound(Kind.CHOICE, msg, button_day=day)
     return None
+
+
+def user_of(body: Any) -> str:
+    """The member a stored DM or button press is from, "" when it names none."""
+    if not isinstance(body, dict):
+        return ""
+    event, user = body.get("event"), body.get("user")
+    if isinstance(event, dict) and event.get("user"):
+        return str(event["user"])
+    return str(user.get("id") or "") if isinstance(user, dict) else ""
+
+
+@dataclass(frozen=True)
+class SlackPlatform:
+    """`PlatformPlugin` for Slack: members' DMs and DM buttons (staff use /nippo)."""
+
+    sender: Sender
+    name: str = Platform.SLACK.value
+    label: str = "Slack"
+    content: ContentSource | None = None  # files in a DM are not kept (yet)
+
+    def normalise(self, raw: Any, received_at: datetime) -> Inbound | None:
+        # Only member events are stored (`store_first`): one that does not read as one now
+        # has nobody to answer.
+        found = member_event(raw, received_at)
+        if found is None:
+            raise Unanswerable("not a member message")
+        return found
+
+    def user_of(self, raw: Any) -> str:
+        return user_of(raw)
+
+    async def staff_reply(self, session: AsyncSession, msg: InboundMessage) -> Reply | None:
+        """A registered staff member who is not also linked as a member: no check-in dialog."""
+        identity = await repo.identity_for(session, self.name, msg.sender.user_id)
+        if identity is not None and identity.member_id is not None:
+            return None
+        if await board.staff_by_slack(session, msg.sender.user_id) is None:
+            return None
+        return Reply(texts.SLACK_STAFF_DM)
 
 
 async def mark_tapped(client: AsyncWebClient, body: dict[str, Any]) -> None:
@@ -180,7 +159,9 @@ async def mark_tapped(client: AsyncWebClient, body: dict[str, Any]) -> None:
         log.warning("could not mark a tapped button: %s", slack_error(exc))
 
 
-def to_inbound(event: dict[str, Any], body: dict[str, Any]) -> InboundMessage | None:
+def to_inbound(
+    event: dict[str, Any], body: dict[str, Any], received_at: datetime
+) -> InboundMessage | None:
     """A member's DM as a neutral message; None for anything that is not one."""
     if event.get("channel_type") != "im" or event.get("bot_id"):
         return None
@@ -191,12 +172,14 @@ def to_inbound(event: dict[str, Any], body: dict[str, Any]) -> InboundMessage | 
     return InboundMessage(
         event_id=f"{body.get('team_id', '')}:{body.get('event_id', '')}",
         sender=ContactRef(Platform.SLACK, str(event["user"])),
-        sent_at=_instant(event.get("ts") or body.get("event_time")),
+        sent_at=_instant(event.get("ts") or body.get("event_time"), received_at),
         text=str(event.get("text") or ""),
     )
 
 
-def button_inbound(body: dict[str, Any]) -> tuple[InboundMessage, date | None]:
+def button_inbound(
+    body: dict[str, Any], received_at: datetime
+) -> tuple[InboundMessage, date | None]:
     action = body["actions"][0]
     day, choice = bk.parse_choice(str(action.get("value") or ""))
     team = (body.get("team") or {}).get("id") or body["user"].get("team_id", "")
@@ -204,70 +187,15 @@ def button_inbound(body: dict[str, Any]) -> tuple[InboundMessage, date | None]:
     msg = InboundMessage(
         event_id=f"{team}:action:{user}:{action.get('action_ts')}",
         sender=ContactRef(Platform.SLACK, user),
-        sent_at=_instant(action.get("action_ts")),
+        sent_at=_instant(action.get("action_ts"), received_at),
         choice=choice,
     )
     return msg, day
 
 
-def _instant(ts: object) -> datetime:
+def _instant(ts: object, received_at: datetime) -> datetime:
+    """Slack's event time; the acknowledgement's when it has none that reads."""
     try:
         return datetime.fromtimestamp(float(str(ts)), UTC)
-    except (TypeError, ValueError):
-        return datetime.now(UTC)
-
-
-async def _member(session: AsyncSession, user: str) -> Member | None:
-    identity = await repo.identity_for(session, Platform.SLACK.value, user)
-    if identity is None or identity.member_id is None:
-        return None
-    return await session.get(Member, identity.member_id)
-
-
-async def _stale(session: AsyncSession, msg: InboundMessage, day: date) -> bool:
-    member = await _member(session, msg.sender.user_id)
-    if member is None:
-        return False
-    facility = await session.get_one(Facility, member.facility_id)
-    return bool(checkin.business_date(facility, msg.sent_at) != day)
-
-
-async def reply_only(session: AsyncSession, msg: InboundMessage, now: datetime, text: str) -> None:
-    """Answer without touching the 日報 (yesterday's button, a file): today's menu with it."""
-    member = await _member(session, msg.sender.user_id)
-    if member is None:  # not linked yet: the service asks for the link code
-        await checkin.handle_message(session, msg, now)
-        return
-    facility = await session.get_one(Facility, member.facility_id)
-    day = checkin.business_date(facility, msg.sent_at)
-    report = repo.snapshot(await repo.report_for(session, member.id, day), day)
-    await _enqueue(session, msg, now, Reply(text, dialog.menu_for(report)), member.id, day)
-
-
-async def _enqueue(
-    session: AsyncSession,
-    msg: InboundMessage,
-    now: datetime,
-    reply: Reply,
-    member_id: int | None,
-    day: date | None,
-) -> None:
-    payload: dict[str, Any] = {"kind": "replies", "replies": [reply_to_json(reply)]}
-    if day is not None:
-        payload["business_date"] = day.isoformat()
-    await repo.enqueue(
-        session,
-        key=f"reply:{Platform.SLACK.value}:{msg.event_id}",
-        platform=Platform.SLACK.value,
-        recipient=msg.sender.user_id,
-        payload=payload,
-        now=now,
-        member_id=member_id,
-    )
-
-
-async def _staff_only(session: AsyncSession, user: str) -> bool:
-    """A registered staff member who is not also linked as a member: no check-in dialog."""
-    if await _member(session, user) is not None:
-        return False
-    return await board.staff_by_slack(session, user) is not None
+    except (TypeError, ValueError, OverflowError, OSError):
+        return received_at

@@ -5,7 +5,6 @@ end-of-day digest with its sign-off button, and the month view split into messag
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,6 +19,7 @@ from adapters.slack.blocks import (
     split,
     user,
 )
+from bot.core import payloads as pl
 from bot.core import texts
 from bot.core.domain import ReportField
 from bot.core.provenance import local
@@ -169,35 +169,29 @@ def day_record_line(r: records.DayRecord, tz: str) -> str:
     return line
 
 
-def digest_blocks(payload: dict[str, Any], tz: str, signed: str = "") -> list[list[Block]]:
+def digest_blocks(payload: pl.Digest, tz: str, signed: str = "") -> list[list[Block]]:
     """The end-of-day digest: one section a member, ⚠ for flagged entries, the sign-off button
     (or, once pressed, who signed it off)."""
-    day = str(payload.get("date") or "")
-    members: list[dict[str, Any]] = list(payload.get("members") or [])
-    month_day = f"{int(day[5:7])}/{int(day[8:10])}" if len(day) == 10 else day
+    members = payload.members
+    month_day = f"{payload.date.month}/{payload.date.day}"
     head = texts.DIGEST_TITLE.format(date=month_day, count=len(members))
     groups: list[list[Block]] = [[section(f"*{escape(head)}*")]]
     if not members:
         groups[0].append(section(texts.DIGEST_NONE))
     for m in members:
-        times = [
-            hm(datetime.fromisoformat(v), tz) if v else "--:--"
-            for v in (m.get("start_at"), m.get("end_at"))
-        ]
-        shown = f" ({times[0]}〜{times[1]})" if m.get("start_at") else ""
-        status = texts.DIGEST_STATUS.get(str(m.get("status")), str(m.get("status")))
-        line = texts.DIGEST_LINE.format(
-            member=user(str(m.get("name")), 100), status=status, times=shown
-        )
+        times = [hm(at, tz) if at else "--:--" for at in (m.start_at, m.end_at)]
+        shown = f" ({times[0]}〜{times[1]})" if m.start_at else ""
+        status = texts.DIGEST_STATUS.get(m.status.value, m.status.value)
+        line = texts.DIGEST_LINE.format(member=user(m.name, 100), status=status, times=shown)
         flags = [
             texts.DIGEST_FLAG.format(
-                label=texts.FIELD_LABELS.get(f, f), reason=user(str(reason), 200)
+                label=texts.FIELD_LABELS.get(f, f), reason=user(reason, 200)
             ).strip()
-            for f, reason in (m.get("flags") or {}).items()
+            for f, reason in m.flags.items()
         ]
         groups.append([section("\n".join([line, *flags]))])
-    groups.extend(digest_alert_groups(list(payload.get("alerts") or []), tz))
-    sign = payload.get("sign_off") or {}
+    groups.extend(digest_alert_groups(payload.alerts, tz))
+    sign = payload.sign_off
     if signed:
         groups.append([context(signed)])
     elif sign:
@@ -209,8 +203,8 @@ def digest_blocks(payload: dict[str, Any], tz: str, signed: str = "") -> list[li
                     "elements": [
                         button(
                             texts.DIGEST_SIGN_OFF_BUTTON,
-                            str(sign.get("action_id") or ACTION_DIGEST_SIGN),
-                            str(sign.get("value") or ""),
+                            sign.action_id or ACTION_DIGEST_SIGN,
+                            sign.value,
                             "primary",
                         )
                     ],
@@ -220,7 +214,7 @@ def digest_blocks(payload: dict[str, Any], tz: str, signed: str = "") -> list[li
     return _merge_members(groups)
 
 
-def digest_alert_groups(alerts: list[dict[str, Any]], tz: str) -> list[list[Block]]:
+def digest_alert_groups(alerts: Sequence[pl.DigestAlert], tz: str) -> list[list[Block]]:
     """The digest's unresolved alerts (any date), one section a level, most serious first."""
     if not alerts:
         return []
@@ -228,18 +222,17 @@ def digest_alert_groups(alerts: list[dict[str, Any]], tz: str) -> list[list[Bloc
     out: list[list[Block]] = []
     for group in digests.DIGEST_GROUPS:
         lines = []
-        for a in (a for a in alerts if a.get("group") == group):
-            opened = datetime.fromisoformat(str(a.get("opened_at"))).astimezone(zone)
-            taken = a.get("taken_by")
+        for a in (a for a in alerts if a.group == group):
+            opened = a.opened_at.astimezone(zone)
             state = (
-                texts.DIGEST_ALERT_TAKEN.format(name=escape(str(taken)))
-                if taken
+                texts.DIGEST_ALERT_TAKEN.format(name=escape(a.taken_by))
+                if a.taken_by
                 else texts.DIGEST_ALERT_OPEN
             )
             lines.append(
                 texts.DIGEST_ALERT_LINE.format(
-                    member=user(str(a.get("name")), 100),
-                    title=escape(str(a.get("title"))),
+                    member=user(a.name, 100),
+                    title=escape(a.title),
                     since=f"{opened.month}/{opened.day} {opened:%H:%M}",
                     state=state,
                 )
@@ -281,6 +274,6 @@ def month_messages(text: str) -> list[list[Block]]:
     return split([[section(c)] for c in text_chunks(text.split("\n"))])
 
 
-def digest_message(payload: dict[str, Any], tz: str, signed: str = "") -> list[Block]:
+def digest_message(payload: pl.Digest, tz: str, signed: str = "") -> list[Block]:
     """The digest as one message (the groups are merged to stay within 50 blocks)."""
     return [b for g in digest_blocks(payload, tz, signed) for b in g]

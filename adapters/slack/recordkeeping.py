@@ -22,6 +22,7 @@ from adapters.slack import record_blocks as rb
 from adapters.slack.answer import Answer, _say
 from adapters.slack.deps import Deps
 from adapters.slack.errors import slack_error
+from bot.core import payloads as pl
 from bot.core import texts
 from bot.core.domain import StaffRole
 from bot.readmodels import board, compliance_report, exports
@@ -315,7 +316,7 @@ async def on_digest_sign(deps: Deps, client: AsyncWebClient, body: dict[str, Any
     await client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
 
 
-async def _digest_payload(session: AsyncSession, body: dict[str, Any]) -> dict[str, Any] | None:
+async def _digest_payload(session: AsyncSession, body: dict[str, Any]) -> pl.Digest | None:
     """The digest's outbox payload, found by the message's ts (kept as its external id)."""
     ts = (body.get("container") or {}).get("message_ts") or (body.get("message") or {}).get("ts")
     if not ts:
@@ -323,5 +324,10 @@ async def _digest_payload(session: AsyncSession, body: dict[str, Any]) -> dict[s
     row = (
         await session.execute(select(OutboxMessage).where(OutboxMessage.external_id == str(ts)))
     ).scalar_one_or_none()
-    payload = row.payload if row is not None else None
-    return payload if isinstance(payload, dict) and payload.get("kind") == "digest" else None
+    if row is None:
+        return None
+    try:
+        payload = pl.from_json(row.payload)
+    except pl.PayloadError:
+        return None
+    return payload if isinstance(payload, pl.Digest) else None

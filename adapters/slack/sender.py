@@ -1,10 +1,12 @@
 """The Slack `Sender` for outbox rows of platform "slack".
 
-Kinds: "alert" (to the facility's alert channel, with the staff buttons; a crisis alert always
-alone, never folded into a digest), "renotify" (an untaken alert again, as a new message that
-mentions the step's people; nothing is posted once the alert is taken), "delivery_failed",
-"quota_warning", "outage_summary" and anything else with a "text" (staff notices), and
-"replies" (check-in replies to a member in a DM: conversations.open, then chat.postMessage).
+It dispatches on the payload's type (bot.core.payloads): `Alert` (to the facility's alert
+channel, with the staff buttons; a crisis alert always alone, never folded into a digest),
+`Renotify` (an untaken alert again, as a new message that mentions the step's people; nothing
+is posted once the alert is taken), `Digest`, the staff notices (`DeliveryFailed`,
+`QuotaWarning`, `OutageSummary` … and any other text), and `Replies` (check-in replies to a
+member in a DM: conversations.open, then chat.postMessage). Mentions are staff ids in the
+payload; they become `<@U…>` here, from the staff rows as they are when the message is posted.
 
 An alert or re-notification that lands more than `late_after` after it was queued (Slack was
 down) says so in a context line: 「⏱ Slack の障害のため、N分遅れて届きました(発生 HH:MM)」.
@@ -22,8 +24,7 @@ looks for it in the channel's recent history.
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -36,8 +37,9 @@ from adapters.slack import blocks as bk
 from adapters.slack import record_blocks as rb
 from adapters.slack import views
 from adapters.slack.errors import slack_error
+from bot.core import payloads as pl
 from bot.core import texts
-from bot.core.domain import reply_from_json
+from bot.core.domain import AlertLevel
 from bot.core.ports import OutboxItem, Outcome, SendResult
 from bot.usecases import alert_actions
 from storage.db import Database
@@ -59,7 +61,16 @@ RETRYABLE_ERRORS = {
     "request_timeout",
 }
 LATE_AFTER = timedelta(minutes=5)
-LATE_KINDS = ("alert", "renotify")
+LATE_KINDS = (pl.Alert, pl.Renotify)
+# The title above a staff notice's text, by payload type (anything else: the text alone).
+NOTICE_TITLES: dict[type[pl.Payload], str] = {
+    pl.DeliveryFailed: texts.DELIVERY_FAILED_TITLE,
+    pl.QuotaWarning: texts.QUOTA_WARNING_TITLE,
+    pl.AlertResolved: texts.ALERT_RESOLVED_TITLE,
+    pl.EvaluationDue: texts.EVALUATION_DUE_TITLE,
+    pl.ApprovalExpiring: texts.APPROVAL_EXPIRING_TITLE,
+    pl.OutageSummary: texts.OUTAGE_SUMMARY_TITLE,
+}
 
 
 class SlackSender:
@@ -145,10 +156,8 @@ class SlackSender:
             row = await session.get(OutboxMessage, item.id)
             if row is not None:
                 row.external_id = ts
-            if item.payload.get("kind") == "alert":
-                await alert_actions.record_message(
-                    session, int(item.payload["alert_id"]), channel, ts
-                )
+            if isinstance(item.payload, pl.Alert):
+                await alert_actions.record_message(session, item.payload.alert_id, channel, ts)
             for outbox_id, alert_id in joined:
                 other = await session.get_one(OutboxMessage, outbox_id)
                 other.status, other.sent_at, other.external_id = "sent", now, ts
@@ -161,7 +170,7 @@ class SlackSender:
         """For an alert (or a digest led by one) or a re-notification queued more than
         `late_after` ago: a context line saying how late it is and when it arose."""
         created = item.created_at
-        if item.payload.get("kind") not in LATE_KINDS or created is None:
+        if not isinstance(item.payload, LATE_KINDS) or created is None:
             return None
         if now - created <= self.late_after:
             return None
@@ -178,57 +187,58 @@ class SlackSender:
         """Channel, fallback text, blocks, and the (outbox id, alert id) rows carried along;
         None when there is nothing to post any more."""
         payload = item.payload
-        kind = payload.get("kind")
-        if kind == "replies":
-            replies = [reply_from_json(r) for r in payload.get("replies") or []]
-            day = _date(payload.get("business_date"))
+        if isinstance(payload, pl.Replies):
+            replies = list(payload.replies)
             opened = await self.client.conversations_open(users=item.recipient)
             channel = str((opened.get("channel") or {}).get("id") or "")
-            return channel, bk.reply_fallback(replies), bk.reply_blocks(replies, day), []
+            return (
+                channel,
+                bk.reply_fallback(replies),
+                bk.reply_blocks(replies, payload.business_date),
+                [],
+            )
         async with self.db.transaction() as session:
             channel = item.recipient or await _staff_channel(session, payload, item.member_id)
-            if kind == "renotify":
-                if await _superseded(session, item):
-                    return None
-                again = await views.renotify_message(session, payload)
-                return None if again is None else (channel, again[0], again[1], [])
-            if kind == "alert":
-                alert_id = int(payload["alert_id"])
-                alone = payload.get("level") == bk.CRISIS or not item.recipient
-                joined = [] if alone else await _waiting_alerts(session, item, now)
-                if len(joined) + 1 >= DIGEST_MIN:
-                    ids = [alert_id, *(a for _, a in joined)]
-                    text, blocks = await views.digest_message(session, ids)
-                    mentions = await views.digest_mentions(session, ids)
-                    return channel, text, [*mentions, *blocks][: bk.MAX_MESSAGE_BLOCKS], joined
-                rendered = await views.alert_message(session, alert_id)
-                if rendered is not None:
-                    mentions = await views.alert_mentions(session, alert_id)
-                    return channel, rendered[0], [*mentions, *rendered[1]], []
-            if kind == "digest":
-                facility = await session.get_one(Facility, int(payload["facility_id"]))
-                blocks = rb.digest_message(payload, facility.tz)
-                text = bk.escape(str(payload.get("text") or ""))  # names are in it
-                return channel, bk.clip(text, 3000), blocks, []
-        text = str(payload.get("text") or "")
-        title = {
-            "delivery_failed": texts.DELIVERY_FAILED_TITLE,
-            "quota_warning": texts.QUOTA_WARNING_TITLE,
-            "alert_resolved": texts.ALERT_RESOLVED_TITLE,
-            "evaluation_due": texts.EVALUATION_DUE_TITLE,
-            "approval_expiring": texts.APPROVAL_EXPIRING_TITLE,
-            "outage_summary": texts.OUTAGE_SUMMARY_TITLE,
-        }.get(str(kind), "")
-        blocks = bk.notice_blocks(title, text)
-        if kind in ("outage_summary", "approval_expiring"):  # managers, by Slack user id only
-            blocks = [*bk.mention_section([str(u) for u in payload.get("mentions") or []]), *blocks]
-        return channel, bk.clip(f"{title} {bk.escape(text)}".strip(), 3000), blocks, []
+            match payload:
+                case pl.Renotify():
+                    if await _superseded(session, item, payload.alert_id):
+                        return None
+                    again = await views.renotify_message(session, payload)
+                    return None if again is None else (channel, again[0], again[1], [])
+                case pl.Alert(alert_id=alert_id):
+                    alone = payload.level is AlertLevel.CRISIS or not item.recipient
+                    joined = [] if alone else await _waiting_alerts(session, item, now)
+                    if len(joined) + 1 >= DIGEST_MIN:
+                        ids = [alert_id, *(a for _, a in joined)]
+                        text, blocks = await views.digest_message(session, ids)
+                        mentions = await views.digest_mentions(session, ids)
+                        return channel, text, [*mentions, *blocks][: bk.MAX_MESSAGE_BLOCKS], joined
+                    rendered = await views.alert_message(session, alert_id)
+                    if rendered is not None:
+                        mentions = await views.alert_mentions(session, alert_id)
+                        return channel, rendered[0], [*mentions, *rendered[1]], []
+                case pl.Digest():
+                    facility = await session.get_one(Facility, payload.facility_id)
+                    blocks = rb.digest_message(payload, facility.tz)
+                    text = bk.escape(payload.text)  # names are in it
+                    return channel, bk.clip(text, 3000), blocks, []
+                case pl.ApprovalExpiring() | pl.OutageSummary():  # the managers, pinged
+                    mentions = await views.mention_blocks(session, payload.mentions)
+                    return channel, *_notice(payload, mentions), []
+        return channel, *_notice(payload, []), []
 
 
-async def _superseded(session: AsyncSession, item: OutboxItem) -> bool:
+def _notice(payload: pl.Payload, mentions: list[bk.Block]) -> tuple[str, list[bk.Block]]:
+    """A staff notice (or an alert whose row is gone): its title and text, as said."""
+    text = pl.text_of(payload)
+    title = NOTICE_TITLES.get(type(payload), "")
+    blocks = [*mentions, *bk.notice_blocks(title, text)]
+    return bk.clip(f"{title} {bk.escape(text)}".strip(), 3000), blocks
+
+
+async def _superseded(session: AsyncSession, item: OutboxItem, alert_id: int) -> bool:
     """A later step of the same alert's re-notification is queued already (a Slack outage held
     them back): only the latest one goes out, and it mentions everyone the earlier ones would."""
-    alert_id = int(item.payload["alert_id"])
     later = await session.scalar(
         select(OutboxMessage.id)
         .where(
@@ -260,35 +270,42 @@ async def _waiting_alerts(
         .limit(DIGEST_MAX - 1)
     )
     rows = (await session.execute(stmt)).scalars().all()
-    return [
-        (r.id, int(r.payload["alert_id"]))
-        for r in rows
-        if r.payload.get("kind") == "alert" and r.payload.get("level") != bk.CRISIS
-    ]
+    out = []
+    for r in rows:
+        payload = _decoded(r)
+        if isinstance(payload, pl.Alert) and payload.level is not AlertLevel.CRISIS:
+            out.append((r.id, payload.alert_id))
+    return out
+
+
+def _decoded(row: OutboxMessage) -> pl.Payload | None:
+    try:
+        return pl.from_json(row.payload)
+    except pl.PayloadError:
+        return None
 
 
 async def _alerts_of(session: AsyncSession, outbox_ids: list[int]) -> list[tuple[int, int]]:
     out = []
     for outbox_id in outbox_ids:
         row = await session.get(OutboxMessage, outbox_id)
-        if row is not None and row.payload.get("kind") == "alert":
-            out.append((row.id, int(row.payload["alert_id"])))
+        payload = _decoded(row) if row is not None else None
+        if row is not None and isinstance(payload, pl.Alert):
+            out.append((row.id, payload.alert_id))
     return out
 
 
-async def _staff_channel(
-    session: AsyncSession, payload: dict[str, Any], member_id: int | None
-) -> str:
+async def _staff_channel(session: AsyncSession, payload: pl.Payload, member_id: int | None) -> str:
     """Where a staff notice without a recipient goes: its facility's alert channel.
 
     A notice about a member goes only to that member's facility (never to another one's
     channel); a notice about no one in particular goes to the first facility with a channel.
     """
-    mid = member_id or payload.get("member_id")
-    if payload.get("facility_id"):
-        facility = await session.get(Facility, int(payload["facility_id"]))
+    mid = member_id or pl.member_of(payload)
+    if fid := pl.facility_of(payload):
+        facility = await session.get(Facility, fid)
     elif mid:
-        member = await session.get(Member, int(mid))
+        member = await session.get(Member, mid)
         facility = await session.get(Facility, member.facility_id) if member else None
     else:
         stmt = select(Facility).where(Facility.alert_channel.is_not(None)).order_by(Facility.id)
@@ -296,21 +313,12 @@ async def _staff_channel(
     return (facility.alert_channel or "") if facility is not None else ""
 
 
-async def _facility_tz(
-    session: AsyncSession, payload: dict[str, Any], member_id: int | None
-) -> str:
-    mid = member_id or payload.get("member_id")
-    member = await session.get(Member, int(mid)) if mid else None
-    fid = member.facility_id if member is not None else payload.get("facility_id")
-    facility = await session.get(Facility, int(fid)) if fid else None
+async def _facility_tz(session: AsyncSession, payload: pl.Payload, member_id: int | None) -> str:
+    mid = member_id or pl.member_of(payload)
+    member = await session.get(Member, mid) if mid else None
+    fid = member.facility_id if member is not None else pl.facility_of(payload)
+    facility = await session.get(Facility, fid) if fid else None
     return facility.tz if facility is not None else "Asia/Tokyo"
-
-
-def _date(raw: object) -> date | None:
-    try:
-        return date.fromisoformat(str(raw)) if raw else None
-    except ValueError:
-        return None
 
 
 def _classify(exc: SlackApiError) -> SendResult:

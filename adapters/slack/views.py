@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.slack import blocks as bk
+from bot.core import payloads as pl
 from bot.core import texts
+from bot.core.domain import AlertLevel, AlertState
 from bot.readmodels import board
 from bot.usecases import consent, records
 from bot.usecases.checkin import business_date
 from bot.usecases.emergency_contacts import EmergencyContact, contacts_of
 from storage import repo
-from storage.models import Alert, Facility, Member
+from storage.models import Alert, Facility, Member, Staff
 
 
 async def alert_message(
@@ -45,7 +46,7 @@ async def alert_message(
 # Alerts that carry the member's emergency contacts. They go to the staff-only alert channel
 # whatever the disclosure (who to call is what staff need to act in an emergency, R3 and
 # 日立市 (4)); a contact's note follows the disclosure, since it may say something about health.
-CONTACT_LEVELS = frozenset({"urgent", "crisis"})
+CONTACT_LEVELS = frozenset({AlertLevel.URGENT.value, AlertLevel.CRISIS.value})
 
 
 def _contacts(level: str, member: Member) -> list[EmergencyContact] | None:
@@ -122,19 +123,31 @@ async def digest_mentions(session: AsyncSession, alert_ids: list[int]) -> list[b
     return bk.mention_section(users)
 
 
+async def mention_blocks(session: AsyncSession, mentions: pl.Mentions) -> list[bk.Block]:
+    """The staff a payload names, as one section of real mentions: each staff row's Slack
+    user id as it is now (staff who left or have no Slack id are not pinged), in order."""
+    users: list[str] = []
+    if mentions.staff_ids:
+        rows = await session.scalars(
+            select(Staff).where(Staff.id.in_(mentions.staff_ids), Staff.active.is_(True))
+        )
+        slack_ids = {s.id: s.slack_user_id for s in rows}
+        users = [u for i in mentions.staff_ids if (u := slack_ids.get(i))]
+    return bk.mention_section([*users, *mentions.legacy_user_ids])
+
+
 async def renotify_message(
-    session: AsyncSession, payload: dict[str, Any]
+    session: AsyncSession, payload: pl.Renotify
 ) -> tuple[str, list[bk.Block]] | None:
     """A re-notification: a new message that mentions the step's people, says how long the
     alert has waited, and carries the alert with its buttons. None once it is taken."""
-    alert = await session.get(Alert, int(payload["alert_id"]))
+    alert = await session.get(Alert, payload.alert_id)
     item = await board.alert_item(session, alert.id) if alert is not None else None
-    if alert is None or item is None or alert.state != "open":
+    if alert is None or item is None or alert.state != AlertState.OPEN:
         return None
     _, blocks, _ = await single_alert(session, item, alert)
-    mentions = bk.mention_section([str(u) for u in payload.get("mentions") or []])
-    minutes = int(payload.get("minutes") or 0)
-    head = bk.renotify_head(alert.level, minutes, consult=bool(payload.get("business_minutes")))
-    given = str(payload.get("text") or "")
+    mentions = await mention_blocks(session, payload.mentions)
+    head = bk.renotify_head(alert.level, payload.minutes, consult=payload.business_minutes)
+    given = payload.text
     text = bk.clip(bk.escape(given), 3000) if given else bk.alert_fallback(item)
     return text, [*mentions, head, *blocks][: bk.MAX_MESSAGE_BLOCKS]

@@ -7,6 +7,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from bot.core.payloads import Payload
+
 
 class Clock(Protocol):
     def now(self) -> datetime:
@@ -22,13 +24,14 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class OutboxItem:
-    """An outbox row as a sender sees it (no ORM object crosses into adapters)."""
+    """An outbox row as a sender sees it (no ORM object crosses into adapters); `payload` is
+    decoded (bot.core.payloads), so a sender dispatches on its type."""
 
     id: int
     key: str
     platform: str
     recipient: str
-    payload: dict[str, Any]
+    payload: Payload
     retry_key: str
     attempts: int
     reply_token: str | None = None

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from adapters.console import ConsoleSender, pick
 from bot.core.domain import ContactRef, DayMode, InboundMessage, Platform
 from bot.core.ports import OutboxItem, Sender, SendResult
-from bot.usecases import admin, checkin, consent, delivery, ticks
+from bot.usecases import admin, consent, delivery, inbox, ticks
 from bot.usecases.admin import ScheduleSpec
 from storage.db import Database
 from storage.models import Consent, DailyReport, Member
@@ -56,14 +56,6 @@ SCRIPT: tuple[tuple[str, int, str], ...] = (
 TICKS = ("10:00", "10:15", "10:30", "10:46", "15:00", "16:30")
 
 
-class FakeClock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def now(self) -> datetime:
-        return self.at
-
-
 @dataclass
 class Demo:
     db: Database
@@ -96,7 +88,7 @@ async def setup(db: Database, now: datetime, *, name: str = "デモ事業所") -
                 sent_at=now,
                 text=code,
             )
-            await checkin.receive(session, link, now)
+            await inbox.receive(session, link, now)
             linked.append((member.id, user))
     return Demo(db, facility.id, linked)
 
@@ -139,7 +131,7 @@ async def run_script(
             shown = f"[{labels.get(said[1:-1], said[1:-1])}] をタップ"
         write(f"{hhmm} {names[user]}: {shown}")
         async with db.transaction() as session:
-            await checkin.receive(session, message(user, at, said, counter), at)
+            await inbox.receive(session, message(user, at, said, counter), at)
         await delivery.flush(db, senders, at + timedelta(seconds=1))
     write("")
     await print_reports(db, demo, DEMO_DAY, write)
@@ -259,6 +251,6 @@ async def run_interactive(
         choice = pick(sender.last_choices.get(user, ()), typed)
         sent = message(user, at, f"[{choice}]" if choice else typed, counter)
         async with db.transaction() as session:
-            await checkin.receive(session, sent, at)
+            await inbox.receive(session, sent, at)
         await delivery.flush(db, senders, at)
     await print_reports(db, demo, now.astimezone(TOKYO).date(), write)

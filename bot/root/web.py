@@ -1,7 +1,7 @@
 """The composition root of the web service: settings → database → routes → loops.
 
-Front doors mount here only when their credentials are configured; a platform with none is
-off, not an error.
+Front doors come from the platform registry (bot/root/platforms.py) and mount here only when
+their credentials are configured; a platform with none is off, not an error.
 """
 
 from __future__ import annotations
@@ -10,28 +10,27 @@ import gc
 import hmac
 import ipaddress
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import PlainTextResponse
 
 from bot.core.ports import Sender
+from bot.root.platforms import REGISTRY as PLATFORM_REGISTRY
+from bot.root.platforms import StepAside, build_platforms, inbox_pass
 from bot.root.settings import Settings
 from bot.usecases import accounts, delivery
+from bot.usecases.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.usecases.metrics import REGISTRY, database_gauges
+from bot.usecases.platforms import Platforms
 from scheduler.runner import InboxPass, Runner
 from storage import repo
-from storage.audit_chain import acting_as
 from storage.db import Database
 
 log = logging.getLogger(__name__)
-
-# Handling a stored event waits while webhook requests wait for their commit, up to this
-# long: acknowledgements first in a burst, yet the handling never stops.
-STEP_ASIDE_AT_MOST_S = 1.0
 
 
 def _utc_now() -> datetime:
@@ -49,27 +48,12 @@ def freeze_startup_heap() -> None:
 
 def build_senders(settings: Settings, db: Database) -> dict[str, Sender]:
     """The outbox senders of every configured platform (for `nippo deliver`, the loops)."""
+    return senders_of(build_platforms(settings, db), settings)
+
+
+def senders_of(platforms: Platforms, settings: Settings) -> dict[str, Sender]:
     delivery.configure(backlog_alert_seconds=settings.outbox_backlog_alert_seconds)
-    senders: dict[str, Sender] = {}
-    if settings.line_enabled and settings.line_channel_access_token is not None:
-        from adapters.line.sender import LineApi, LineSender
-
-        api = LineApi(
-            settings.line_channel_access_token.get_secret_value(),
-            settings.line_api_base_url,
-            settings.line_data_api_base_url,
-        )
-        senders["line"] = LineSender(api, db)
-    if settings.slack_enabled and settings.slack_bot_token is not None:
-        from adapters.slack.deps import web_client
-        from adapters.slack.sender import SlackSender
-
-        client = web_client(
-            settings.slack_bot_token.get_secret_value(), settings.slack_api_base_url, retries=False
-        )
-        late_after = timedelta(seconds=settings.outbox_backlog_alert_seconds)
-        senders["slack"] = SlackSender(client, db, late_after=late_after)
-    return senders
+    return {name: platform.sender for name, platform in platforms.items()}
 
 
 async def close_senders(senders: dict[str, Sender]) -> None:
@@ -87,7 +71,8 @@ def create_app(
     settings = settings or Settings()
     db = database or Database(settings.database_url, actor="bot")  # the audit log's actor
     accounts.configure(failures_per_hour=settings.link_failures_per_hour)
-    senders = build_senders(settings, db)
+    platforms = build_platforms(settings, db)
+    senders = senders_of(platforms, settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -104,8 +89,7 @@ def create_app(
         finally:
             if runner is not None:
                 await runner.aclose()
-            worker = getattr(_app.state, "line_worker", None)
-            if worker is not None:
+            for worker in _app.state.inbox_workers:
                 await worker.aclose()
             await close_senders(senders)
             if database is None:
@@ -147,37 +131,31 @@ def create_app(
         return app.openapi()
 
     @app.get("/metrics", response_class=PlainTextResponse, dependencies=[operator])
-    async def metrics() -> str:
+    async def metrics() -> Response:
         async with db.transaction() as session:
             gauges = await database_gauges(session, clock(), sorted(senders))
-        return REGISTRY.render(gauges)
+        return Response(REGISTRY.render(gauges), media_type=METRICS_CONTENT_TYPE)
 
     app.state.senders = senders
-    if settings.line_enabled and settings.line_channel_secret is not None:
-        _mount_line(app, settings.line_channel_secret.get_secret_value(), db, senders, clock)
-    else:
-        app.state.inbox_processors = build_inbox_processors(db, senders)
-        _say_off("LINE", line_credentials(settings), " (POST /callback/line answers 404)")
-    if settings.slack_enabled and "slack" in senders:
-        _mount_slack(app, settings, db, senders, clock)
-    else:
-        _say_off("Slack", slack_credentials(settings))
+    app.state.inbox_workers = []
+    steps: list[StepAside] = []
+    for entry in PLATFORM_REGISTRY:
+        platform = platforms.get(entry.name)
+        if platform is None:
+            _say_off(entry.label, entry.credentials(settings), entry.off_note)
+            continue
+        mounted = entry.mount(app, settings, db, platform, clock)
+        steps += [mounted.step_aside] if mounted.step_aside is not None else []
+        app.state.inbox_workers += [mounted.worker] if mounted.worker is not None else []
+
+    async def step_aside() -> None:
+        for step in steps:
+            await step()
+
+    app.state.inbox_processors = build_inbox_processors(
+        db, platforms, step_aside if steps else None
+    )
     return app
-
-
-def line_credentials(settings: Settings) -> dict[str, bool]:
-    """Each LINE setting a webhook needs, and whether it is set."""
-    return {
-        "LINE_CHANNEL_SECRET": settings.line_channel_secret is not None,
-        "LINE_CHANNEL_ACCESS_TOKEN": settings.line_channel_access_token is not None,
-    }
-
-
-def slack_credentials(settings: Settings) -> dict[str, bool]:
-    return {
-        "SLACK_BOT_TOKEN": settings.slack_bot_token is not None,
-        "SLACK_SIGNING_SECRET": settings.slack_signing_secret is not None,
-    }
 
 
 def off_reason(platform: str, credentials: dict[str, bool]) -> tuple[int, str]:
@@ -228,119 +206,12 @@ def operator_guard(settings: Settings) -> Any:
 
 
 def build_inbox_processors(
-    db: Database,
-    senders: dict[str, Sender],
-    step_aside: Callable[[], Awaitable[None]] | None = None,
-) -> dict[str, InboxPass]:
+    db: Database, platforms: Platforms, step_aside: StepAside | None = None
+) -> Mapping[str, InboxPass]:
     """Per platform, a pass over its pending inbox rows: `await process(now, None)`;
     `step_aside` is awaited before each event.
 
     The scheduler loop calls each one every tick, so events stored by a process that died
     before handling them are still handled (once: rows are locked and re-checked).
     """
-    processors: dict[str, InboxPass] = {}
-    line = senders.get("line")
-    if line is not None:
-        from adapters.line.inbox import process_pending_inbox
-        from adapters.line.sender import LineContent, LineSender
-
-        content = LineContent(line.api) if isinstance(line, LineSender) else None
-
-        async def line_pass(now: datetime, ids: list[int] | None = None) -> int:
-            with acting_as("bot"):  # a member's message: the bot writes what it says
-                return await process_pending_inbox(db, now, content, ids=ids, step_aside=step_aside)
-
-        processors["line"] = line_pass
-    if "slack" in senders:
-        from adapters.slack.checkin import process_pending
-
-        async def slack_pass(now: datetime, ids: list[int] | None = None) -> int:
-            with acting_as("bot"):
-                return await process_pending(db, now, ids=ids)
-
-        processors["slack"] = slack_pass
-    return processors
-
-
-def _mount_line(
-    app: FastAPI,
-    secret: str,
-    db: Database,
-    senders: dict[str, Sender],
-    clock: Callable[[], datetime],
-) -> None:
-    from adapters.line.inbox import BATCH, AfterAckWorker
-    from adapters.line.webhook import line_router
-    from storage.inbox_writer import InboxWriter
-
-    writer = InboxWriter(db, "line", clock)
-
-    async def step_aside() -> None:
-        await writer.wait_idle(STEP_ASIDE_AT_MOST_S)
-
-    # The scheduler's recovery pass steps aside too: a tick that lands in a burst must not
-    # hold every waiting acknowledgement for the length of its pass.
-    app.state.inbox_processors = build_inbox_processors(db, senders, step_aside)
-    process = app.state.inbox_processors["line"]
-
-    async def one_pass() -> None:
-        """Handle what is stored, a batch at a time, each followed by its replies, so reply
-        tokens are used while fresh (an answer sent later becomes a paid push)."""
-        with acting_as("bot"):
-            while True:
-                handled = await process(clock(), None)
-                while True:
-                    await step_aside()
-                    done = await delivery.flush(db, senders, clock())
-                    if done.retried or done.sent + done.failed == 0:
-                        break
-                if handled < BATCH:
-                    return
-
-    worker = AfterAckWorker(one_pass)
-    app.include_router(line_router(secret, db, clock, worker.poke, writer))
-    app.state.line_worker = worker
-    app.state.line_writer = writer
-    log.info("LINE webhook mounted at POST /callback/line")
-
-
-class _TokenUnusedFilter(logging.Filter):
-    """Bolt reads SLACK_BOT_TOKEN from the environment by itself and then warns that the
-    client given (ours, with its base URL and retries) wins over it: true, and by design,
-    yet it reads as a misconfiguration at every start."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
-
-        return record.getMessage() != warning_client_prioritized_and_token_skipped()
-
-
-_TOKEN_UNUSED = _TokenUnusedFilter()
-
-
-def _mount_slack(
-    app: FastAPI,
-    settings: Settings,
-    db: Database,
-    senders: dict[str, Sender],
-    clock: Callable[[], datetime],
-) -> None:
-    from adapters.slack import app as slack_app
-    from adapters.slack.sender import SlackSender
-
-    sender = senders["slack"]
-    assert isinstance(sender, SlackSender)
-    logging.getLogger("adapters.slack.bolt").addFilter(_TOKEN_UNUSED)
-    assert settings.slack_bot_token is not None and settings.slack_signing_secret is not None
-    bolt = slack_app.build(
-        token=settings.slack_bot_token.get_secret_value(),
-        signing_secret=settings.slack_signing_secret.get_secret_value(),
-        base_url=settings.slack_api_base_url,
-        db=db,
-        sender=sender,
-        clock=clock,
-    )
-    slack_app.mount(
-        app, bolt, settings.slack_signing_secret.get_secret_value(), settings.slack_team_id
-    )
-    log.info("Slack is on: POST /slack/events")
+    return {name: inbox_pass(db, p, step_aside) for name, p in platforms.items()}

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core import texts
+from bot.core import payloads, texts
 from bot.usecases.admin import AdminError, audit
 from storage import repo
 from storage.models import Facility, Identity, LinkFailure, Member, OutboxMessage
@@ -81,14 +81,13 @@ async def linked(
             key=f"account_replaced:code:{code_id}",
             platform=STAFF_PLATFORM,
             recipient=facility.alert_channel or "",
-            payload={
-                "kind": "account_replaced",
-                "member_id": member.id,
-                "facility_id": facility.id,
-                "identity_id": identity.id,
-                "replaced": [o.id for o in others],
-                "text": text,
-            },
+            payload=payloads.AccountReplaced(
+                member_id=member.id,
+                facility_id=facility.id,
+                identity_id=identity.id,
+                replaced=tuple(o.id for o in others),
+                text=text,
+            ),
             member_id=member.id,
             now=now,
         )
@@ -317,11 +316,8 @@ async def _tell_managers(session: AsyncSession, count: int, until: datetime, now
                 key=f"link_paused:{window}:{who}",
                 platform=STAFF_PLATFORM,
                 recipient=recipient,
-                payload={
-                    "kind": "link_paused",
-                    "facility_id": facility.id,
-                    "count": count,
-                    "text": texts.STAFF_LINK_PAUSED.format(count=count, until=local),
-                },
+                payload=payloads.LinkPaused(
+                    facility.id, count, texts.STAFF_LINK_PAUSED.format(count=count, until=local)
+                ),
                 now=now,
             )

@@ -13,8 +13,8 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core import texts
-from bot.core.domain import AlertLevel, Reply, SupportKind, reply_to_json
+from bot.core import payloads, texts
+from bot.core.domain import AlertLevel, AlertState, Reply, SupportKind
 from storage import repo
 from storage.models import Alert, Identity, Member, Staff, SupportRecord
 
@@ -45,8 +45,8 @@ async def take(session: AsyncSession, alert_id: int, staff: Staff, now: datetime
         return ActionResult(False, "", allowed=False)
     result = await session.execute(
         update(Alert)
-        .where(Alert.id == alert_id, Alert.state == "open")
-        .values(state="acked", acked_by=staff.id, acked_at=now)
+        .where(Alert.id == alert_id, Alert.state == AlertState.OPEN.value)
+        .values(state=AlertState.ACKED.value, acked_by=staff.id, acked_at=now)
         .execution_options(synchronize_session=False)
     )
     await session.refresh(alert)
@@ -68,7 +68,7 @@ async def take(session: AsyncSession, alert_id: int, staff: Staff, now: datetime
         key=f"alert:{alert_id}:take",
     )
     await tell_member_taken(session, alert, staff, now)
-    return ActionResult(True, "acked", staff.name)
+    return ActionResult(True, AlertState.ACKED, staff.name)
 
 
 # Alerts the member is not waiting on: an absence notice or a plain information.
@@ -100,11 +100,7 @@ async def tell_member_taken(
         key=f"taken:{alert.id}",
         platform=ident[0],
         recipient=ident[1],
-        payload={
-            "kind": "replies",
-            "replies": [reply_to_json(Reply(text))],
-            "business_date": alert.business_date.isoformat(),
-        },
+        payload=payloads.Replies((Reply(text),), alert.business_date),
         member_id=alert.member_id,
         now=now,
     )
@@ -127,8 +123,15 @@ async def resolve(
     resolution = f"{method}: {outcome}".strip()
     result = await session.execute(
         update(Alert)
-        .where(Alert.id == alert_id, Alert.state.in_(("open", "acked")))
-        .values(state="resolved", resolved_by=staff.id, resolved_at=now, resolution=resolution)
+        .where(
+            Alert.id == alert_id, Alert.state.in_((AlertState.OPEN.value, AlertState.ACKED.value))
+        )
+        .values(
+            state=AlertState.RESOLVED.value,
+            resolved_by=staff.id,
+            resolved_at=now,
+            resolution=resolution,
+        )
         .execution_options(synchronize_session=False)
     )
     await session.refresh(alert)
@@ -154,7 +157,7 @@ async def resolve(
         ),
         key=f"alert:{alert_id}:resolve",
     )
-    return ActionResult(True, "resolved", staff.name)
+    return ActionResult(True, AlertState.RESOLVED, staff.name)
 
 
 async def record_message(session: AsyncSession, alert_id: int, channel: str, ts: str) -> None:

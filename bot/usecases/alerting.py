@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core import texts
-from bot.core.domain import AlertLevel
+from bot.core import payloads, texts
+from bot.core.domain import AlertLevel, AlertState
 from bot.usecases import consent
 from storage import repo
 from storage.models import Alert, Facility, Member, OutboxMessage
@@ -65,7 +64,7 @@ async def raise_alerts(
                 business_date=r.day,
                 kind=r.kind,
                 level=r.level.value,
-                state="open",
+                state=AlertState.OPEN.value,
                 detail=r.detail,
                 opened_at=now,
             )
@@ -89,22 +88,13 @@ async def raise_alerts(
         text = template.format(title=title, member=r.member.name, date=_md(r.day), detail=detail)
         text = text.rstrip()
         notices.append(
-            dict(
+            repo.outbox_row(
                 key=f"notify:{r.key}",
                 platform=STAFF_PLATFORM,
                 recipient=r.facility.alert_channel or "",
                 member_id=r.member.id,
-                payload={
-                    "kind": "alert",
-                    "alert_id": new[r.key],
-                    "level": r.level.value,
-                    "text": text,
-                },
-                retry_key=str(uuid.uuid4()),
-                status="pending",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
+                payload=payloads.Alert(new[r.key], r.level, text),
+                now=now,
             )
         )
     await repo.insert_many_ignore(session, OutboxMessage, notices)

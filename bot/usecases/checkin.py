@@ -1,9 +1,9 @@
-"""Use case: a member's message comes in.
+"""Use case: a member's text or tap, after the inbox (bot/usecases/inbox.py) dispatched it.
 
-One path for every front door (LINE, Slack DM, console): record the raw event (a repeat is a
-no-op) → find the account → link it if unknown → step the pure dialog → write the 日報,
-revisions, 支援記録 and alerts → put the replies in the outbox. All inside the caller's
-transaction; nothing here commits or sends.
+One path for every front door (LINE, Slack DM, console): find the account → link it if
+unknown → step the pure dialog → write the 日報, revisions, 支援記録 and alerts → put the
+replies in the outbox (`_send`, the one reply row). All inside the caller's transaction;
+nothing here commits or sends.
 """
 
 from __future__ import annotations
@@ -43,9 +43,9 @@ from bot.core.domain import (
     ReportStatus,
     SupportKind,
     UnplannedDayReported,
-    reply_to_json,
 )
 from bot.core.hours import BusinessHours, crisis_contacts_from_json
+from bot.core.payloads import Replies
 from bot.usecases import accounts, nlp
 from bot.usecases.alerting import raise_alert
 from bot.usecases.records import record_change
@@ -56,7 +56,6 @@ from storage.models import (
     Facility,
     FacilityClosure,
     Identity,
-    InboxEvent,
     LinkCode,
     Member,
     ReportRevision,
@@ -73,25 +72,8 @@ REPLY_TOKEN_TTL = timedelta(seconds=50)
 CODE = re.compile(r"\d{6}")
 
 
-async def receive(
-    session: AsyncSession, msg: InboundMessage, now: datetime, body: dict[str, Any] | None = None
-) -> bool:
-    """Record and handle one inbound message; False when it was seen before."""
-    inbox_id = await repo.add_inbox(
-        session, msg.sender.platform.value, msg.event_id, body or _body(msg), now
-    )
-    if inbox_id is None:
-        log.info("duplicate inbound event ignored", extra={"event_id": msg.event_id})
-        return False
-    await handle_message(session, msg, now)
-    inbox = await session.get(InboxEvent, inbox_id)
-    if inbox is not None:
-        inbox.status, inbox.processed_at, inbox.attempts = "done", now, inbox.attempts + 1
-    return True
-
-
 async def handle_message(session: AsyncSession, msg: InboundMessage, now: datetime) -> None:
-    """Handle a message whose raw event is already in the inbox."""
+    """Handle typed text or a tap whose raw event is already in the inbox."""
     platform = msg.sender.platform.value
     identity = await repo.identity_for(session, platform, msg.sender.user_id)
     if identity is None:
@@ -643,14 +625,12 @@ async def _send(
     `day`: the business date the replies belong to, when the caller knows it."""
     if not replies:
         return
-    payload: dict[str, Any] = {"kind": "replies", "replies": [reply_to_json(r) for r in replies]}
-    if day is not None:
-        payload["business_date"] = day.isoformat()
-    elif member_id is not None:
+    if day is None and member_id is not None:
         member = await session.get(Member, member_id)
         if member is not None:
             facility = await session.get_one(Facility, member.facility_id)
-            payload["business_date"] = business_date(facility, msg.sent_at).isoformat()
+            day = business_date(facility, msg.sent_at)
+    payload = Replies(tuple(replies), day)
     await repo.enqueue(
         session,
         key=f"reply:{msg.sender.platform.value}:{msg.event_id}",
@@ -662,17 +642,6 @@ async def _send(
         reply_token=msg.reply_token,
         reply_token_until=(msg.sent_at + REPLY_TOKEN_TTL) if msg.reply_token else None,
     )
-
-
-def _body(msg: InboundMessage) -> dict[str, Any]:
-    """The raw form of a message that came without a platform body (console, tests)."""
-    return {
-        "platform": msg.sender.platform.value,
-        "user_id": msg.sender.user_id,
-        "sent_at": msg.sent_at.isoformat(),
-        "text": msg.text,
-        "choice": msg.choice,
-    }
 
 
 async def answer(

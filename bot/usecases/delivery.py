@@ -23,17 +23,17 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot.core import texts
+from bot.core import payloads, texts
 from bot.core.ports import OutboxItem, Outcome, Sender, SendResult
+from bot.usecases.metrics import REGISTRY
 from storage import repo
 from storage.db import Database
-from storage.models import Facility, Identity, Member, OutboxMessage, Staff
+from storage.models import Facility, Identity, InboxEvent, Member, OutboxMessage, Staff
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,8 @@ BACKLOG_ALERT = timedelta(seconds=300)  # OUTBOX_BACKLOG_ALERT_SECONDS; see `con
 STAFF_PLATFORM = "slack"
 OUTAGE_LOOKBACK = timedelta(days=7)  # how far back a recovery summary looks for late rows
 WAITING = ("pending", "sending")
-NOT_COUNTED = ("replies", "outage_summary")  # member DMs and the summary itself
+# member DMs and the summary itself (an unreadable row is not counted either)
+NOT_COUNTED = (payloads.Replies, payloads.OutageSummary, type(None))
 
 
 @dataclass
@@ -120,6 +121,13 @@ async def claim(
         rows = (await session.execute(stmt)).scalars().all()
         items = []
         for row in rows:
+            try:
+                payload = payloads.from_json(row.payload)
+            except payloads.PayloadError as exc:  # no sender can say it; the others go on
+                row.status, row.attempts, row.last_error = "failed", row.attempts + 1, str(exc)
+                log.warning("outbox payload unreadable", extra={"outbox_id": row.id})
+                await _tell_staff_failed(session, row, now)
+                continue
             row.status, row.next_attempt_at = "sending", now + LEASE
             items.append(
                 OutboxItem(
@@ -127,7 +135,7 @@ async def claim(
                     key=row.key,
                     platform=row.platform,
                     recipient=row.recipient,
-                    payload=dict(row.payload),
+                    payload=payload,
                     retry_key=row.retry_key,
                     attempts=row.attempts,
                     reply_token=row.reply_token,
@@ -148,6 +156,7 @@ async def record(db: Database, item: OutboxItem, result: SendResult, now: dateti
             row.status, row.sent_at, row.last_error = "sent", now, None
             row.external_id = result.external_id or row.external_id
             row.reply_token = None  # single use
+            await _observe_handling(session, row, now)
             return
         row.last_error = (result.error or "")[:2000]
         if result.outcome is Outcome.RETRY:  # the platform's trouble: never a failure
@@ -157,21 +166,41 @@ async def record(db: Database, item: OutboxItem, result: SendResult, now: dateti
             return
         row.status = "failed"
         log.warning("outbox message failed", extra={"outbox_id": row.id, "platform": row.platform})
-        if row.member_id is not None and row.platform != "slack":
-            await repo.enqueue(
-                session,
-                key=f"delivery-failed:{row.id}",
-                platform="slack",
-                recipient="",
-                payload={
-                    "kind": "delivery_failed",
-                    "outbox_id": row.id,
-                    "member_id": row.member_id,
-                    "text": f"メッセージを届けられませんでした(送信ID {row.id}): {row.last_error}",
-                },
+        await _tell_staff_failed(session, row, now)
+
+
+async def _tell_staff_failed(session: AsyncSession, row: OutboxMessage, now: datetime) -> None:
+    """A message to a member that will never arrive: the member's staff hear of it."""
+    if row.member_id is not None and row.platform != STAFF_PLATFORM:
+        await repo.enqueue(
+            session,
+            key=f"delivery-failed:{row.id}",
+            platform=STAFF_PLATFORM,
+            recipient="",
+            payload=payloads.DeliveryFailed(
+                outbox_id=row.id,
                 member_id=row.member_id,
-                now=now,
-            )
+                text=f"メッセージを届けられませんでした(送信ID {row.id}): {row.last_error}",
+            ),
+            member_id=row.member_id,
+            now=now,
+        )
+
+
+async def _observe_handling(session: AsyncSession, row: OutboxMessage, now: datetime) -> None:
+    """A member's reply (key `reply:{platform}:{event_id}`) is out: the time since its inbound
+    event was received (one indexed lookup, reply rows only)."""
+    parts = row.key.split(":", 2)
+    if parts[0] != "reply" or len(parts) != 3 or row.via == "skipped":
+        return
+    received = await session.scalar(
+        select(InboxEvent.received_at).where(
+            InboxEvent.platform == parts[1], InboxEvent.event_id == parts[2]
+        )
+    )
+    if received is not None:  # the console's messages have no inbox row
+        seconds = max(0.0, (now - _aware(received)).total_seconds())
+        REGISTRY.observe("nippo_handling_seconds", seconds, platform=parts[1], via=row.via or "")
 
 
 async def flush(
@@ -309,12 +338,8 @@ async def _by_facility(
     session: AsyncSession, rows: Sequence[OutboxMessage]
 ) -> dict[int, list[OutboxMessage]]:
     """Outbox rows by facility: its facility id, else its member's, else its channel's."""
-    member_ids = {r.member_id for r in rows if r.member_id is not None}
-    member_ids |= {
-        int(r.payload["member_id"])
-        for r in rows
-        if r.member_id is None and str(r.payload.get("member_id") or "").isdigit()
-    }
+    about = {r.id: _about(r) for r in rows}
+    member_ids = {r.member_id or about[r.id][1] for r in rows} - {None}
     members: dict[int, int] = {}
     if member_ids:
         stmt = select(Member.id, Member.facility_id).where(Member.id.in_(member_ids))
@@ -323,12 +348,12 @@ async def _by_facility(
     channels = {str(c): f for c, f in await session.execute(stmt2)}
     out: dict[int, list[OutboxMessage]] = defaultdict(list)
     for r in rows:
-        payload: dict[str, Any] = r.payload
+        facility_id, member_id = about[r.id]
         fid: int | None = None
-        if str(payload.get("facility_id") or "").isdigit():
-            fid = int(payload["facility_id"])
-        elif r.member_id is not None or str(payload.get("member_id") or "").isdigit():
-            fid = members.get(r.member_id or int(payload["member_id"]))
+        if facility_id is not None:
+            fid = facility_id
+        elif (mid := r.member_id or member_id) is not None:
+            fid = members.get(mid)
         else:
             fid = channels.get(r.recipient)
         if fid is not None:
@@ -336,8 +361,23 @@ async def _by_facility(
     return dict(out)
 
 
+def _decoded(row: OutboxMessage) -> payloads.Payload | None:
+    try:
+        return payloads.from_json(row.payload)
+    except payloads.PayloadError:
+        return None
+
+
+def _about(row: OutboxMessage) -> tuple[int | None, int | None]:
+    """The facility and member a row's payload names, if any."""
+    payload = _decoded(row)
+    if payload is None:
+        return None, None
+    return payloads.facility_of(payload), payloads.member_of(payload)
+
+
 def _counted(row: OutboxMessage) -> bool:
-    return row.payload.get("kind") not in NOT_COUNTED
+    return not isinstance(_decoded(row), NOT_COUNTED)
 
 
 async def _outage_epoch(session: AsyncSession) -> int:
@@ -385,7 +425,7 @@ async def _tell_staff_on_line(session: AsyncSession, now: datetime, threshold: t
             key=f"outage:line:{epoch}:{identity_id}",
             platform="line",
             recipient=user_id,
-            payload={"kind": "outage_notice", "text": text, "facility_id": facility_id},
+            payload=payloads.OutageNotice(text, facility_id),
             now=now,
         )
         if new is not None:
@@ -424,9 +464,7 @@ async def _summarise_outage(session: AsyncSession, now: datetime, threshold: tim
         if not any(r.attempts > 1 for r in rows):  # late, but Slack never refused: no outage
             continue
         longest = max(_aware(r.sent_at or now) - _aware(r.created_at) for r in rows)
-        managers = [
-            m.slack_user_id for m in await repo.managers(session, facility_id, on_slack=True)
-        ]
+        managers = [m.id for m in await repo.managers(session, facility_id, on_slack=True)]
         text = texts.OUTAGE_SUMMARY.format(
             count=len(rows), minutes=int(longest.total_seconds() // 60)
         )
@@ -436,13 +474,12 @@ async def _summarise_outage(session: AsyncSession, now: datetime, threshold: tim
             key=f"outage:slack:{facility_id}:{first}",
             platform=STAFF_PLATFORM,
             recipient="",
-            payload={
-                "kind": "outage_summary",
-                "facility_id": facility_id,
-                "text": text,
-                "count": len(rows),
-                "mentions": [str(m) for m in managers],
-            },
+            payload=payloads.OutageSummary(
+                facility_id=facility_id,
+                text=text,
+                count=len(rows),
+                mentions=payloads.Mentions(tuple(managers)),
+            ),
             now=now,
         )
         if new is not None:

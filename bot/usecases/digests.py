@@ -19,8 +19,8 @@ from sqlalchemy import and_, case, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from bot.core import compliance, texts
-from bot.core.domain import AlertLevel, DayMode, ReportStatus, StaffRole
+from bot.core import compliance, payloads, texts
+from bot.core.domain import AlertLevel, AlertState, DayMode, ReportStatus, StaffRole
 from bot.core.policy import EvaluationKind, RemindEvaluations, SendDigest
 from bot.usecases.alerting import STAFF_PLATFORM
 from storage import repo
@@ -179,7 +179,7 @@ async def unresolved_alerts(
             .outerjoin(Staff, Staff.id == Alert.acked_by)
             .where(
                 Member.facility_id.in_(ids),
-                Alert.state.in_(("open", "acked")),
+                Alert.state.in_((AlertState.OPEN.value, AlertState.ACKED.value)),
                 # notices (an absence, an early finish) need no one to act: they were said
                 # once; listing them until someone closes them would fill every digest
                 Alert.level != AlertLevel.INFO.value,
@@ -198,7 +198,7 @@ async def unresolved_alerts(
                     "name": r.name,
                     "state": r.state,
                     "opened_at": r.opened_at.isoformat(),
-                    "taken_by": r.taken_by if r.state == "acked" else None,
+                    "taken_by": r.taken_by if r.state == AlertState.ACKED else None,
                 }
             )
     for alerts in out.values():
@@ -239,7 +239,7 @@ def digest_payload(
     day: date,
     members: list[dict[str, Any]],
     alerts: Sequence[dict[str, Any]] = (),
-) -> dict[str, Any]:
+) -> payloads.Digest:
     tz = ZoneInfo(facility.tz)
     lines = [texts.DIGEST_TITLE.format(date=f"{day.month}/{day.day}", count=len(members))]
     if not members:
@@ -258,15 +258,41 @@ def digest_payload(
             lines.append(texts.DIGEST_FLAG.format(label=label, reason=why))
     lines.extend(alert_lines(alerts, tz))
     lines.append(texts.DIGEST_SIGN_OFF)
-    return {
-        "kind": "digest",
-        "facility_id": facility.id,
-        "date": day.isoformat(),
-        "text": "\n".join(lines),
-        "members": members,
-        "alerts": list(alerts),
-        "sign_off": {"action_id": "digest_sign_off", "value": f"{facility.id}:{day.isoformat()}"},
-    }
+    return payloads.Digest(
+        facility_id=facility.id,
+        date=day,
+        text="\n".join(lines),
+        members=tuple(_digest_member(m) for m in members),
+        alerts=tuple(_digest_alert(a) for a in alerts),
+        sign_off=payloads.SignOff("digest_sign_off", f"{facility.id}:{day.isoformat()}"),
+    )
+
+
+def _digest_member(m: dict[str, Any]) -> payloads.DigestMember:
+    return payloads.DigestMember(
+        member_id=m["member_id"],
+        name=m["name"],
+        report_id=m["report_id"],
+        status=ReportStatus(m["status"]),
+        start_at=datetime.fromisoformat(m["start_at"]) if m["start_at"] else None,
+        end_at=datetime.fromisoformat(m["end_at"]) if m["end_at"] else None,
+        flags=dict(m["flags"]),
+    )
+
+
+def _digest_alert(a: dict[str, Any]) -> payloads.DigestAlert:
+    return payloads.DigestAlert(
+        alert_id=a["alert_id"],
+        kind=a["kind"],
+        level=AlertLevel(a["level"]),
+        group=a["group"],
+        title=a["title"],
+        member_id=a["member_id"],
+        name=a["name"],
+        state=AlertState(a["state"]),
+        opened_at=datetime.fromisoformat(a["opened_at"]),
+        taken_by=a["taken_by"],
+    )
 
 
 # --- evaluations coming due (R5 weekly, R6 monthly) ----------------------------------------
@@ -307,14 +333,13 @@ async def remind_evaluations(
             platform=STAFF_PLATFORM,
             recipient=facility.alert_channel or "",
             member_id=None,
-            payload={
-                "kind": "evaluation_due",
-                "evaluation": a.kind.value,
-                "facility_id": a.facility_id,
-                "period_start": a.period_start.isoformat(),
-                "member_ids": [m for m, _ in missing],
-                "text": msg,
-            },
+            payload=payloads.EvaluationDue(
+                evaluation=a.kind,
+                facility_id=a.facility_id,
+                period_start=a.period_start,
+                member_ids=tuple(m for m, _ in missing),
+                text=msg,
+            ),
             now=now,
         )
         rows.append(row if missing else _skipped(row))
@@ -327,10 +352,14 @@ async def members_without_evaluation(
     """Per facility: active members with a 在宅 weekday and no evaluation of the period yet."""
     if kind is EvaluationKind.WEEKLY:
         until = period_start + timedelta(days=7)
-        counts: ColumnElement[bool] = Evaluation.kind.in_(("weekly", "monthly"))
+        counts: ColumnElement[bool] = Evaluation.kind.in_(
+            (EvaluationKind.WEEKLY.value, EvaluationKind.MONTHLY.value)
+        )
     else:
         until = (period_start.replace(day=28) + timedelta(days=4)).replace(day=1)
-        counts = or_(Evaluation.kind == "monthly", Evaluation.counts_as_monthly.is_(True))
+        counts = or_(
+            Evaluation.kind == EvaluationKind.MONTHLY.value, Evaluation.counts_as_monthly.is_(True)
+        )
     evaluated = exists().where(
         Evaluation.member_id == Member.id,
         Evaluation.date >= period_start,
@@ -379,7 +408,7 @@ async def warn_approvals(
         days=max(compliance.profile(facilities[f].profile).approval_warn_days for f in days)
     )
     members: dict[int, list[Member]] = defaultdict(list)
-    managers: dict[int, list[str]] = defaultdict(list)
+    managers: dict[int, list[int]] = defaultdict(list)
     for ids in _chunks(list(days)):
         found = await session.scalars(
             select(Member)
@@ -403,7 +432,7 @@ async def warn_approvals(
             .order_by(Staff.id)
         )
         for s in staff:
-            managers[s.facility_id].append(str(s.slack_user_id))
+            managers[s.facility_id].append(s.id)
     rows = []
     for fid, day in days.items():
         facility = facilities[fid]
@@ -429,14 +458,13 @@ async def warn_approvals(
                     platform=STAFF_PLATFORM,
                     recipient=facility.alert_channel or "",
                     member_id=None,
-                    payload={
-                        "kind": "approval_expiring",
-                        "facility_id": fid,
-                        "member_ids": [m.id],
-                        "approval_until": until.isoformat(),
-                        "mentions": managers[fid],
-                        "text": text,
-                    },
+                    payload=payloads.ApprovalExpiring(
+                        facility_id=fid,
+                        member_ids=(m.id,),
+                        approval_until=until,
+                        mentions=payloads.Mentions(tuple(managers[fid])),
+                        text=text,
+                    ),
                     now=now,
                 )
             )

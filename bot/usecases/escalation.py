@@ -3,8 +3,8 @@
 The tick loads every untaken crisis/urgent alert and every untaken 相談 of a facility (any
 date) into the view; `policy.renotify_actions` says which re-notification is due; this module
 writes it as a new outbox row `renotify:{alert}:{step}` to the facility's alert channel, with
-the Slack user ids it must mention. The row's key makes each step happen once, whichever
-replica ticks.
+the staff ids it must mention (the Slack adapter renders them from the staff rows). The row's
+key makes each step happen once, whichever replica ticks.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core import texts
-from bot.core.domain import AlertLevel, StaffRole
+from bot.core import payloads, texts
+from bot.core.domain import AlertLevel, AlertState, StaffRole
 from bot.core.hours import BusinessHours
 from bot.core.policy import (
     CONSULT_KIND,
@@ -55,7 +55,7 @@ async def open_alerts(
         .join(Member, Member.id == Alert.member_id)
         .join(Facility, Facility.id == Member.facility_id)
         .where(
-            Alert.state == "open",
+            Alert.state == AlertState.OPEN.value,
             Facility.tz == tz,
             or_(Alert.level.in_(levels), Alert.kind == CONSULT_KIND),
         )
@@ -101,7 +101,7 @@ async def renotify(
         alert = alerts.get(a.alert_id)
         member = members.get(a.member_id)
         facility = facilities.get(a.facility_id)
-        if alert is None or alert.state != "open" or member is None or facility is None:
+        if alert is None or alert.state != AlertState.OPEN or member is None or facility is None:
             continue  # taken since the view was loaded
         own, managers = mentions.get(member.id, ([], []))
         users = audience_users(a.audience, own, managers)
@@ -115,17 +115,16 @@ async def renotify(
                 platform=STAFF_PLATFORM,
                 recipient=facility.alert_channel or "",
                 member_id=member.id,
-                payload={
-                    "kind": "renotify",
-                    "alert_id": alert.id,
-                    "step": a.step,
-                    "level": alert.level,
-                    "audience": a.audience.value,
-                    "minutes": a.minutes_open,
-                    "business_minutes": a.business_minutes,
-                    "mentions": users,
-                    "text": text,
-                },
+                payload=payloads.Renotify(
+                    alert_id=alert.id,
+                    step=a.step,
+                    level=AlertLevel(alert.level),
+                    audience=a.audience,
+                    minutes=a.minutes_open,
+                    business_minutes=a.business_minutes,
+                    mentions=payloads.Mentions(tuple(users)),
+                    text=text,
+                ),
                 now=now,
             )
         )
@@ -135,9 +134,9 @@ async def renotify(
     return new
 
 
-def audience_users(audience: RenotifyAudience, own: list[str], managers: list[str]) -> list[str]:
-    """Whom a step mentions: 担当 and 代理 first (the managers when neither has Slack), then,
-    from the second step on, every manager as well."""
+def audience_users(audience: RenotifyAudience, own: list[int], managers: list[int]) -> list[int]:
+    """Whom a step mentions (staff ids): 担当 and 代理 first (the managers when neither can be
+    reached on the staff platform), then, from the second step on, every manager as well."""
     if audience is RenotifyAudience.PRIMARY:
         return own or list(managers)
     return list(dict.fromkeys([*own, *managers]))
@@ -145,8 +144,9 @@ def audience_users(audience: RenotifyAudience, own: list[str], managers: list[st
 
 async def staff_mentions(
     session: AsyncSession, members: Sequence[Member]
-) -> dict[int, tuple[list[str], list[str]]]:
-    """Per member: the Slack ids of their 担当 and 代理, and of the facility's managers."""
+) -> dict[int, tuple[list[int], list[int]]]:
+    """Per member: the staff ids of their 担当 and 代理, and of the facility's managers (only
+    staff the staff platform can reach; the adapter renders the mention from the staff row)."""
     if not members:
         return {}
     staff = (
@@ -160,14 +160,14 @@ async def staff_mentions(
             .order_by(Staff.id)
         )
     ).all()
-    users: dict[int, str] = {sid: user for sid, _, _, user in staff if user}
-    managers: dict[int, list[str]] = defaultdict(list)
-    for _, fid, role, user in staff:
+    reachable = {sid for sid, _, _, user in staff if user}
+    managers: dict[int, list[int]] = defaultdict(list)
+    for sid, fid, role, user in staff:
         if role == StaffRole.MANAGER.value and user:
-            managers[fid].append(user)
+            managers[fid].append(sid)
     out = {}
     for m in members:
-        own = [users[i] for i in (m.primary_staff_id, m.substitute_staff_id) if i in users]
+        own = [i for i in (m.primary_staff_id, m.substitute_staff_id) if i in reachable]
         out[m.id] = (list(dict.fromkeys(own)), managers[m.facility_id])
     return out
 

@@ -1,8 +1,10 @@
 """Use cases for inbound events beyond typed text: buttons from another day, stickers,
 message types we cannot use, and photos or files kept as evidence of the day's outputs.
 
-Like `service`, everything runs inside the caller's transaction; an unlinked account only
-ever gets the linking prompt.
+The inbox (bot/usecases/inbox.py) dispatches here by kind, for every platform: the rule for
+a button from another day is `choose` (LINE postbacks and Slack buttons alike). Like
+`checkin`, everything runs inside the caller's transaction; an unlinked account only ever
+gets the linking prompt.
 """
 
 from __future__ import annotations
@@ -49,10 +51,6 @@ async def _linked(session: AsyncSession, msg: InboundMessage) -> _Linked | None:
         return None
     facility = await session.get_one(Facility, member.facility_id)
     return _Linked(member, facility, checkin.business_date(facility, msg.sent_at))
-
-
-async def is_linked(session: AsyncSession, msg: InboundMessage) -> bool:
-    return await _linked(session, msg) is not None
 
 
 async def wants_evidence(session: AsyncSession, msg: InboundMessage) -> bool:

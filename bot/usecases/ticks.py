@@ -20,16 +20,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, case, exists, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core import dialog, policy, texts
+from bot.core import dialog, payloads, policy, texts
 from bot.core.domain import (
     AlertLevel,
+    AlertState,
     DayMode,
     Phase,
     Reply,
     ReportSnapshot,
     ReportStatus,
     SupportKind,
-    reply_to_json,
 )
 from bot.core.policy import (
     Action,
@@ -72,7 +72,7 @@ M = TypeVar("M", Member, Facility)
 # pg_try_advisory_xact_lock key: one ticking replica at a time (the others skip that minute).
 TICK_LOCK = 0x6E6970706F  # "nippo"
 CHUNK = 1000
-OPEN_STATES = ("open", "acked")
+OPEN_STATES = (AlertState.OPEN.value, AlertState.ACKED.value)
 
 
 @dataclass
@@ -406,11 +406,7 @@ async def _remind(
                 platform=ident[0],
                 recipient=ident[1],
                 member_id=a.member_id,
-                payload={
-                    "kind": "replies",
-                    "replies": [reply_to_json(reply)],
-                    "business_date": a.business_date.isoformat(),
-                },
+                payload=payloads.Replies((reply,), a.business_date),
                 now=now,
             )
         )
@@ -508,7 +504,7 @@ async def _resolve(
             Alert.kind == a.kind.value,
             Alert.state.in_(OPEN_STATES),
         )
-        .values(state="resolved", resolved_at=now, resolution="late_report")
+        .values(state=AlertState.RESOLVED.value, resolved_at=now, resolution="late_report")
         .returning(Alert.id)
     )
     alert_ids = sorted(r[0] for r in result)
@@ -530,7 +526,7 @@ async def _resolve(
         key=a.key,
         platform=STAFF_PLATFORM,
         recipient=facility.alert_channel or "",
-        payload={"kind": "alert_resolved", "alert_ids": alert_ids, "text": msg},
+        payload=payloads.AlertResolved(tuple(alert_ids), msg),
         member_id=member.id,
         now=now,
     )

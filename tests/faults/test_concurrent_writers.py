@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from bot.core.domain import ContactRef, InboundMessage, Platform
-from bot.usecases import checkin
+from bot.usecases.inbox import receive
 from storage.db import Database
 from storage.models import DailyReport, InboxEvent, ReportRevision
 from tests.support import Chat, jst, make_facility, make_member
@@ -40,7 +40,7 @@ async def test_many_engines_writing_at_once_lose_nothing(
                     text=text,
                 )
                 async with engine.transaction() as session:
-                    assert await checkin.receive(session, msg, at)
+                    assert await receive(session, msg, at)
         finally:
             await engine.dispose()
 

@@ -12,12 +12,12 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from adapters.line.inbox import UNLINKED_BACKLOG, UNLINKED_FLOOD_NOTE, process_pending_inbox
+from bot.usecases.inbox import UNLINKED_BACKLOG, UNLINKED_FLOOD_NOTE
 from bot.usecases.metrics import REGISTRY
 from storage import repo
 from storage.db import Database
 from storage.models import InboxEvent, OutboxMessage
-from tests.line.conftest import event
+from tests.line.conftest import event, process_pending_inbox
 from tests.support import jst, link_accounts, make_facility, make_member
 
 DAY = "2026-07-01"

@@ -28,7 +28,8 @@ from bot.core import texts
 from bot.core.ports import OutboxItem, Outcome, Sender, SendResult
 from bot.usecases import delivery, ticks
 from storage import repo
-from storage.models import Alert, Identity, OutboxMessage, Staff
+from storage.models import Alert, OutboxMessage, Staff
+from tests.factories import identity
 from tests.line.fake_api import FakeLine, Scripted
 from tests.slack.conftest import CHANNEL, STAFF1, Rig
 from tests.slack.fake_slack import Call, Refusal
@@ -88,17 +89,7 @@ async def seed(rig: Rig) -> int:
     async with db.transaction() as s:
         staff_id = await s.scalar(select(Staff.id).where(Staff.slack_user_id == STAFF1))
         assert staff_id is not None
-        s.add(
-            Identity(
-                platform="line",
-                platform_user_id=STAFF_LINE_USER,
-                staff_id=staff_id,
-                active=True,
-                link_failures=0,
-                created_at=at,
-                linked_at=at,
-            )
-        )
+        s.add(identity(STAFF_LINE_USER, at, staff_id=staff_id))
     return staff_id
 
 

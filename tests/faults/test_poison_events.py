@@ -20,15 +20,15 @@ from sqlalchemy import select
 
 import bot.cli.inbox  # noqa: F401  (registers `nippo inbox` on the CLI)
 from adapters.line.events import MalformedEvent, sent_at
-from adapters.line.inbox import MAX_HANDLING_ATTEMPTS, process_pending_inbox
 from bot.core import texts
 from bot.usecases import checkin, delivery
+from bot.usecases.inbox import MAX_HANDLING_ATTEMPTS
 from bot.usecases.metrics import REGISTRY
 from scheduler.runner import Runner
 from storage import repo
 from storage.db import Database
 from storage.models import DailyReport, InboxEvent, OutboxMessage
-from tests.line.conftest import Line, event
+from tests.line.conftest import Line, event, process_pending_inbox
 from tests.support import jst, link_accounts, make_facility, make_member, run_cli
 
 DAY = "2026-07-01"

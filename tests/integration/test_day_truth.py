@@ -298,5 +298,5 @@ async def test_a_one_line_tokuninashi_is_nudged_once_then_kept_and_flagged_for_s
     assert [m["flags"] for m in members[fid]] == [{"outputs": "vague"}]
     async with db.transaction() as s:
         facility = await s.get_one(Facility, fid)
-    text = digest_payload(facility, date.fromisoformat(WEDNESDAY), members[fid])["text"]
+    text = digest_payload(facility, date.fromisoformat(WEDNESDAY), members[fid]).text
     assert "⚠ 成果: 具体的な内容が読み取れない記録です" in text  # the staff read words, not codes

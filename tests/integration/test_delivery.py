@@ -13,6 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from bot.core.domain import Reply
+from bot.core.payloads import DeliveryFailed, Replies
 from bot.core.ports import OutboxItem, Outcome, SendResult
 from bot.usecases import delivery
 from storage import repo
@@ -108,6 +110,39 @@ async def test_a_permanent_failure_is_recorded_and_staff_are_told(
     notice = rows[f"delivery-failed:{rows['m1'].id}"]
     assert notice.platform == "slack" and notice.payload["kind"] == "delivery_failed"
     assert staff.delivered() == [notice.key]
+
+
+async def test_senders_get_typed_payloads_and_an_unreadable_row_fails_alone(
+    db: Database, t0: datetime
+) -> None:
+    from tests.support import make_facility, make_member
+
+    fid = await make_facility(db, t0)
+    mid = await make_member(db, fid, t0)
+    async with db.transaction() as s:
+        for key, recipient in (("broken", "A"), ("a2", "A"), ("b1", "B")):
+            await repo.enqueue(
+                s,
+                key=key,
+                platform="line",
+                recipient=recipient,
+                payload=Replies((Reply(f"{key}です"),), t0.date()),
+                now=t0,
+                member_id=mid,
+            )
+        broken = (await s.scalars(select(OutboxMessage).where(OutboxMessage.key == "broken"))).one()
+        broken.payload = {"kind": "replies", "replies": "おはよう"}  # written by hand, say
+    line, staff = Platform(), Platform()
+    result = await delivery.flush(db, {"line": line, "slack": staff}, t0)
+    assert result.sent == 3 and sorted(line.delivered()) == ["a2", "b1"]  # A's next one too
+    assert {a.key: a.payload for a in line.attempts} == {
+        "a2": Replies((Reply("a2です"),), t0.date()),
+        "b1": Replies((Reply("b1です"),), t0.date()),
+    }
+    rows = await _rows(db)
+    assert rows["broken"].status == "failed" and "replies" in (rows["broken"].last_error or "")
+    (told,) = staff.attempts  # the member's staff hear of the lost message, as with any failure
+    assert isinstance(told.payload, DeliveryFailed) and told.payload.outbox_id == rows["broken"].id
 
 
 async def test_a_crash_mid_send_is_retried_after_the_lease(db: Database, t0: datetime) -> None:

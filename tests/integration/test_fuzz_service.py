@@ -5,13 +5,14 @@ from __future__ import annotations
 import itertools
 from datetime import datetime, timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot.core import texts
 from bot.core.domain import ContactRef, InboundMessage, Platform
-from bot.usecases import checkin
+from bot.usecases import inbox
 from storage import repo
 from storage.db import Database
 from storage.models import OutboxMessage
@@ -63,6 +64,7 @@ async def _count(db: Database, model: type) -> int:
         return int((await s.execute(select(func.count()).select_from(model))).scalar_one())
 
 
+@pytest.mark.slow
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -82,7 +84,7 @@ async def test_members_and_strangers_always_get_an_answer(
                 choice=choice,
             )
             async with db.transaction() as session:
-                assert await checkin.receive(session, msg, at)
+                assert await inbox.receive(session, msg, at)
             async with db.transaction() as session:
                 out = (
                     await session.execute(

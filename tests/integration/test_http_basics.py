@@ -131,6 +131,7 @@ def test_logs_leave_out_apschedulers_per_run_chatter(capsys: pytest.CaptureFixtu
     assert "Running job" not in err
 
 
+@pytest.mark.slow
 def test_serve_logs_failed_requests_not_each_success(tmp_path: Path) -> None:
     """`nippo serve`'s access lines: what failed shows, with the app's reason beside it; each
     health check and webhook that succeeded does not (the inbox keeps every event)."""

@@ -10,7 +10,8 @@ from sqlalchemy.exc import IntegrityError
 
 from storage import repo
 from storage.db import Database, async_url
-from storage.models import DailyReport, Identity, InboxEvent, Member
+from storage.models import DailyReport, InboxEvent, Member
+from tests.factories import identity
 from tests.support import make_facility, make_member
 
 
@@ -69,12 +70,12 @@ async def test_one_report_per_member_and_day(db: Database, t0: datetime) -> None
 
 async def test_one_identity_per_platform_user(db: Database, t0: datetime) -> None:
     async with db.transaction() as s:
-        s.add(Identity(platform="line", platform_user_id="U1", created_at=t0))
+        s.add(identity("U1", t0))
     with pytest.raises(IntegrityError):
         async with db.transaction() as s:
-            s.add(Identity(platform="line", platform_user_id="U1", created_at=t0))
+            s.add(identity("U1", t0))
     async with db.transaction() as s:  # the same id on another platform is someone else
-        s.add(Identity(platform="slack", platform_user_id="U1", created_at=t0))
+        s.add(identity("U1", t0, platform="slack"))
 
 
 async def test_inbox_and_outbox_ignore_repeats(db: Database, t0: datetime) -> None:

@@ -14,7 +14,8 @@ from bot.cli.main import app
 from storage import db as storage_db
 from storage import repo
 from storage.db import Database
-from storage.models import Identity, OutboxMessage
+from storage.models import OutboxMessage
+from tests.factories import identity
 from tests.line.fake_api import FakeLine, FakeLineThread
 from tests.support import make_facility, make_member
 
@@ -28,16 +29,7 @@ async def _prepare(url: str) -> None:
         fid = await make_facility(db, now)
         mid = await make_member(db, fid, now)
         async with db.transaction() as s:
-            s.add(
-                Identity(
-                    platform="line",
-                    platform_user_id="U1",
-                    member_id=mid,
-                    active=True,
-                    link_failures=0,
-                    created_at=now,
-                )
-            )
+            s.add(identity("U1", now, member_id=mid))
             await repo.enqueue(
                 s,
                 key="remind:start:1",

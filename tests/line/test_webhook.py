@@ -16,7 +16,6 @@ from linebot.v3.exceptions import InvalidSignatureError
 from linebot.v3.webhook import WebhookParser
 from sqlalchemy import func, select
 
-from adapters.line.inbox import process_pending_inbox
 from adapters.line.webhook import line_router
 from bot.core import texts
 from bot.root.settings import Settings
@@ -32,6 +31,7 @@ from tests.line.conftest import (
     Line,
     event,
     line_settings,
+    process_pending_inbox,
     sample,
     sign,
     webhook,
@@ -134,6 +134,7 @@ async def _acknowledged_then_died(db: Database, t0: datetime) -> dict[str, Any]:
     return ev
 
 
+@pytest.mark.slow
 async def test_what_a_dead_process_acknowledged_is_handled_by_the_next_start(
     db: Database, db_url: str, fake_line: FakeLine, t0: datetime
 ) -> None:

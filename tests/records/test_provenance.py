@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from bot.cli.main import app
 from bot.core.domain import ContactRef, InboundMessage, Platform
-from bot.usecases import admin, checkin, records, ticks
+from bot.usecases import admin, inbox, records, ticks
 from bot.usecases.admin import add_staff
 from bot.usecases.records import Confirmed, RecordsError
 from storage.db import Database
@@ -71,7 +71,7 @@ async def test_member_bot_and_staff_entries_say_who_and_when(db: Database, t0: d
         text="開始 体調4 睡眠7 データ入力",
     )
     async with db.transaction() as s:
-        await checkin.receive(s, msg, handled)
+        await inbox.receive(s, msg, handled)
     await ticks.tick(db, jst(DAY, "15:00"))  # the planned end: the bot reminds the member
     async with db.transaction() as s:
         await records.log_contact(

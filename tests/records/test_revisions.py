@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.core.domain import ContactRef, InboundMessage, Platform
-from bot.usecases import checkin, records
+from bot.usecases import inbox, records
 from bot.usecases.admin import add_staff
 from bot.usecases.records import RecordsError
 from storage.db import Database
@@ -185,7 +185,7 @@ async def test_staff_edit_waits_for_a_member_message_in_flight(db: Database, t0:
             )
 
     async with db.transaction() as member_session:
-        await checkin.receive(member_session, msg, msg.sent_at)
+        await inbox.receive(member_session, msg, msg.sent_at)
         staff = asyncio.create_task(staff_edit())
         for _ in range(20):
             await asyncio.sleep(0.01)

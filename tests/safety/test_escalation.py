@@ -253,6 +253,9 @@ async def test_the_phone_call_step_really_mentions_alone_and_in_a_digest(rig: Ri
     assert "電話で確認してください" in body(call)
     assert call.args["blocks"][0]["text"]["text"] == f"<@{STAFF1}> <@{STAFF2}> <@{MANAGER}>"
     assert "&lt;@" not in body(call)
+    async with rig.db.transaction() as session:  # the mentions were never part of the row
+        notify = (await session.scalars(select(OutboxMessage))).all()
+    assert notify and all("<@" not in json.dumps(r.payload) for r in notify)
 
     # three members miss the start of the next day at once: one digest per step
     others = [
@@ -266,6 +269,35 @@ async def test_the_phone_call_step_really_mentions_alone_and_in_a_digest(rig: Ri
     (digest,) = new
     assert digest.args["blocks"][0]["text"]["text"] == f"<@{STAFF1}> <@{STAFF2}> <@{MANAGER}>"
     assert body(digest).count("電話で確認してください") == 3 and "&lt;@" not in body(digest)
+
+
+async def test_a_renotification_carries_staff_ids_and_slack_renders_them_when_it_posts(
+    rig: Rig,
+) -> None:
+    """A mention is data: the row names staff, not Slack users, and the adapter pings whoever
+    those staff are on Slack when it posts (someone who left meanwhile is not pinged)."""
+    await linked_member(rig)
+    alert_id = await crisis(rig)
+    rig.clock.at = jst(DAY, "10:20")  # the step of +20: the member's staff and the managers
+    assert (await ticks.tick(rig.db, rig.clock.at)).renotified == [f"renotify:{alert_id}:2"]
+    async with rig.db.transaction() as session:
+        staff = {s.slack_user_id: s for s in (await session.scalars(select(Staff))).all()}
+        row = (
+            await session.scalars(
+                select(OutboxMessage).where(OutboxMessage.key == f"renotify:{alert_id}:2")
+            )
+        ).one()
+        stored = json.dumps(row.payload, ensure_ascii=False)
+        assert row.payload["mention_staff_ids"] == [staff[u].id for u in (STAFF1, STAFF2, MANAGER)]
+        assert "<@" not in stored and "U_" not in stored
+        staff[STAFF2].active = False  # 鈴木 leaves before Slack gets the message
+    await deliver(rig)
+    (post,) = channel_posts(rig, "renotify:")
+    assert post.args["blocks"][0] == {
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": f"<@{STAFF1}> <@{MANAGER}>"},
+    }
+    assert "&lt;@" not in body(post) and f"<@{STAFF2}>" not in body(post)
 
 
 async def test_a_late_report_reads_as_resolved_by_the_member(rig: Rig) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
+import pytest
+
 from bot.usecases import checkin, ticks
 from storage.db import Database
 from storage.models import Facility, FacilityClosure
@@ -43,6 +45,7 @@ async def test_holiday_is_skipped_unless_an_exception_says_the_member_works(
     assert renotified == [f"renotify:{manager}:{n}" for n in range(1, 6)]
 
 
+@pytest.mark.slow
 async def test_facility_closure_skips_the_day_and_an_off_exception_skips_a_member(
     db: Database, t0: datetime
 ) -> None:

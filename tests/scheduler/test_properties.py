@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 from datetime import datetime, time, timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -22,6 +23,7 @@ _names = itertools.count(1)
 minutes = st.integers(min_value=0, max_value=9 * 60)  # 09:00 … 18:00
 
 
+@pytest.mark.slow
 @settings(
     max_examples=25,
     deadline=None,

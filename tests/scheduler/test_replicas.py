@@ -7,6 +7,7 @@ import asyncio
 import sys
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.usecases import ticks
@@ -98,6 +99,7 @@ async def _two_replicas_tick_a_day(db: Database, db_url: str, t0: datetime, elec
     assert await _counts(db) == (len(expected) + 3, 6, 5)
 
 
+@pytest.mark.slow
 async def test_two_replicas_ticking_concurrently_produce_each_effect_once(
     db: Database, db_url: str, t0: datetime
 ) -> None:
@@ -105,6 +107,7 @@ async def test_two_replicas_ticking_concurrently_produce_each_effect_once(
     await _two_replicas_tick_a_day(db, db_url, t0, elect=False)
 
 
+@pytest.mark.slow
 async def test_two_replicas_with_the_tick_lock(db: Database, db_url: str, t0: datetime) -> None:
     """With election (PostgreSQL advisory lock) one replica ticks; still nothing lost."""
     await _two_replicas_tick_a_day(db, db_url, t0, elect=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from adapters.slack import blocks as bk
@@ -19,6 +20,7 @@ from tests.support import Chat, jst, make_facility, make_member
 DAY = "2026-07-01"  # a Wednesday
 
 
+@pytest.mark.slow
 async def test_a_day_of_reminders_escalations_and_resolutions(db: Database, t0: datetime) -> None:
     fid = await make_facility(db, t0, alert_channel="C-STAFF")
     await add_staff(db, fid, "管理 者", "U-MGR", "manager", t0)

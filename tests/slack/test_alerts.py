@@ -13,6 +13,7 @@ from adapters.slack.deps import web_client
 from adapters.slack.sender import SlackSender
 from bot.core import texts
 from bot.core.domain import AlertLevel
+from bot.core.payloads import DeliveryFailed, from_json
 from bot.core.ports import OutboxItem, Outcome
 from bot.usecases import admin, alerting, delivery
 from storage.models import Alert, DailyReport, Facility, Member, OutboxMessage, SupportRecord
@@ -258,7 +259,7 @@ async def test_delivery_failures_go_to_the_members_facility_channel(rig: Rig) ->
             key="delivery-failed:1",
             platform="slack",
             recipient="",
-            payload={"kind": "delivery_failed", "member_id": mid, "text": "送信ID 1: <broken>"},
+            payload=DeliveryFailed(outbox_id=1, member_id=mid, text="送信ID 1: <broken>"),
             member_id=mid,
             now=rig.clock.at,
         )
@@ -275,7 +276,7 @@ def _item(row: OutboxMessage) -> OutboxItem:
         key=row.key,
         platform=row.platform,
         recipient=row.recipient,
-        payload=dict(row.payload),
+        payload=from_json(row.payload),
         retry_key=row.retry_key,
         attempts=row.attempts,
         member_id=row.member_id,

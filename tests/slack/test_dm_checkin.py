@@ -9,15 +9,22 @@ from typing import Any
 
 from sqlalchemy import select
 
-from adapters.slack import checkin
+from adapters.slack.checkin import SlackPlatform
+from bot.usecases import inbox
 from storage import repo
+from storage.db import Database
 from storage.models import DailyReport, InboxEvent, OutboxMessage, SupportRecord
 from tests.slack.conftest import STAFF1, TEAM, Rig, sample
 from tests.slack.fake_slack import Call
-from tests.support import jst, link_code, make_member
+from tests.support import Recorder, jst, link_code, make_member
 
 MEMBER = "U_MEMBER1"
 _ids = iter(range(1, 10_000))
+
+
+async def process_pending(db: Database, now: datetime) -> int:
+    """A pass over the pending Slack rows: the one inbox service with Slack's plug-in."""
+    return await inbox.process_pending(db, now, SlackPlatform(Recorder()))
 
 
 def dm(text: str, at: datetime) -> dict[str, Any]:
@@ -165,7 +172,7 @@ async def test_an_event_stored_but_not_handled_is_picked_up_later(rig: Rig) -> N
     rig.clock.at = jst("2026-07-01", "10:05")
     slack_pass = rig.app.state.inbox_processors["slack"]  # what the scheduler loop calls
     assert await slack_pass(rig.clock.at, None) == 1
-    assert await checkin.process_pending(rig.db, rig.clock.at) == 0
+    assert await process_pending(rig.db, rig.clock.at) == 0
     async with rig.db.transaction() as session:
         row = (await session.execute(select(InboxEvent))).scalar_one()
         reply = (await session.execute(select(OutboxMessage))).scalar_one()
@@ -200,8 +207,8 @@ async def test_an_unreadable_stored_event_is_marked_failed_not_retried(rig: Rig)
     async with rig.db.transaction() as session:
         inbox_id = await repo.add_inbox(session, "slack", "T111:EvBAD", body, stored_at)
     rig.clock.at = jst("2026-07-01", "10:05")
-    assert await checkin.process_pending(rig.db, rig.clock.at) == 0
+    assert await process_pending(rig.db, rig.clock.at) == 0
     async with rig.db.transaction() as session:
         row = await session.get_one(InboxEvent, inbox_id)
     assert (row.status, row.attempts) == ("failed", 1)
-    assert await checkin.process_pending(rig.db, rig.clock.at) == 0
+    assert await process_pending(rig.db, rig.clock.at) == 0

@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.core.domain import AlertLevel
+from bot.core.payloads import AlertResolved, EvaluationDue, Payload
+from bot.core.policy import EvaluationKind
 from bot.usecases import digests
 from storage import repo
 from storage.models import (
@@ -49,7 +51,7 @@ def picked(block: str, value: str) -> dict[str, Any]:
     return {block: {block: {"type": "static_select", "selected_option": {"value": value}}}}
 
 
-async def notice(session: Any, rig: Rig, key: str, payload: dict[str, Any]) -> None:
+async def notice(session: Any, rig: Rig, key: str, payload: Payload) -> None:
     await repo.enqueue(
         session, key=key, platform="slack", recipient=CHANNEL, payload=payload, now=rig.clock.at
     )
@@ -217,10 +219,12 @@ async def test_digest_is_rendered_and_its_button_signs_off_the_day(rig: Rig) -> 
 async def test_resolved_and_evaluation_notices_have_titles(rig: Rig) -> None:
     async with rig.db.transaction() as session:
         for key, payload in (
-            ("r", {"kind": "alert_resolved", "alert_ids": [1], "text": "山田さんが開始しました"}),
+            ("r", AlertResolved((1,), "山田さんが開始しました")),
             (
                 "e",
-                {"kind": "evaluation_due", "facility_id": rig.facility_id, "text": "評価が未実施"},
+                EvaluationDue(
+                    EvaluationKind.WEEKLY, rig.facility_id, date(2026, 6, 29), (), "評価が未実施"
+                ),
             ),
         ):
             await notice(session, rig, key, payload)

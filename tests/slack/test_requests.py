@@ -96,6 +96,7 @@ async def test_messages_from_channels_and_bots_are_ignored(rig: Rig) -> None:
     assert await rig.count(InboxEvent) == 0
 
 
+@pytest.mark.slow
 async def test_slack_hears_back_before_the_slow_work_is_done(rig: Rig) -> None:
     """Slack allows 3 seconds: the ack goes out first, Web API calls happen after it."""
     await make_member(rig.db, rig.facility_id, rig.clock.at)

@@ -1,0 +1,482 @@
+"""Use case: the one inbox path for every platform (stored raw event → handled once).
+
+A front door only stores raw events and acknowledges them (LINE's webhook, Slack's bolt
+middleware); `process_pending` does the work afterwards, right after the acknowledgement (a
+background pass) and from the scheduler's loop, which retries whatever a dead process left
+pending. The platform's plug-in (bot/usecases/platforms.py) says how its raw events read;
+`dispatch` is the one place an event's kind becomes a use case. The console and the tests go
+through `receive`: the same store and the same dispatch, in the caller's transaction.
+
+Each event is handled in its own transaction that first re-checks and locks its inbox row
+(`FOR UPDATE SKIP LOCKED` and a per-user advisory lock on PostgreSQL), so two processors
+never handle one event twice and one sender's events go one at a time, in order. Photos and
+files are downloaded before that transaction (platforms delete user content after a while,
+and no lock is held during the download).
+
+An event whose handling raises is counted on its row (attempts, a short error without the
+body) and retried by later passes; after its last try it is quarantined (status "failed") and
+never tried again (`nippo inbox failed|retry`, bot/cli/inbox.py). A pass never raises for one
+event, so neither the after-ack pass nor the scheduler's tick depends on every event being
+readable (issue #23). Senders are served round-robin; see `process_pending`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core import texts
+from bot.core.domain import InboundMessage
+from bot.core.inbound import Inbound, Kind, MalformedEvent, Unanswerable, of_message
+from bot.usecases import checkin, intake
+from bot.usecases.intake import Evidence
+from bot.usecases.metrics import REGISTRY
+from bot.usecases.platforms import ContentGone, PlatformPlugin
+from storage import repo
+from storage.db import Database
+from storage.models import Identity, InboxEvent
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5  # passes that try to download a photo or file before giving up
+MAX_HANDLING_ATTEMPTS = 3  # passes that try any other failing event before quarantining it
+ERROR_CHARS = 200
+UNLINKED_BACKLOG = 5  # waiting events of an account not linked to a member that are answered
+UNLINKED_FLOOD_NOTE = "not answered: too many waiting events from an account not linked"
+MAX_CONTENT_BYTES = 20 * 1024 * 1024
+BATCH = 100
+SCAN = 5  # a pass looks at up to SCAN × its limit of pending rows to serve senders in turn
+MAX_SCANS = 20  # windows a pass may set an unlinked account's flood aside in
+PARALLEL_USERS = 8  # below the PostgreSQL pool size (10 + 10 overflow)
+
+
+# --- the one dispatch ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What came of downloading an EVIDENCE event's content, before its transaction."""
+
+    evidence: Evidence | None = None
+    problem: str = texts.PHOTO_FAILED  # what the member hears when there is none
+
+
+async def dispatch(
+    session: AsyncSession, event: Inbound, now: datetime, fetched: Fetched = Fetched()
+) -> None:
+    """Handle one neutral event inside the caller's transaction: its kind picks the use case."""
+    msg = event.msg
+    match event.kind:
+        case Kind.FOLLOW:
+            await checkin.greet(session, msg, now)
+        case Kind.UNFOLLOW:
+            await checkin.deactivate(session, msg.sender.platform.value, msg.sender.user_id)
+        case Kind.TEXT:
+            await checkin.handle_message(session, msg, now)
+        case Kind.CHOICE:
+            await intake.choose(session, msg, event.button_day, now)
+        case Kind.STALE:
+            await intake.stale_button(session, msg, now)
+        case Kind.STICKER:
+            await intake.sticker(session, msg, now)
+        case Kind.EVIDENCE:
+            await intake.save_evidence(session, msg, fetched.evidence, now, problem=fetched.problem)
+        case Kind.UNSUPPORTED:
+            await intake.unsupported(session, msg, now)
+
+
+async def receive(
+    session: AsyncSession, msg: InboundMessage, now: datetime, body: dict[str, Any] | None = None
+) -> bool:
+    """Store and handle one message built without a platform (console, demo, tests) in the
+    caller's transaction; False when it was seen before."""
+    inbox_id = await repo.add_inbox(
+        session, msg.sender.platform.value, msg.event_id, body or _body(msg), now
+    )
+    if inbox_id is None:
+        log.info("duplicate inbound event ignored", extra={"event_id": msg.event_id})
+        return False
+    await dispatch(session, of_message(msg), now)
+    row = await session.get_one(InboxEvent, inbox_id)
+    row.status, row.processed_at, row.attempts = "done", now, row.attempts + 1
+    return True
+
+
+def _body(msg: InboundMessage) -> dict[str, Any]:
+    """The raw form of a message that came without a platform body (console, tests)."""
+    return {
+        "platform": msg.sender.platform.value,
+        "user_id": msg.sender.user_id,
+        "sent_at": msg.sent_at.isoformat(),
+        "text": msg.text,
+        "choice": msg.choice,
+    }
+
+
+# --- passes over stored events -------------------------------------------------------------
+
+
+async def process_pending(
+    db: Database,
+    now: datetime,
+    platform: PlatformPlugin,
+    *,
+    ids: list[int] | None = None,
+    limit: int = BATCH,
+    step_aside: Callable[[], Awaitable[None]] | None = None,
+) -> int:
+    """Handle one platform's pending inbox rows, round-robin over their senders; the number
+    handled.
+
+    Call it from the scheduler loop with the current instant; `ids` narrows it to the rows
+    one request just stored; `step_aside` is awaited before each event (the webhooks'
+    acknowledgements go first). Each event is handled on its own: one that fails is counted
+    on its row and retried by later passes (then quarantined), and never stops the other
+    events of the pass. Only reading the pending rows can make the pass raise.
+
+    Fairness: of the oldest `SCAN × limit` pending rows, the pass takes every sender's oldest
+    event first, then every sender's second, and so on (at most `limit`), and handles them in
+    that order, so one account's burst never queues ahead of a member's message. Of an
+    account not linked to a member, only the newest UNLINKED_BACKLOG of the events waiting
+    there are answered; older ones are set "ignored" with a note (each answer would be a
+    reply, or a paid push once late). The sender is read in Python, not with the database's
+    JSON functions: PostgreSQL's refuse a body with a \\u0000, which a member can send.
+    """
+    stmt = (
+        select(InboxEvent.id, InboxEvent.body, InboxEvent.received_at)
+        .where(InboxEvent.platform == platform.name, InboxEvent.status == "pending")
+        .order_by(InboxEvent.id)
+        .limit(limit * SCAN)
+    )
+    if ids is not None:
+        stmt = stmt.where(InboxEvent.id.in_(ids))
+    dropped: set[int] = set()
+    for _ in range(MAX_SCANS):  # a flood bigger than the window: set it aside, look again
+        async with db.transaction() as session:
+            scanned: list[Any] = list((await session.execute(stmt)).all())
+            flood = await _unlinked_flood(session, platform, scanned)
+            await _ignore_flood(session, platform, flood, now)
+        dropped |= flood
+        if not flood or len(scanned) < limit * SCAN:
+            break
+    rows = _round_robin(platform, [r for r in scanned if r[0] not in dropped], limit)
+    # One sender's events in order; different senders side by side where the database
+    # takes concurrent writers (PostgreSQL). SQLite has one writer: one at a time.
+    by_user: dict[str, list[tuple[int, Any, datetime]]] = {}
+    for row_id, body, received_at in sorted(rows, key=lambda r: int(r[0])):
+        by_user.setdefault(platform.user_of(body), []).append((row_id, body, received_at))
+    slots = asyncio.Semaphore(PARALLEL_USERS if db.dialect == "postgresql" else 1)
+    held: set[str] = set()
+
+    async def one(user: str, rid: int, body: Any, received_at: datetime) -> bool:
+        async with slots:
+            if step_aside is not None:
+                await step_aside()
+            outcome = await _process(db, platform, rid, body, received_at, now)
+        if outcome is Outcome.HOLD:
+            # This sender's later events wait for the next pass, behind this one: a
+            # member's events are handled in the order they were sent.
+            held.add(user)
+        return outcome is Outcome.HANDLED
+
+    handled = 0
+    for turn in range(max((len(q) for q in by_user.values()), default=0)):
+        round_ = [(u, *q[turn]) for u, q in by_user.items() if turn < len(q) and u not in held]
+        handled += sum(await asyncio.gather(*(one(*event) for event in round_)))
+    return handled
+
+
+async def _linked(session: AsyncSession, platform: str, users: set[str]) -> set[str]:
+    """Those of `users` whose account on `platform` is linked to a member."""
+    stmt = select(Identity.platform_user_id).where(
+        Identity.platform == platform,
+        Identity.platform_user_id.in_(sorted(users)),
+        Identity.member_id.is_not(None),
+    )
+    return set((await session.scalars(stmt)).all())
+
+
+async def _unlinked_flood(
+    session: AsyncSession, platform: PlatformPlugin, scanned: list[Any]
+) -> set[int]:
+    """The rows to leave unanswered: all but the newest UNLINKED_BACKLOG of each unlinked
+    sender that has more waiting among `scanned` (rows of id, body, …, oldest first)."""
+    waiting: dict[str, list[int]] = {}
+    for row in scanned:
+        waiting.setdefault(platform.user_of(row[1]), []).append(int(row[0]))
+    flooding = {u for u, rids in waiting.items() if u and len(rids) > UNLINKED_BACKLOG}
+    if not flooding:
+        return set()
+    unlinked = flooding - await _linked(session, platform.name, flooding)
+    return {rid for u in unlinked for rid in waiting[u][:-UNLINKED_BACKLOG]}
+
+
+async def _ignore_flood(
+    session: AsyncSession, platform: PlatformPlugin, ids: set[int], now: datetime
+) -> None:
+    """Set these pending rows (an unlinked account's older waiting events) "ignored"."""
+    if not ids:
+        return
+    await session.execute(
+        update(InboxEvent)
+        .where(InboxEvent.id.in_(sorted(ids)), InboxEvent.status == "pending")
+        .values(status="ignored", processed_at=now, error=UNLINKED_FLOOD_NOTE)
+        .execution_options(synchronize_session=False)
+    )
+    REGISTRY.inc("nippo_inbox_flood_ignored_total", len(ids), platform=platform.name)
+    log.warning(
+        "%s: an unlinked account's older waiting events ignored",
+        platform.label,
+        extra={"events": len(ids), "platform": platform.name},
+    )
+
+
+def _round_robin(platform: PlatformPlugin, rows: list[Any], limit: int) -> list[Any]:
+    """At most `limit` rows: each sender's first, then each sender's second, …"""
+    queues: dict[str, list[Any]] = {}
+    for row in rows:
+        queues.setdefault(platform.user_of(row[1]), []).append(row)
+    picked: list[Any] = []
+    for turn in range(max((len(q) for q in queues.values()), default=0)):
+        picked += [q[turn] for q in queues.values() if turn < len(q)]
+        if len(picked) >= limit:
+            break
+    return picked[:limit]
+
+
+class Outcome(Enum):
+    HANDLED = "handled"
+    SKIPPED = "skipped"  # another processor had it, or has handled it
+    HOLD = "hold"  # handling failed; the sender's later events wait behind it
+    LATER = "later"  # failed, nothing waits behind it: unreadable (it never will be handled),
+    # or its content could not be downloaded (it is filed on its own, whenever it comes)
+
+
+def describe(exc: BaseException) -> str:
+    """What an inbox row keeps of a failure: the exception's type and the first line of its
+    message, shortened. A database error is described by the driver's error, whose first line
+    has no statement and no parameters; the event's body is never part of it."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        exc = exc.orig
+    first = next(iter(str(exc).splitlines()), "")
+    return f"{type(exc).__name__}: {first}"[:ERROR_CHARS]
+
+
+async def _process(
+    db: Database,
+    platform: PlatformPlugin,
+    row_id: int,
+    body: Any,
+    received_at: datetime,
+    now: datetime,
+) -> Outcome:
+    event: Inbound | None = None
+    downloading = False
+    try:
+        if not isinstance(body, dict):
+            raise MalformedEvent("the event is not an object")
+        event = platform.normalise(body, received_at)
+        downloading = True
+        fetched = await _download(db, platform, event)
+        downloading = False
+        async with db.transaction() as session:
+            if db.dialect == "postgresql":
+                # One member's events one at a time, in order, across replicas.
+                user = event.msg.sender.user_id if event else ""
+                await session.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
+                    {"k": f"{platform.name}:{user}"},
+                )
+            row = await _locked_pending(session, db, row_id)
+            if row is None:  # another processor got there first
+                return Outcome.SKIPPED
+            if event is not None:
+                await _handle(session, platform, event, fetched, now)
+            row.status = "done" if event is not None else "ignored"
+            row.processed_at, row.attempts = now, row.attempts + 1
+            if event is not None and event.note is not None:
+                row.error = event.note  # the row says why the report time is its receipt
+        if event is not None and event.note is not None:
+            REGISTRY.inc("nippo_inbox_timestamps_replaced_total", platform=platform.name)
+            log.warning(
+                "%s event timestamp not believed; the receipt time is used",
+                platform.label,
+                extra={"inbox_id": row_id, "event_id": event.msg.event_id},
+            )
+        return Outcome.HANDLED
+    except Exception as exc:  # this event only; the next pass retries it
+        await _failed(db, platform, row_id, exc, event, now, downloading)
+        unreadable = isinstance(exc, MalformedEvent | Unanswerable)
+        return Outcome.LATER if downloading or unreadable else Outcome.HOLD
+
+
+async def _handle(
+    session: AsyncSession,
+    platform: PlatformPlugin,
+    event: Inbound,
+    fetched: Fetched,
+    now: datetime,
+) -> None:
+    """Staff writing to the bot are pointed to their own commands; anyone else is dispatched."""
+    if event.kind is not Kind.UNFOLLOW:
+        pointer = await platform.staff_reply(session, event.msg)
+        if pointer is not None:
+            await checkin.answer(session, event.msg, [pointer], now)
+            return
+    await dispatch(session, event, now, fetched)
+
+
+async def _locked_pending(session: AsyncSession, db: Database, row_id: int) -> InboxEvent | None:
+    """The row, locked, if it is still pending and no other processor holds it."""
+    locked = select(InboxEvent).where(InboxEvent.id == row_id, InboxEvent.status == "pending")
+    if db.dialect == "postgresql":
+        locked = locked.with_for_update(skip_locked=True)
+    return (await session.execute(locked)).scalar_one_or_none()
+
+
+async def _failed(
+    db: Database,
+    platform: PlatformPlugin,
+    row_id: int,
+    exc: Exception,
+    event: Inbound | None,
+    now: datetime,
+    downloading: bool,
+) -> None:
+    """Count the failure on the row; quarantine it (status "failed") after its last try. A
+    download that keeps failing gets MAX_ATTEMPTS passes (the platform may be down for a
+    while); an Unanswerable event one; any other failure MAX_HANDLING_ATTEMPTS (it is most
+    likely the event itself)."""
+    error = describe(exc)
+    if downloading:
+        limit = MAX_ATTEMPTS
+    else:
+        limit = 1 if isinstance(exc, Unanswerable) else MAX_HANDLING_ATTEMPTS
+    extra = {"inbox_id": row_id, "platform": platform.name}
+    log.warning(
+        "%s inbox event failed", platform.label, extra={**extra, "error_type": type(exc).__name__}
+    )
+    log.debug("%s inbox event failed", platform.label, exc_info=exc, extra=extra)
+    try:
+        async with db.transaction() as session:
+            row = await _locked_pending(session, db, row_id)
+            if row is None:
+                return
+            row.attempts += 1
+            row.error = error
+            if row.attempts < limit:
+                return
+            row.status, row.processed_at = "failed", now
+            if event is not None and event.kind is Kind.EVIDENCE:
+                # Giving up: the member hears the photo was not kept (if that can be said).
+                try:
+                    async with session.begin_nested():
+                        await intake.save_evidence(session, event.msg, None, now)
+                except Exception as told:
+                    log.warning(
+                        "%s inbox: could not tell the member a photo was lost",
+                        platform.label,
+                        extra={**extra, "error_type": type(told).__name__},
+                    )
+        REGISTRY.inc("nippo_inbox_quarantined_total", platform=platform.name)
+        log.warning(
+            "%s inbox event quarantined",
+            platform.label,
+            extra={**extra, "attempts": limit, "error_type": type(exc).__name__},
+        )
+    except Exception as lost:  # the database itself failed: nothing counted, retried later
+        log.warning(
+            "%s inbox: could not record a failure",
+            platform.label,
+            extra={**extra, "error_type": type(lost).__name__},
+        )
+
+
+async def _download(db: Database, platform: PlatformPlugin, event: Inbound | None) -> Fetched:
+    """Fetch a member's photo or file now; strangers' content is never downloaded, nor a
+    member's whose consent does not cover keeping evidence (intake answers both)."""
+    ref = event.evidence if event is not None and event.kind is Kind.EVIDENCE else None
+    if event is None or ref is None or not ref.message_id:
+        return Fetched()
+    async with db.transaction() as session:
+        if not await intake.wants_evidence(session, event.msg):
+            return Fetched()
+    if ref.file_size is not None and ref.file_size > MAX_CONTENT_BYTES:
+        return Fetched(problem=texts.PHOTO_TOO_LARGE)
+    if platform.content is None or ref.external:
+        return Fetched()
+    try:
+        data, media_type = await platform.content.fetch(ref.message_id)
+    except ContentGone:
+        log.warning(
+            "%s content unavailable", platform.label, extra={"event_id": event.msg.event_id}
+        )
+        return Fetched()
+    if len(data) > MAX_CONTENT_BYTES:
+        return Fetched(problem=texts.PHOTO_TOO_LARGE)
+    return Fetched(Evidence(ref.message_id, media_type, data, ref.filename))
+
+
+# --- after the acknowledgement -------------------------------------------------------------
+
+SHUTDOWN_GRACE_S = 10.0
+
+
+class AfterAckWorker:
+    """One per process and platform: runs passes over the inbox after acknowledgements, one
+    at a time.
+
+    A webhook request pokes it once its events are committed and returns at once: the 200
+    does not wait for the handling, and no request stays in memory until its events are
+    handled. Pokes arriving during a pass share the next one. One pass at a time keeps the
+    database's writers few, so acknowledgements are not queued behind a crowd of concurrent
+    handlers (SQLite has a single writer). What a pass misses (a crash, a failure) the
+    scheduler's recovery pass handles from the inbox.
+    """
+
+    def __init__(self, run_pass: Callable[[], Awaitable[None]]) -> None:
+        self._run_pass = run_pass
+        self._requested = False
+        self._task: asyncio.Task[None] | None = None
+
+    def poke(self) -> None:
+        """Ask for a pass that starts after now."""
+        self._requested = True
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._loop())
+
+    async def settled(self) -> None:
+        """Wait until every pass asked for so far has run (tests, shutdown)."""
+        while self._task is not None and not self._task.done():
+            await asyncio.shield(self._task)
+
+    async def _loop(self) -> None:
+        while self._requested:
+            self._requested = False
+            try:
+                await self._run_pass()
+            except Exception:  # the scheduler's pass retries whatever is still pending
+                log.exception("inbox pass after acknowledgement failed")
+
+    async def aclose(self) -> None:
+        """Let the pass under way finish, for up to SHUTDOWN_GRACE_S, then stop it: a pass cut
+        short may have sent a reply it has not yet recorded as sent."""
+        if self._task is None or self._task.done():
+            return
+        try:
+            async with asyncio.timeout(SHUTDOWN_GRACE_S):
+                await self.settled()
+        except TimeoutError:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
