@@ -3,12 +3,13 @@
     .venv/bin/python bench/compare.py tick --base b4ae0e9 --rounds 3 -- --backend sqlite
     .venv/bin/python bench/compare.py ingest --base HEAD~1 --rounds 3 -- --requests 1000
 
-The earlier commit is extracted with `git archive` into a temporary folder (no worktree, no
-change to this checkout). Rounds alternate between the two trees, each running its own copy
-of `bench/<name>.py` with its own code first on the path, so both see the same machine load.
+The earlier commit (and, with `--this REV`, the measured one instead of the working tree) is
+extracted with `git archive` into a temporary folder (no worktree, no change to this
+checkout). Rounds alternate between the two trees, each running its own copy of
+`bench/<name>.py` with its own code first on the path, so both see the same machine load.
 Every benchmark ends with `RESULT <bench> <label> key=value …` lines; for each numeric key this
-prints the median over rounds of each tree and the ratio this/base (for times, below 1 is
-faster; for events/s, above 1 is faster). Never fails on speed.
+prints the median over rounds of each tree and the ratio this/base (times: below 1 is faster;
+events/s: above 1 is faster). Never fails on speed.
 """
 
 from __future__ import annotations
@@ -92,15 +93,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bench", help="a script in bench/ (without .py), e.g. tick or ingest")
     parser.add_argument("--base", default="HEAD~1", help="the earlier commit (default HEAD~1)")
+    parser.add_argument(
+        "--this", help="a commit to measure instead of the working tree (e.g. HEAD)"
+    )
     parser.add_argument("--rounds", type=int, default=3)
     argv = sys.argv[1:]
     extra = argv[argv.index("--") + 1 :] if "--" in argv else []
     args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
 
-    with tempfile.TemporaryDirectory(prefix="nippo-base-") as tmp:
-        base_tree = Path(tmp)
+    with tempfile.TemporaryDirectory(prefix="nippo-compare-") as tmp:
+        base_tree, this_tree = Path(tmp) / "base", Path(tmp) / "this"
         base_id = extract(args.base, base_tree)
-        trees = {"base": base_tree, "this": ROOT}
+        this_id = "the working tree"
+        if args.this:
+            this_id = extract(args.this, this_tree)
+        else:
+            this_tree = ROOT
+        trees = {"base": base_tree, "this": this_tree}
         collected: dict[str, Results] = {"base": defaultdict(list), "this": defaultdict(list)}
         for round_no in range(args.rounds):
             order = ("base", "this") if round_no % 2 == 0 else ("this", "base")
@@ -110,7 +119,7 @@ def main() -> None:
                     collected[which][key].extend(values)
             print(f"round {round_no + 1}/{args.rounds} done", file=sys.stderr)
 
-    print(f"\n{args.bench}: this tree against {base_id}, {args.rounds} alternating rounds")
+    print(f"\n{args.bench}: {this_id} against {base_id}, {args.rounds} alternating rounds")
     print(f"{'measure':<44}{'base':>12}{'this':>12}{'this/base':>11}")
     for key in sorted(set(collected["base"]) | set(collected["this"])):
         base_values, this_values = collected["base"].get(key), collected["this"].get(key)

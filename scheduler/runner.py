@@ -14,7 +14,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.core.ports import Sender
+from bot.core.ports import Clock, Sender, system_clock
 from bot.usecases import delivery, ticks
 from bot.usecases.delivery import Flushed
 from bot.usecases.metrics import REGISTRY
@@ -31,10 +31,6 @@ InboxPass = Callable[[datetime, list[int] | None], Awaitable[int]]
 MISFIRE_GRACE_SECONDS = 600
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class Runner:
     """Owns one AsyncIOScheduler with two jobs: `tick` and `deliver`."""
 
@@ -44,7 +40,7 @@ class Runner:
         senders: Mapping[str, Sender],
         *,
         inbox_passes: Mapping[str, InboxPass] | None = None,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = system_clock,
         deliver_seconds: float = 3.0,
         tick_trigger: CronTrigger | IntervalTrigger | None = None,
     ) -> None:
@@ -59,7 +55,7 @@ class Runner:
             self.tick,
             tick_trigger or CronTrigger(second=0, timezone=UTC),
             id="tick",
-            next_run_time=utc_now(),  # catch up at once after a (re)start (scheduler time)
+            next_run_time=system_clock(),  # catch up at once after a (re)start (scheduler time)
             **common,
         )
         self.scheduler.add_job(

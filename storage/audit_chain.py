@@ -56,6 +56,7 @@ from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction
 
+from bot.core.ports import system_clock
 from storage.models import AuditLog, Base
 
 if TYPE_CHECKING:
@@ -126,7 +127,7 @@ def _row(
 ) -> dict[str, Any]:
     # The moment the write reaches the database (a session event sees no use case's `now`).
     return {
-        "at": datetime.now(UTC),
+        "at": system_clock(),
         "actor": str(session.info.get("actor") or DEFAULT_ACTOR),
         "action": f"{action}:{table}",
         "target": target,

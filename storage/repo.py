@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.domain import ReportSnapshot, ReportStatus, StaffRole
-from bot.core.payloads import Payload, from_json, to_json
+from bot.core.payloads import Payload, to_json
 from storage.models import (
     Base,
     DailyReport,
@@ -63,12 +63,8 @@ async def add_inbox(
     )
 
 
-def stored_payload(payload: Payload | dict[str, Any]) -> dict[str, Any]:
+def stored_payload(payload: Payload) -> dict[str, Any]:
     """The one place an outbox payload becomes its stored JSON (bot.core.payloads)."""
-    # TODO(integrator): dict callers in checkin/slack checkin; once they build payloads, take
-    # a Payload only. Until then a dict is decoded first, so it is checked like any other.
-    if isinstance(payload, dict):
-        payload = from_json(payload)
     return to_json(payload)
 
 
@@ -78,7 +74,7 @@ async def enqueue(
     key: str,
     platform: str,
     recipient: str,
-    payload: Payload | dict[str, Any],
+    payload: Payload,
     now: datetime,
     member_id: int | None = None,
     reply_token: str | None = None,
@@ -108,6 +104,26 @@ async def identity_for(session: AsyncSession, platform: str, user_id: str) -> Id
         Identity.platform == platform, Identity.platform_user_id == user_id
     )
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def active_identity(
+    session: AsyncSession, platform: str, user_id: str, now: datetime
+) -> Identity:
+    """The account that just wrote or followed, created unlinked on first contact; marked
+    active either way (it is reachable again after an unfollow)."""
+    identity = await identity_for(session, platform, user_id)
+    if identity is None:
+        identity = Identity(
+            platform=platform,
+            platform_user_id=user_id,
+            active=True,
+            link_failures=0,
+            created_at=now,
+        )
+        session.add(identity)
+        await session.flush()
+    identity.active = True
+    return identity
 
 
 async def report_for(session: AsyncSession, member_id: int, day: date) -> DailyReport | None:

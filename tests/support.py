@@ -126,3 +126,13 @@ async def keep_storing(writer: InboxWriter, seconds: float) -> None:
         if loop.time() >= until:
             return
         await writer.store([(f"burst-{n}", {})])
+
+
+@dataclass
+class FakeClock:
+    """The tests' one clock: calling it gives `at`; a test moves time by setting `at`."""
+
+    at: datetime
+
+    def __call__(self) -> datetime:
+        return self.at

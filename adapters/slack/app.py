@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from datetime import datetime
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request, Response
@@ -22,8 +20,9 @@ from slack_sdk.signature import SignatureVerifier
 from adapters import json_body
 from adapters.body import TooLarge, read_limited
 from adapters.slack import alerts, checkin, commands, home, recordkeeping
-from adapters.slack.deps import Deps, utc_now, web_client
+from adapters.slack.deps import Deps, web_client
 from adapters.slack.sender import SlackSender
+from bot.core.ports import Clock, system_clock
 from bot.usecases.metrics import REGISTRY
 from bot.usecases.platforms import PlatformPlugin
 from storage.audit_chain import acting_as
@@ -40,7 +39,7 @@ def build(
     db: Database,
     sender: SlackSender,
     platform: PlatformPlugin,
-    clock: Callable[[], datetime] = utc_now,
+    clock: Clock = system_clock,
 ) -> AsyncApp:
     """The bolt app with every listener; `sender` is the outbox sender for platform "slack",
     `platform` its plug-in, through which members' DMs reach the one inbox."""

@@ -16,11 +16,21 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.core import texts
-from bot.core.domain import AlertLevel, AlertState, Reply, ReportSnapshot, ReportStatus
+from bot.core.domain import (
+    ALERT_RESOLUTION_METHODS,
+    AlertLevel,
+    AlertState,
+    Reply,
+    ReportSnapshot,
+    ReportStatus,
+)
 from bot.readmodels.board import AlertItem, Board, BoardRow, ReportView, Revision, WeekRow
 from bot.usecases.consent import OPERATIONAL_ALERT_KINDS
 from bot.usecases.emergency_contacts import EmergencyContact
 from bot.usecases.emergency_contacts import line as contact_line
+
+# The 対応済み form's choices (電話 first), the words bot/usecases/alert_actions.py accepts.
+RESOLVE_METHODS = tuple(texts.CONTACT_METHOD_LABELS[m] for m in ALERT_RESOLUTION_METHODS)
 
 Block = dict[str, Any]
 
@@ -402,8 +412,8 @@ def resolve_modal(a: AlertItem, metadata: str) -> Block:
                 "element": {
                     "type": "static_select",
                     "action_id": "method",
-                    "initial_option": _option("電話"),
-                    "options": [_option(m) for m in ("電話", "訪問", "メッセージ", "その他")],
+                    "initial_option": _option(RESOLVE_METHODS[0]),
+                    "options": [_option(m) for m in RESOLVE_METHODS],
                 },
             },
             {

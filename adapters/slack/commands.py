@@ -25,6 +25,7 @@ from adapters.slack.deps import Deps
 from adapters.slack.errors import slack_error
 from adapters.slack.views import parse_day
 from bot.core import texts
+from bot.core.calendar import business_date
 from bot.core.domain import StaffRole
 from bot.readmodels import board
 from bot.usecases import accounts, admin, consent
@@ -150,7 +151,7 @@ class _Ctx:
         ):
             # everyone in a channel reads the board: only the facility's own staff channel
             return _say(texts.SLACK_SHARE_STAFF_CHANNEL_ONLY)
-        day = admin.today(self.facility, self.now)
+        day = business_date(self.facility.tz, self.now)
         if rest:
             parsed = parse_day(rest[0])
             if parsed is None:
@@ -180,7 +181,7 @@ class _Ctx:
         return found[0]
 
     async def report(self, args: Sequence[str]) -> Answer:
-        day = admin.today(self.facility, self.now)
+        day = business_date(self.facility.tz, self.now)
         query = list(args)
         if query and parse_day(query[-1]) is not None:
             day = parse_day(query.pop()) or day
@@ -196,7 +197,7 @@ class _Ctx:
         return Answer(messages, texts.REPORT_TITLE.format(name=bk.escape(member.name), date=day))
 
     async def week(self, args: Sequence[str]) -> Answer:
-        last = admin.today(self.facility, self.now)
+        last = business_date(self.facility.tz, self.now)
         members: Sequence[Member]
         if args:
             found = await self._member(args, "week")

@@ -9,6 +9,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import blocks as bk
 from adapters.slack.deps import Deps
+from bot.core.calendar import business_date
 from bot.readmodels import board
 from bot.usecases import admin
 from storage.models import Facility
@@ -31,7 +32,7 @@ async def home_for(deps: Deps, user: str) -> bk.Block:
         if staff is None:
             return bk.home_view(None, [])
         facility = await session.get_one(Facility, staff.facility_id)
-        day = admin.today(facility, now)
+        day = business_date(facility.tz, now)
         b = await board.status_board(session, facility, day, now)
         mine = await board.open_alerts(session, facility, acked_by=staff.id)
         await admin.audit(

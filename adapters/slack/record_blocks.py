@@ -21,9 +21,9 @@ from adapters.slack.blocks import (
 )
 from bot.core import payloads as pl
 from bot.core import texts
-from bot.core.domain import ReportField
+from bot.core.domain import EVALUATION_CONTACT_METHODS, ONSITE_CONTACT_METHODS, ReportField
 from bot.core.provenance import local
-from bot.readmodels.exports import CHANNEL_LABELS, KIND_LABELS
+from bot.readmodels.exports import KIND_LABELS
 from bot.usecases import digests, records
 
 ACTION_REPORT_EDIT = "report_edit"
@@ -31,8 +31,8 @@ ACTION_REPORT_SIGN = "report_sign_off"
 ACTION_DIGEST_SIGN = "digest_sign_off"  # the action id bot/usecases/digests.py puts in the payload
 VIEW_EVAL = "evaluation_view"
 VIEW_REPORT_EDIT = "report_edit_view"
-WEEKLY_METHODS = ("訪問", "通所", "電話", "ICT")
-MONTHLY_METHODS = ("訪問", "通所")
+WEEKLY_METHODS = tuple(texts.CONTACT_METHOD_LABELS[m] for m in EVALUATION_CONTACT_METHODS)
+MONTHLY_METHODS = tuple(texts.CONTACT_METHOD_LABELS[m] for m in ONSITE_CONTACT_METHODS)
 
 
 def _plain(text: str) -> dict[str, Any]:
@@ -156,7 +156,7 @@ def day_record_line(r: records.DayRecord, tz: str) -> str:
         late=texts.LATE_MARK if r.late else "",
         time=hm(r.at, tz),
         kind=KIND_LABELS.get(r.kind, r.kind),
-        channel=CHANNEL_LABELS.get(r.channel, r.channel),
+        channel=texts.CHANNEL_LABELS.get(r.channel, r.channel),
         who=escape(r.staff_name or r.entered_by_name),
         content=user(r.content, 300),
     )

@@ -24,6 +24,7 @@ from adapters.slack.deps import Deps
 from adapters.slack.errors import slack_error
 from bot.core import payloads as pl
 from bot.core import texts
+from bot.core.calendar import business_date
 from bot.core.domain import StaffRole
 from bot.readmodels import board, compliance_report, exports
 from bot.readmodels.record_lines import flag_warnings
@@ -85,7 +86,7 @@ def _is_manager(ctx: _Ctx) -> bool:
 async def month(ctx: _Ctx, args: Sequence[str]) -> Answer:
     if not _is_manager(ctx):
         return _say(texts.SLACK_MANAGERS_ONLY)
-    today = admin.today(ctx.facility, ctx.now)
+    today = business_date(ctx.facility.tz, ctx.now)
     try:
         first = exports.parse_month(args[0]) if args else today.replace(day=1)
     except AdminError:
@@ -110,7 +111,7 @@ async def export(ctx: _Ctx, args: Sequence[str]) -> Answer:
         return _say(texts.SLACK_EXPORT_USAGE)
     kind, rest = words[0], words[1:]
     fmt = rest.pop().lower() if rest and rest[-1].lower() in FORMATS else "csv"
-    first = admin.today(ctx.facility, ctx.now).replace(day=1)
+    first = business_date(ctx.facility.tz, ctx.now).replace(day=1)
     if rest:
         try:
             first = exports.parse_month(rest[0])
@@ -212,7 +213,7 @@ async def on_eval_submit(deps: Deps, body: dict[str, Any], view: dict[str, Any])
         facility = await session.get_one(Facility, staff.facility_id)
         try:
             await records.record_evaluation(
-                session, int(meta["member_id"]), kind=kind, day=admin.today(facility, now),
+                session, int(meta["member_id"]), kind=kind, day=business_date(facility.tz, now),
                 method=_value(values, "method"), now=now, staff_id=staff.id, **sheet,
             )  # fmt: skip
         except AdminError as exc:

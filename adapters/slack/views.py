@@ -10,10 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from adapters.slack import blocks as bk
 from bot.core import payloads as pl
 from bot.core import texts
+from bot.core.calendar import business_date
 from bot.core.domain import AlertLevel, AlertState
 from bot.readmodels import board
 from bot.usecases import consent, records
-from bot.usecases.checkin import business_date
 from bot.usecases.emergency_contacts import EmergencyContact, contacts_of
 from storage import repo
 from storage.models import Alert, Facility, Member, Staff
@@ -65,7 +65,7 @@ async def single_alert(
     operational = item.kind in consent.OPERATIONAL_ALERT_KINDS  # no answers to withhold
     latest = None
     if full:
-        day = business_date(facility, item.opened_at)
+        day = business_date(facility.tz, item.opened_at)
         report = await repo.report_for(session, member.id, day)
         latest = repo.snapshot(report, day) if report is not None else None
     blocks = bk.alert_blocks(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, TypeVar
 
 import typer
 
 from bot.cli.errors import ExplainedErrors
+from bot.core.ports import system_clock
 from bot.root.settings import Settings
 from bot.usecases.admin import AdminError
 from storage import db as storage_db
@@ -40,8 +41,7 @@ FacilityOpt = Annotated[
 ]
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
+now = system_clock  # a module attribute, so a test can set the CLI's moment
 
 
 def parse_date(text: str) -> date:

@@ -12,6 +12,7 @@ import typer
 
 from bot.cli.base import FacilityOpt, _run, app, member_app, now, parse_date
 from bot.core import compliance, texts
+from bot.core.calendar import business_date
 from bot.readmodels import compliance_report, exports
 from bot.readmodels.record_lines import flag_warnings, history_lines, late_mark
 from bot.root.settings import Settings
@@ -30,6 +31,9 @@ StaffOpt = Annotated[
     str | None,
     typer.Option("--staff", help="Slack user id of the staff member entering it (required)."),
 ]
+# The words `--method` accepts, as the use cases define them.
+CONTACT_METHOD_HELP = "/".join(records.CONTACT_METHODS)
+EVALUATION_METHOD_HELP = "/".join(records.EVALUATION_METHODS)
 
 
 def require(value: str | None, message: str) -> str:
@@ -65,7 +69,7 @@ def _hhmm(text: str | None, option: str) -> time | None:
 @app.command("log")
 def log_contact(
     member: str,
-    method: Annotated[str, typer.Option("--method", help="電話/訪問/通所/メッセージ/ビデオ")],
+    method: Annotated[str, typer.Option("--method", help=CONTACT_METHOD_HELP)],
     text: Annotated[str, typer.Option("--text")],
     staff: StaffOpt = None,
     at: Annotated[str | None, typer.Option("--at", help="ISO-8601; default now")] = None,
@@ -94,7 +98,7 @@ def eval_add(
     member: str,
     kind: Annotated[str, typer.Option("--kind", help="weekly or monthly")],
     on: Annotated[str, typer.Option("--date", help="YYYY-MM-DD")],
-    method: Annotated[str, typer.Option("--method", help="訪問/通所/電話/ICT")],
+    method: Annotated[str, typer.Option("--method", help=EVALUATION_METHOD_HELP)],
     staff: StaffOpt = None,
     goal: Annotated[str | None, typer.Option("--goal", help="訓練目標")] = None,
     activities: Annotated[str | None, typer.Option("--activities", help="取組内容")] = None,
@@ -246,7 +250,7 @@ def report_sign_off(
 def report_create(
     member: str,
     on: Annotated[str, typer.Option("--date", help="YYYY-MM-DD")],
-    method: Annotated[str, typer.Option("--method", help="電話/訪問/通所/メッセージ/ビデオ")],
+    method: Annotated[str, typer.Option("--method", help=CONTACT_METHOD_HELP)],
     text: Annotated[str, typer.Option("--text", help="what was talked about (the 支援記録)")],
     staff: StaffOpt = None,
     start: Annotated[str | None, typer.Option("--start", help="confirmed start HH:MM")] = None,
@@ -295,7 +299,7 @@ def _call_time(text: str | None, day: date, tz: str, clock: datetime) -> datetim
         return datetime.combine(day, _hhmm(text, "--at") or time(0), ZoneInfo(tz))
     if text is not None:
         return _instant(text, clock)
-    if clock.astimezone(ZoneInfo(tz)).date() != day:
+    if business_date(tz, clock) != day:
         raise AdminError(texts.REPORT_NEEDS_AT)
     return clock
 
@@ -312,7 +316,7 @@ def month(
     async def work(database: Database) -> None:
         async with database.transaction() as session:
             f = await admin.pick_facility(session, facility)
-            today = admin.today(f, now())
+            today = business_date(f.tz, now())
             first = exports.parse_month(month) if month else today.replace(day=1)
             view = await compliance_report.month_view(session, f, first)
             current = first == today.replace(day=1)

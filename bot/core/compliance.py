@@ -16,11 +16,13 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from fractions import Fraction
 
+from bot.core.domain import EVALUATION_CONTACT_METHODS, ONSITE_CONTACT_METHODS
+
 ANY = "*"  # a contact kind that counts on whatever channel it came
 SHEET_FIELDS = ("goal", "activities", "achievement", "issues", "plan", "health_notes",
                 "continuation")  # fmt: skip
-ONSITE = frozenset({"visit", "tsusho"})  # R6: the monthly evaluation is on site
-WEEKLY_METHODS = frozenset({"visit", "tsusho", "phone", "ict"})  # R5: 訪問・通所・電話・ICT
+ONSITE = frozenset(ONSITE_CONTACT_METHODS)  # R6: the monthly evaluation is on site
+WEEKLY_METHODS = frozenset(EVALUATION_CONTACT_METHODS)  # R5: 訪問・通所・電話・ICT
 
 # (支援記録 kind, channel) pairs that are a contact with the member (R1). The member's own
 # start and end checks count on any platform; staff count when they reached the member (a
@@ -426,7 +428,6 @@ class MemberCompliance:
     member_id: int
     name: str
     rules: str  # the profile the member's month was checked under
-    rules_apply: bool  # the municipal rules (False: another city's member, or not yet)
     zaitaku_days: tuple[date, ...]
     tsusho_days: tuple[date, ...]
     confirmed_days: tuple[date, ...]  # 在宅 days with both contacts, entered in time
@@ -716,7 +717,6 @@ def evaluate_member(p: Profile, month: date, m: MemberFacts) -> MemberCompliance
         member_id=m.member_id,
         name=m.name,
         rules=rules.name,
-        rules_apply=rules is p,
         zaitaku_days=zaitaku,
         tsusho_days=tsusho,
         confirmed_days=tuple(d for d in zaitaku if status[d] == "confirmed"),

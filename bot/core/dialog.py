@@ -56,7 +56,6 @@ IDLE = DialogState()
 # "where": on a planned 通所 day, where the member works today (before the usual questions).
 START_STEPS = ("time", "where", "health", "sleep", "temperature", "plan")
 END_STEPS = ("time", "work_done", "outputs", "health_end", "note")
-FREE_TEXT_STEPS = {"plan", "work_done", "outputs", "note", "fix_value_text"}
 
 FIELD_STEP = {ReportField.PLANNED_WORK: "plan", ReportField.OUTPUTS: "outputs"}
 STEP_FIELD = {
@@ -454,6 +453,11 @@ def _record_temperature(turn: _Turn, value: float) -> _Turn:
 # --- inside a start or end flow ------------------------------------------------------------
 
 
+# Keywords answered inside the flow itself (the others go through `_idle`, which hears a
+# request to talk beside them already).
+_LEAVING_WITH_CONSULT = (Intent.CANCEL, Intent.HELP, Intent.ABSENCE, Intent.EARLY_FINISH)
+
+
 def _in_flow(
     turn: _Turn,
     state: DialogState,
@@ -469,10 +473,18 @@ def _in_flow(
         intent = parsed.intent if state.step not in ("outputs", "work_done") else None
         if intent in (Intent.START, Intent.END) and state.flow in ("start", "end"):
             intent = None  # 「開始」 again inside the start flow: keep answering
+    if intent is None and choice is None and parsing.asks_to_talk(text):
+        # A member asking for staff is heard at every step, free text included (「職員と
+        # 話したい」 is no 作業内容); 「相談の資料を作った」 stays an answer.
+        intent = Intent.CONSULT
+    if parsed.consult and choice is None and intent in _LEAVING_WITH_CONSULT:
+        turn = _consult(turn, text)  # 「やっぱり休みます、電話ください」: both are heard
     if intent is Intent.CANCEL:
         return turn.say(Reply(texts.CANCELLED, _menu(turn.report))).result(IDLE)
     if intent is Intent.CONSULT:
-        return _consult(turn, text).say(_ask(turn, state)).result(state)
+        # The question stays open: the member can answer it now or come back to it.
+        resume = Reply(texts.CONSULT_RESUME)
+        return _consult(turn, text).say(resume, _ask(turn, state)).result(state)
     if intent is Intent.HELP:
         return turn.say(Reply(texts.HELP), _ask(turn, state)).result(state)
     if intent is Intent.ABSENCE:
@@ -859,13 +871,6 @@ def _fix_value(
 
 
 # --- summaries -----------------------------------------------------------------------------
-
-
-def summary_card(facts: Facts) -> Card:
-    """The day's record as a card, for 「今日の記録」 and the evening summary."""
-    turn = _Turn(facts=facts, now=datetime.min.replace(tzinfo=UTC))
-    title = texts.SUMMARY_TITLE.format(date=_md(facts.business_date))
-    return _card(turn, facts.report, title, None)
 
 
 def _summary(turn: _Turn) -> Reply:

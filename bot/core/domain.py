@@ -20,6 +20,43 @@ class Platform(StrEnum):
     CONSOLE = "console"
 
 
+class ContactMethod(StrEnum):
+    """How staff reached a member: the stored `support_record.channel` / `evaluation.method`.
+    The words staff use for them are `texts.CONTACT_METHOD_LABELS`."""
+
+    PHONE = "phone"
+    VISIT = "visit"
+    TSUSHO = "tsusho"
+    MESSAGE = "message"
+    VIDEO = "video"
+    ICT = "ict"
+    OTHER = "other"
+
+
+# Which methods each record takes, in the order staff are offered them.
+LOGGED_CONTACT_METHODS = (
+    ContactMethod.PHONE,
+    ContactMethod.VISIT,
+    ContactMethod.TSUSHO,
+    ContactMethod.MESSAGE,
+    ContactMethod.VIDEO,
+)  # a 支援記録 staff log by hand (`nippo contact`, /nippo 記録)
+# R5: 訪問・通所・電話・ICT; the monthly one (R6) only on site.
+EVALUATION_CONTACT_METHODS = (
+    ContactMethod.VISIT,
+    ContactMethod.TSUSHO,
+    ContactMethod.PHONE,
+    ContactMethod.ICT,
+)
+ONSITE_CONTACT_METHODS = (ContactMethod.VISIT, ContactMethod.TSUSHO)
+ALERT_RESOLUTION_METHODS = (
+    ContactMethod.PHONE,
+    ContactMethod.VISIT,
+    ContactMethod.MESSAGE,
+    ContactMethod.OTHER,
+)  # the 対応済み form
+
+
 class DayMode(StrEnum):
     ZAITAKU = "zaitaku"  # 在宅: works from home, the bot checks in
     TSUSHO = "tsusho"  # 通所: comes to the facility
@@ -350,7 +387,6 @@ class Facts:
     planned_end: time | None = None
     business_hours: BusinessHours = field(default_factory=BusinessHours)
     crisis_contacts: tuple[CrisisContact, ...] = NATIONAL_CRISIS_CONTACTS
-    tomorrow_mode: str | None = None  # the member's DayMode value tomorrow, for 「あした休みます」
     day_kind: DayKind = DayKind.PLANNED  # planned 在宅, planned 通所 (ask), or unplanned
 
 

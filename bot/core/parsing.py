@@ -25,6 +25,7 @@ from bot.core.ports import Analyser
 
 __all__ = [
     "ParsedMessage",
+    "asks_to_talk",
     "is_vague",
     "normalize",
     "parse_answer",
@@ -50,10 +51,6 @@ class ParsedMessage:
     day_offset: int = 0  # 1: about tomorrow (「あしたは歯医者なので休みます」)
     consult: bool = False  # also asks to talk, beside another intent
     correction: tuple[ReportField, FieldValue] | None = None  # 「体調を3に直してください」
-
-    @property
-    def distress(self) -> bool:
-        return self.concern is not None
 
 
 # --- text shape ------------------------------------------------------------------------------
@@ -430,7 +427,10 @@ _INTENT_WORDS: tuple[tuple[Intent, tuple[str, ...]], ...] = (
                       "(?:作業|仕事)(?:は)?(?:でき|出来)(?:そうに)?(?:ない|ません)",
                       "(?:今日|きょう)(?:は)?(?:でき|出来)(?:そうに)?(?:ない|ません)",
                       "休みに(?:して|したい|します)", "やすみに(?:して|したい|します)",
-                      "(?:今日|きょう)(?:は)?パス")),
+                      "(?:今日|きょう)(?:は)?パス",
+                      # a whole message of 「休み」 (a rich-menu button's word), not 昼休み
+                      r"^(?:今日|きょう|本日)?(?:は)?(?:休み|やすみ)(?:です|でーす)?"
+                      r"(?=[\s!?。、.…〜ー~\x00]*$)")),
     (Intent.START, ("始めました", "はじめました", "始めます", "はじめます", "開始",
                     "かいし(?!ゃ)", "スタート", "始める", "はじめる", "始めよう", "はじめよう",
                     "始めま", "はじめま", "取り掛か", "とりかか", "取りかか",
@@ -466,22 +466,55 @@ _QUESTION_ONLY = re.compile(r"\?+")
 _CONSULT_COMPOUND = re.compile(r"相談(?:支援|員|室|窓口|事業)")
 
 
+def _consult_spans(text: str) -> list[re.Match[str]]:
+    """The words that ask to talk; 相談 inside a compound (相談支援, 相談員) is not one."""
+    return [m for m in _CONSULT.finditer(text) if not _CONSULT_COMPOUND.match(text, m.start())]
+
+
 def _take_intent(text: str, lemmas: str) -> tuple[Intent | None, bool, str]:
     """The intent, whether the message also asks to talk, and the text with both cut out."""
     if _QUESTION_ONLY.fullmatch(text):
         return Intent.HELP, False, _MARK
-    consult = _CONSULT.search(text) is not None and not _CONSULT_COMPOUND.search(text)
-    if consult:
-        text = _CONSULT.sub(_MARK, text)
-    elif _CONSULT_COMPOUND.search(text):
-        return Intent.CONSULT, False, text.replace("相談", _MARK, 1)
+    spans = _consult_spans(text)
+    consult = bool(spans)
+    for m in reversed(spans):
+        text = text[: m.start()] + _MARK + text[m.end() :]
     for intent, pattern in _INTENT_PATTERNS:
         if pattern.search(text):
             return intent, consult, pattern.sub(_MARK, text)
     for intent, pattern in _INTENT_LEMMAS:
         if pattern.search(lemmas):
             return intent, consult, text
+    if not consult and _CONSULT_COMPOUND.search(text):  # 「相談支援の書類作成」 alone
+        return Intent.CONSULT, False, text.replace("相談", _MARK, 1)
     return (Intent.CONSULT if consult else None), False, text
+
+
+# At a question the noun 相談 is often the work itself (相談の資料を作った, 相談業務の入力):
+# there it asks for staff only in a form that asks (相談したい, 相談があります, a bare 相談).
+_CONSULT_NOUN = re.compile(r"相談|そうだん")
+_CONSULT_ASKING = re.compile(
+    r"(?:相談|そうだん)(?:"
+    r"(?:を|が)?(?:したい|させて|して(?:も|ほし|欲し|もらい|もらえ|いただ|くだ)|お願い)"
+    r"|に?(?:乗|の)って(?:ほし|欲し|もらい|もらえ|いただ|くだ)"
+    r"|(?:が|も)?(?:あり|ある|あって)|です|でき(?:ます|ません|る)?(?:か|\?)|のお願い"
+    r"|(?=[\s!?。、,.…〜ー~]*$))"
+)
+# 「電話してほしいと言われた」: someone else's words, reported
+_REPORTED = re.compile(r"\s*(?:と|って)(?:言|い)われ")
+
+
+def asks_to_talk(text: str) -> bool:
+    """Whether a free-text answer asks for staff (相談したい, 職員と話したい, 電話してほしい)
+    rather than telling what was done (相談の資料を作った, 相談支援の書類作成)."""
+    s = _canonical(normalize(text))
+    for m in _consult_spans(s):
+        if _REPORTED.match(s, m.end()):
+            continue
+        if _CONSULT_NOUN.match(m[0]) and not _CONSULT_ASKING.match(s, m.start()):
+            continue
+        return True
+    return False
 
 
 # --- bedtimes, days, corrections, small talk ----------------------------------------------------
@@ -637,37 +670,6 @@ _FILLERS = frozenset({
 _GENERIC = frozenset({"作業", "仕事", "業務", "さぎょう", "しごと"})
 
 
-def _strip_punct(word: str) -> str:
-    start, end = 0, len(word)
-    while start < end and unicodedata.category(word[start])[0] == "P":
-        start += 1
-    while end > start and unicodedata.category(word[end - 1])[0] == "P":
-        end -= 1
-    return word[start:end]
-
-
-_LEAD_FILLERS = re.compile(r"^(?:今日は|今日も|きょうは|きょうも|本日は|今から|いまから|これから)")
-
-
-def _clean_word(word: str, *, glued_left: bool, glued_right: bool) -> str:
-    """Strip punctuation, and particles that touched a removed token; drop fillers."""
-    word = _LEAD_FILLERS.sub("", word)
-    while True:
-        if word in _FILLERS:
-            return ""
-        before = word
-        word = _strip_punct(word)
-        if glued_left:
-            word = next((word[len(p) :] for p in _PARTICLES if word.startswith(p)), word)
-        if glued_right:
-            word = next((word[: -len(p)] for p in _PARTICLES if word.endswith(p)), word)
-        if word == before:
-            break
-    if word in _FILLERS or ((glued_left or glued_right) and word in _GENERIC):
-        return ""
-    return word
-
-
 # Pieces of a message that are never the work: how the member slept or felt, the words of the
 # check-in itself, time words and the sentence's own frame (「本日はデータ入力を行います」).
 _LEAD = re.compile(
@@ -676,7 +678,7 @@ _LEAD = re.compile(
 )
 _TAIL = re.compile(
     r"(?:を|は)?(?:行います|行いました|やります|やりました|やった|やる|します|しました|する"
-    r"|できました|出来ました|描けました|描けま|作りました|しておきます|したい|した|予定です|予定"
+    r"|できました|出来ました|描けました|描けま|作りました|作った|しておきます|したい|した|予定です|予定"
     r"|ました|ます|でした|です|でーす|っす|じゃけん|けん|じゃ|やで|だべ|べ|ねん|や|だよ|よ|ね|わ)+$"
 )
 _NOT_WORK = re.compile(
@@ -843,7 +845,14 @@ def parse_answer(step: str, text: str, *, analyser: Analyser | None = None) -> P
         stated = parse_time(s)
     else:
         work = _leftover_work(_GREETING.sub(_MARK, s))
+    crisis = finding is not None and finding.level is AlertLevel.CRISIS
+    # A request for staff leaves the question at every step; nothing of it is an answer.
+    intent = Intent.CONSULT if not crisis and asks_to_talk(s) else None
+    if intent is Intent.CONSULT:
+        health = sleep = temperature = None
+        stated = work = None
     return ParsedMessage(
+        intent=intent,
         health=health,
         sleep_hours=sleep,
         temperature=temperature,

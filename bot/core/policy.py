@@ -22,7 +22,7 @@ sent, keyed `renotify:{alert}:{step}`, so a late tick never sends a burst.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from enum import StrEnum
@@ -596,3 +596,18 @@ def add_business_minutes(start: datetime, minutes: int, hours: BusinessHours) ->
 
 def _m(minutes: int) -> timedelta:
     return timedelta(minutes=minutes)
+
+
+def mention_order(
+    own: Sequence[int],
+    managers: Sequence[int],
+    audience: RenotifyAudience = RenotifyAudience.MANAGERS,
+) -> list[int]:
+    """Whom an alert mentions, as staff ids (the one rule for new alerts, digests and
+    re-notifications): the member's 担当 and 代理 first, then the facility's managers, each
+    person once. A first re-notification step (PRIMARY) stays with 担当 and 代理, and goes to
+    the managers only when neither can be reached."""
+    first = list(dict.fromkeys(own))
+    if audience is RenotifyAudience.PRIMARY:
+        return first or list(dict.fromkeys(managers))
+    return list(dict.fromkeys([*first, *managers]))

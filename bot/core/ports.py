@@ -1,19 +1,23 @@
-"""Where the shell meets the core: the clock and the senders, as protocols."""
+"""Where the shell meets the core: the clock and the senders."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
 from bot.core.payloads import Payload
 
+Clock = Callable[[], datetime]
+"""The current instant, timezone-aware. The shell is given one (`system_clock`, or a test's
+fake) and hands instants to the core, which never asks a clock itself."""
 
-class Clock(Protocol):
-    def now(self) -> datetime:
-        """The current instant, timezone-aware."""
-        ...
+
+def system_clock() -> datetime:
+    """The one real clock: every `Clock` parameter defaults to it."""
+    return datetime.now(UTC)
 
 
 class Outcome(StrEnum):

@@ -15,6 +15,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.core import parsing
+from bot.core.calendar import business_date
 
 # A clock a few minutes ahead on the caller's side (a phone, an operator's laptop) is not the
 # future; anything beyond is a typo or an attempt to record what has not happened.
@@ -46,7 +47,7 @@ def is_future(describes: datetime, now: datetime) -> bool:
 
 
 def is_future_day(day: date, now: datetime, tz: str) -> bool:
-    return day > now.astimezone(ZoneInfo(tz)).date()
+    return day > business_date(tz, now)
 
 
 def staff_ref(staff_id: int) -> str:

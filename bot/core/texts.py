@@ -5,7 +5,7 @@ B型 members choose their own hours; a missed report is never a fault, so nothin
 
 from __future__ import annotations
 
-from bot.core.domain import Choice
+from bot.core.domain import Choice, ContactMethod
 
 # --- buttons -------------------------------------------------------------------------------
 
@@ -114,6 +114,8 @@ HELLO = "おはようございます、{name}さん。始めるときは下の�
 SMALLTALK = "メッセージありがとうございます。記録するときは下のボタンからどうぞ。"
 SMALLTALK_KEPT = "ありがとうございます。今日のひとことに残しておきますね。"
 TIRED = "おつかれさまです。無理せず、ひと息ついてくださいね。"
+# After a request to talk in the middle of a check-in: the question waits, without pressure.
+CONSULT_RESUME = "記録の続きは、あとからでも大丈夫です。"
 
 # --- a member in distress: written for that moment, never reused from routine replies ------
 
@@ -156,7 +158,6 @@ RETRY_TEXT = "すみません、もう一度教えてください。"
 ALREADY_STARTED = "今日は{time}に開始を記録しています。直すときは「修正する」を押してください。"
 ALREADY_ENDED = "今日は{time}に終了を記録しています。直すときは「修正する」を押してください。"
 NOTHING_TO_FIX = "今日はまだ記録がありません。始めるときは「開始します」を押してください。"
-ABSENT_ALREADY = "今日はお休みとうかがっています。作業する場合は「開始します」を押してください。"
 
 HELP = (
     "Nippo の使い方です。\n"
@@ -233,6 +234,21 @@ ALERT_TAKEN_MEMBER_CRISIS = (
 )
 # Linked accounts (bot/usecases/accounts.py): staff notices, `/nippo accounts|unlink` answers.
 PLATFORM_LABELS = {"line": "LINE", "slack": "Slack", "console": "コンソール"}
+# How staff reached a member, as on the forms: what staff type and what records print.
+CONTACT_METHOD_LABELS = {
+    ContactMethod.PHONE: "電話",
+    ContactMethod.VISIT: "訪問",
+    ContactMethod.TSUSHO: "通所",
+    ContactMethod.MESSAGE: "メッセージ",
+    ContactMethod.VIDEO: "ビデオ",
+    ContactMethod.ICT: "ICT",
+    ContactMethod.OTHER: "その他",
+}
+# A 支援記録's 手段: the platform a member wrote on, or how staff reached them.
+CHANNEL_LABELS = {
+    **PLATFORM_LABELS,
+    **{method.value: label for method, label in CONTACT_METHOD_LABELS.items()},
+}
 STAFF_ACCOUNT_REPLACED = (
     "【連携の切り替え】{member}さんの{platform}が新しいアカウントで連携されました。"
     "前のアカウント({count}件)の連携は解除しました。"
@@ -471,7 +487,6 @@ NO_ALERTS = "未対応のアラートはありません。"
 PLANNED = "予定 {time}"
 NOT_YET = "—"
 REPORT_TITLE = "{name}さん {date} の日報"
-REPORT_NONE = "この日の記録はまだありません。"
 REVISIONS_HEADER = "修正履歴"
 REVISION_LINE = "{time} {label}: {before} → {after}({source})"
 REVISION_SOURCES = {
@@ -524,7 +539,6 @@ RESOLVE_METHOD = "連絡方法"
 RESOLVE_OUTCOME = "結果・メモ"
 RESOLVE_OUTCOME_HINT = "例: 電話で体調を確認。午後は休むとのこと。"
 
-HOME_TITLE = "今日の状況"
 HOME_MINE = "あなたが対応中のアラート"
 HOME_MINE_NONE = "対応中のアラートはありません。"
 HOME_MORE = "ほか {count}名は `/nippo status` で確認できます。"
@@ -570,16 +584,13 @@ EVAL_METHOD_LABEL = "実施方法"
 EVAL_NOTE_LABEL = "ひとこと"
 EVAL_SAVE = "保存"
 EVAL_CANCEL = "やめる"
-EVAL_SAVED = "{name}さんの{kind}を記録しました。"
 REPORT_EDIT_BUTTON = "修正"
 REPORT_SIGN_OFF_BUTTON = "確認(サイン)"
 REPORT_EDIT_TITLE = "日報の修正"
 REPORT_EDIT_FIELD = "項目"
 REPORT_EDIT_VALUE = "新しい値"
 REPORT_EDIT_HINT = "時刻は HH:MM、体調は 1〜5、睡眠時間・体温は数字で入力してください。"
-REPORT_EDITED = "日報を修正しました。"
 REPORT_SIGNED = "✅ {name}さんが確認しました {time}"
-REPORT_NO_REPORT = "この日の日報はまだありません。"
 DIGEST_SIGN_OFF_BUTTON = "確認しました"
 DIGEST_SIGNED = "✅ {name}さんが確認しました {time}"
 ALERT_RESOLVED_TITLE = "✅ アラートが解消しました"

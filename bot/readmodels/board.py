@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import texts
+from bot.core.calendar import business_date
 from bot.core.domain import DayMode, ReportSnapshot, ReportStatus
 from bot.usecases import admin
 from storage import repo
@@ -129,7 +130,7 @@ async def status_board(
         day=day,
         rows=tuple(rows),
         alerts=tuple(await open_alerts(session, facility)),
-        is_today=day == now.astimezone(tz).date(),
+        is_today=day == business_date(facility.tz, now),
     )
 
 

@@ -65,17 +65,6 @@ KIND_LABELS = {
     "sign_off": "日報の確認(サイン)",
     "evidence_not_kept": "写真(同意がなく保存せず)",
 }
-CHANNEL_LABELS = {
-    "line": "LINE",
-    "slack": "Slack",
-    "console": "コンソール",
-    "phone": "電話",
-    "visit": "訪問",
-    "tsusho": "通所",
-    "message": "メッセージ",
-    "video": "ビデオ",
-    "ict": "ICT",
-}
 EVAL_KIND_LABELS = {"weekly": "週1回の評価", "monthly": "月1回の評価"}
 
 NIPPO_HEADERS = (
@@ -360,7 +349,7 @@ async def _support(
             s.business_date,
             _moment(s.at, s.business_date, tz),
             KIND_LABELS.get(s.kind, s.kind),
-            CHANNEL_LABELS.get(s.channel, s.channel),
+            texts.CHANNEL_LABELS.get(s.channel, s.channel),
             staff.get(s.staff_id or 0),
             s.content,
             _local(s.entered_at, tz),
@@ -537,7 +526,7 @@ async def _eval_sheet(
                 m.recipient_no,
                 wareki_date(e.date),
                 EVAL_KIND_LABELS.get(e.kind, e.kind),
-                CHANNEL_LABELS.get(e.method, e.method),
+                texts.CHANNEL_LABELS.get(e.method, e.method),
                 staff.get(e.staff_id or 0),
                 e.goal,
                 e.activities,
@@ -643,14 +632,6 @@ def render(table: Table, fmt: str) -> bytes:
         raise AdminError(f"unknown format {fmt!r}; choose csv or xlsx")
     safe = neutralised(table)
     return _write_csv(safe) if fmt == "csv" else _write_xlsx(safe)
-
-
-def to_csv(table: Table) -> bytes:
-    return render(table, "csv")
-
-
-def to_xlsx(table: Table) -> bytes:
-    return render(table, "xlsx")
 
 
 def filename(kind: str, month: date, member: Member | None, fmt: str) -> str:

@@ -10,7 +10,7 @@ from datetime import datetime
 from bot.core import texts
 from bot.core.domain import FieldValue
 from bot.core.provenance import local
-from bot.readmodels.exports import CHANNEL_LABELS, KIND_LABELS
+from bot.readmodels.exports import KIND_LABELS
 from bot.usecases.records import SIGN_OFF_FIELD, DayRecord, ReportHistory, RevisionView
 
 
@@ -76,7 +76,7 @@ def _revision(r: RevisionView, tz: str) -> str:
 
 def _record(r: DayRecord, tz: str) -> str:
     kind = KIND_LABELS.get(r.kind, r.kind)
-    channel = CHANNEL_LABELS.get(r.channel, r.channel)
+    channel = texts.CHANNEL_LABELS.get(r.channel, r.channel)
     staff = f" {r.staff_name}" if r.staff_name else ""
     entered = texts.DAY_RECORD_ENTERED.format(
         entered=f"{local(r.entered_at, tz)} {r.entered_by_name}"

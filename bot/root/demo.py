@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from adapters.console import ConsoleSender, pick
+from bot.core.calendar import business_date
 from bot.core.domain import ContactRef, DayMode, InboundMessage, Platform
 from bot.core.ports import OutboxItem, Sender, SendResult
 from bot.usecases import admin, consent, delivery, inbox, ticks
@@ -77,7 +78,7 @@ async def setup(db: Database, now: datetime, *, name: str = "デモ事業所") -
             # the demo's members have given their 同意書 (bot/usecases/consent.py): details show
             session.add(
                 Consent(member_id=member.id, covers=list(consent.COVERS),
-                        given_on=admin.today(facility, now),
+                        given_on=business_date(facility.tz, now),
                         entered_at=now, entered_by="demo")
             )  # fmt: skip
             code = await admin.issue_link_code(session, member, now)

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from fastapi import FastAPI
 
+from bot.core.ports import Clock
 from bot.root.settings import Settings
 from bot.usecases import delivery, inbox
 from bot.usecases.platforms import PlatformPlugin, Platforms
@@ -26,7 +27,6 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 StepAside = Callable[[], Awaitable[None]]
-Clock = Callable[[], datetime]
 
 # Handling a stored event waits while webhook requests wait for their commit, up to this
 # long: acknowledgements first in a burst, yet the handling never stops.

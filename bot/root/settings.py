@@ -8,7 +8,6 @@ from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from storage.crypto import KEY_ENV, OLD_KEYS_ENV, Keyring
-from storage.db import async_url
 
 DEFAULT_DATABASE_URL = "sqlite:///nippo.db"
 
@@ -72,14 +71,6 @@ class Settings(BaseSettings):
                 raise ValueError(f"{name} must be set in the environment, not only in .env")
         Keyring.from_env()  # a malformed key fails here, with the variable's name
         return self
-
-    @property
-    def async_database_url(self) -> str:
-        return async_url(self.database_url)
-
-    @property
-    def line_enabled(self) -> bool:
-        return bool(self.line_channel_secret and self.line_channel_access_token)
 
     @property
     def slack_enabled(self) -> bool:

@@ -10,15 +10,14 @@ import gc
 import hmac
 import ipaddress
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import PlainTextResponse
 
-from bot.core.ports import Sender
+from bot.core.ports import Clock, Sender, system_clock
 from bot.root.platforms import REGISTRY as PLATFORM_REGISTRY
 from bot.root.platforms import StepAside, build_platforms, inbox_pass
 from bot.root.settings import Settings
@@ -31,10 +30,6 @@ from storage import repo
 from storage.db import Database
 
 log = logging.getLogger(__name__)
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def freeze_startup_heap() -> None:
@@ -66,7 +61,7 @@ async def close_senders(senders: dict[str, Sender]) -> None:
 def create_app(
     settings: Settings | None = None,
     database: Database | None = None,
-    clock: Callable[[], datetime] = _utc_now,
+    clock: Clock = system_clock,
 ) -> FastAPI:
     settings = settings or Settings()
     db = database or Database(settings.database_url, actor="bot")  # the audit log's actor

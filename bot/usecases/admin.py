@@ -8,7 +8,7 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select, update
@@ -483,7 +483,3 @@ async def audit(
 
 def weekday_names(days: Sequence[int]) -> str:
     return ",".join(WEEKDAYS[d] for d in days)
-
-
-def today(facility: Facility, now: datetime) -> date:
-    return now.astimezone(ZoneInfo(facility.tz)).date()

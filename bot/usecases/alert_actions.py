@@ -14,12 +14,19 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import payloads, texts
-from bot.core.domain import AlertLevel, AlertState, Reply, SupportKind
+from bot.core.domain import (
+    ALERT_RESOLUTION_METHODS,
+    AlertLevel,
+    AlertState,
+    ContactMethod,
+    Reply,
+    SupportKind,
+)
 from storage import repo
 from storage.models import Alert, Identity, Member, Staff, SupportRecord
 
 # Contact methods offered in the 対応済み form, with the support_record channel they map to.
-METHODS = {"電話": "phone", "訪問": "visit", "メッセージ": "message", "その他": "other"}
+METHODS = {texts.CONTACT_METHOD_LABELS[m]: m.value for m in ALERT_RESOLUTION_METHODS}
 
 
 @dataclass(frozen=True)
@@ -147,7 +154,7 @@ async def resolve(
         business_date=alert.business_date,
         at=now,
         kind=SupportKind.ALERT_ACTION.value,
-        channel=METHODS.get(method, "other"),
+        channel=METHODS.get(method, ContactMethod.OTHER.value),
         staff_id=staff.id,
         entered_at=now,
         entered_by=f"staff:{staff.id}",

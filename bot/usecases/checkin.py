@@ -1,23 +1,25 @@
 """Use case: a member's text or tap, after the inbox (bot/usecases/inbox.py) dispatched it.
 
 One path for every front door (LINE, Slack DM, console): find the account → link it if
-unknown → step the pure dialog → write the 日報, revisions, 支援記録 and alerts → put the
-replies in the outbox (`_send`, the one reply row). All inside the caller's transaction;
-nothing here commits or sends.
+unknown → step the pure dialog → write the 日報, revisions, 支援記録 and alerts (`apply_events`,
+one handler per dialog event) → put the replies in the outbox (`_send`, the one reply row).
+All inside the caller's transaction; nothing here commits or sends.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, assert_never
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core import dialog, parsing, policy, provenance, texts
+from bot.core import calendar, dialog, parsing, policy, provenance, texts
 from bot.core.domain import (
     DAY_FLAG,
     DAY_TSUSHO_AT_HOME,
@@ -74,19 +76,9 @@ CODE = re.compile(r"\d{6}")
 
 async def handle_message(session: AsyncSession, msg: InboundMessage, now: datetime) -> None:
     """Handle typed text or a tap whose raw event is already in the inbox."""
-    platform = msg.sender.platform.value
-    identity = await repo.identity_for(session, platform, msg.sender.user_id)
-    if identity is None:
-        identity = Identity(
-            platform=platform,
-            platform_user_id=msg.sender.user_id,
-            active=True,
-            link_failures=0,
-            created_at=now,
-        )
-        session.add(identity)
-        await session.flush()
-    identity.active = True
+    identity = await repo.active_identity(
+        session, msg.sender.platform.value, msg.sender.user_id, now
+    )
     _seen(identity, msg)
     day: date | None = None
     if identity.member_id is None:
@@ -104,18 +96,9 @@ def _seen(identity: Identity, msg: InboundMessage) -> None:
 
 async def greet(session: AsyncSession, msg: InboundMessage, now: datetime) -> None:
     """A new or returning account (LINE follow): the linking prompt, or welcome back."""
-    identity = await repo.identity_for(session, msg.sender.platform.value, msg.sender.user_id)
-    if identity is None:
-        identity = Identity(
-            platform=msg.sender.platform.value,
-            platform_user_id=msg.sender.user_id,
-            active=True,
-            link_failures=0,
-            created_at=now,
-        )
-        session.add(identity)
-        await session.flush()
-    identity.active = True
+    identity = await repo.active_identity(
+        session, msg.sender.platform.value, msg.sender.user_id, now
+    )
     member = await session.get(Member, identity.member_id) if identity.member_id else None
     if member is None:
         replies = [Reply(texts.LINK_PROMPT)]
@@ -195,16 +178,10 @@ async def _converse(
 
     result = dialog.step(state, msg, facts, nlp.analyser())
 
-    await apply_events(
-        session, member, facility, facts.business_date, report, result.events, msg, now, mode
-    )
+    turn = Turn(session, member, facility, facts.business_date, msg, now, mode, report)
+    await apply_events(turn, result.events)
     await _save_state(session, conv, member.id, result.state, now)
     return list(result.replies), facts.business_date
-
-
-def business_date(facility: Facility, at: datetime) -> date:
-    """The facility's calendar date at an instant."""
-    return at.astimezone(ZoneInfo(facility.tz)).date()
 
 
 async def load_facts(
@@ -212,7 +189,7 @@ async def load_facts(
 ) -> tuple[Facts, DailyReport | None, str]:
     """What the dialog needs to know, the day's 日報 (locked) if any, and the mode a 日報
     opened now starts with."""
-    day = business_date(facility, at)
+    day = calendar.business_date(facility.tz, at)
     report, previous = await repo.report_and_previous(session, member.id, day)
     kind, mode, plan = await day_standing(session, member, facility, day, report)
     offset = at.astimezone(ZoneInfo(facility.tz)).utcoffset() or timedelta(hours=9)
@@ -273,7 +250,7 @@ async def _mode_settled(session: AsyncSession, report: DailyReport) -> bool:
 
 async def _today_snapshot(session: AsyncSession, member: Member, at: datetime) -> ReportSnapshot:
     facility = await session.get_one(Facility, member.facility_id)
-    day = business_date(facility, at)
+    day = calendar.business_date(facility.tz, at)
     return repo.snapshot(await repo.report_for(session, member.id, day), day)
 
 
@@ -301,99 +278,143 @@ async def _save_state(
 # --- turning dialog events into records ----------------------------------------------------
 
 
-async def apply_events(
-    session: AsyncSession,
-    member: Member,
-    facility: Facility,
-    day: date,
-    report: DailyReport | None,
-    events: tuple[DialogEvent, ...],
-    msg: InboundMessage,
-    now: datetime,
-    mode: str,
-) -> DailyReport | None:
-    """Write what the dialog decided. `report` is the day's 日報 as `load_facts` read it
-    (locked), or None: the first event that needs one opens it in the day's `mode`."""
-    channel = msg.sender.platform.value
+@dataclass
+class Turn:
+    """One message's dialog events being written: whose, for which business date, and the
+    day's 日報 as `load_facts` read it (locked), or None until the first event that needs one
+    opens it in the day's `mode`."""
+
+    session: AsyncSession
+    member: Member
+    facility: Facility
+    day: date
+    msg: InboundMessage
+    now: datetime
+    mode: str
+    report: DailyReport | None = None
+
+    async def day_report(self) -> DailyReport:
+        """The day's 日報, opened (in `mode`) the first time an event needs it."""
+        if self.report is None:
+            self.report = await _open_report(
+                self.session, self.member, self.day, self.now, self.mode
+            )
+        return self.report
+
+
+async def apply_events(turn: Turn, events: Sequence[DialogEvent]) -> DailyReport | None:
+    """Write what the dialog decided, one handler per event, in the dialog's order."""
     for event in events:
-        if isinstance(event, FieldRecorded):
-            report = report or await _open_report(session, member, day, now, mode)
-            await _set_field(session, report, event, member.id, msg.sent_at)
-        elif isinstance(event, CheckInCompleted):
-            report = report or await _open_report(session, member, day, now, mode)
-            await _support(
-                session,
-                member,
-                day,
-                msg.sent_at,
-                _check_kind(event.phase),
-                channel,
-                _check_content(report, event.phase, facility),
-                now=now,
-                key=f"check:{event.phase}:{report.id}",
-            )
-        elif isinstance(event, AbsenceNoticed):
-            if event.day is not None and event.day != day:  # notice for a later day
-                await _absence_ahead(session, member, facility, event, msg, now)
-                continue
-            report = report or await _open_report(session, member, day, now, mode)
-            await _mark_absent(session, member, facility, report, event, msg, now)
-        elif isinstance(event, ConsultRequested):
-            await _support(
-                session,
-                member,
-                day,
-                msg.sent_at,
-                SupportKind.CONSULT,
-                channel,
-                f"相談の希望: {event.text}".strip(),
-                now=now,
-            )
-        elif isinstance(event, Concern):
-            await raise_alert(
-                session,
-                facility=facility,
-                member=member,
-                day=day,
-                kind=event.kind.value,
-                level=event.level,
-                detail=event.detail,
-                key=f"concern:{event.kind}:{member.id}:{day}:{msg.event_id}",
-                now=now,
-            )
-        elif isinstance(event, EntryFlagged):
-            report = report or await _open_report(session, member, day, now, mode)
-            report.flags = {**(report.flags or {}), event.field.value: event.reason}
-        elif isinstance(event, EntryFlagCleared):
-            if report is not None and event.field.value in (report.flags or {}):
-                report.flags = {k: v for k, v in report.flags.items() if k != event.field.value}
-        elif isinstance(event, DayModeChosen):
-            report = report or await _open_report(session, member, day, now, mode)
-            await _mode_chosen(session, member, facility, report, event, now)
-        elif isinstance(event, UnplannedDayReported):
-            report = report or await _open_report(session, member, day, now, mode)
-            await _unplanned(session, member, facility, report, now)
-    await session.flush()
-    return report
+        await _apply(turn, event)
+    await turn.session.flush()
+    return turn.report
+
+
+async def _apply(turn: Turn, event: DialogEvent) -> None:
+    match event:
+        case FieldRecorded():
+            await _field_recorded(turn, event)
+        case CheckInCompleted():
+            await _check_in_completed(turn, event)
+        case AbsenceNoticed():
+            await _absence_noticed(turn, event)
+        case ConsultRequested():
+            await _consult_requested(turn, event)
+        case Concern():
+            await _concern(turn, event)
+        case EntryFlagged():
+            await _entry_flagged(turn, event)
+        case EntryFlagCleared():
+            _entry_flag_cleared(turn, event)
+        case DayModeChosen():
+            await _day_mode_chosen(turn, event)
+        case UnplannedDayReported():
+            await _unplanned_day(turn)
+        case _:  # a new event type without a handler fails type checking here
+            assert_never(event)
+
+
+async def _field_recorded(turn: Turn, event: FieldRecorded) -> None:
+    """Change one field through the shared path that keeps every change as a revision."""
+    await record_change(
+        turn.session,
+        await turn.day_report(),
+        event.field,
+        event.value,
+        at=turn.msg.sent_at,
+        source="member_correction" if event.correction else "member",
+        by_member_id=turn.member.id,
+        clears_flag=event.correction,
+        locked=True,  # read under lock by load_facts, or opened in this transaction
+    )
+
+
+async def _check_in_completed(turn: Turn, event: CheckInCompleted) -> None:
+    """The start or end check is complete: its 支援記録 (R2), once per 日報 and phase."""
+    report = await turn.day_report()
+    await _support(
+        turn,
+        _check_kind(event.phase),
+        _check_content(report, event.phase, turn.facility),
+        key=f"check:{event.phase}:{report.id}",
+    )
+
+
+async def _absence_noticed(turn: Turn, event: AbsenceNoticed) -> None:
+    """The member will not work that day. 「あしたは休みます」: that day's 日報 is opened as
+    absent, today's is untouched."""
+    if event.day is not None and event.day != turn.day:
+        ahead = await repo.report_for(turn.session, turn.member.id, event.day)
+        report = ahead or await _open_report(
+            turn.session, turn.member, event.day, turn.now, facility=turn.facility
+        )
+    else:
+        report = await turn.day_report()
+    await _mark_absent(turn, report, event)
+
+
+async def _consult_requested(turn: Turn, event: ConsultRequested) -> None:
+    await _support(turn, SupportKind.CONSULT, f"相談の希望: {event.text}".strip())
+
+
+async def _concern(turn: Turn, event: Concern) -> None:
+    await raise_alert(
+        turn.session,
+        facility=turn.facility,
+        member=turn.member,
+        day=turn.day,
+        kind=event.kind.value,
+        level=event.level,
+        detail=event.detail,
+        key=f"concern:{event.kind}:{turn.member.id}:{turn.day}:{turn.msg.event_id}",
+        now=turn.now,
+    )
+
+
+async def _entry_flagged(turn: Turn, event: EntryFlagged) -> None:
+    report = await turn.day_report()
+    report.flags = {**(report.flags or {}), event.field.value: event.reason}
+
+
+def _entry_flag_cleared(turn: Turn, event: EntryFlagCleared) -> None:
+    """Only a 日報 that exists has a flag to clear: none is opened for this."""
+    report = turn.report
+    if report is not None and event.field.value in (report.flags or {}):
+        report.flags = {k: v for k, v in report.flags.items() if k != event.field.value}
 
 
 MODE_FIELD = "mode"  # report_revision.field for the day's mode (not a ReportField: not typed)
 
 
-async def _mode_chosen(
-    session: AsyncSession,
-    member: Member,
-    facility: Facility,
-    report: DailyReport,
-    event: DayModeChosen,
-    now: datetime,
-) -> None:
+async def _day_mode_chosen(turn: Turn, event: DayModeChosen) -> None:
     """The member said where they work today: the 日報's mode is their answer, kept as a
     revision (so it is not asked again); a planned 通所 day at home is told to staff as a
     notice, not an alarm."""
+    report = await turn.day_report()
+    member, facility, now = turn.member, turn.facility, turn.now
     before = report.mode
     report.mode = event.mode.value
-    session.add(
+    turn.session.add(
         ReportRevision(
             report_id=report.id,
             field=MODE_FIELD,
@@ -411,7 +432,7 @@ async def _mode_chosen(
     if event.mode is DayMode.ZAITAKU and before != DayMode.ZAITAKU.value:
         flags[DAY_FLAG] = DAY_TSUSHO_AT_HOME
         await raise_alert(
-            session,
+            turn.session,
             facility=facility,
             member=member,
             day=report.business_date,
@@ -428,77 +449,44 @@ async def _mode_chosen(
 UNPLANNED_ALERT_KIND = "unplanned_day"
 
 
-async def _unplanned(
-    session: AsyncSession, member: Member, facility: Facility, report: DailyReport, now: datetime
-) -> None:
+async def _unplanned_day(turn: Turn) -> None:
     """Work on a day with no 在宅 planned: flagged until staff classify it (`nippo report
     classify`), and staff hear of it once as a notice."""
+    report = await turn.day_report()
     report.flags = {**(report.flags or {}), DAY_FLAG: DAY_UNPLANNED}
     await raise_alert(
-        session,
-        facility=facility,
-        member=member,
+        turn.session,
+        facility=turn.facility,
+        member=turn.member,
         day=report.business_date,
         kind=UNPLANNED_ALERT_KIND,
         level=AlertLevel.INFO,
         detail=texts.UNPLANNED_DAY_DETAIL,
-        key=f"day:{DAY_UNPLANNED}:{member.id}:{report.business_date}",
-        now=now,
+        key=f"day:{DAY_UNPLANNED}:{turn.member.id}:{report.business_date}",
+        now=turn.now,
     )
 
 
-async def _mark_absent(
-    session: AsyncSession,
-    member: Member,
-    facility: Facility,
-    report: DailyReport,
-    event: AbsenceNoticed,
-    msg: InboundMessage,
-    now: datetime,
-) -> None:
-    """The member will not work that day: the 日報 says so, staff are told without alarm."""
+async def _mark_absent(turn: Turn, report: DailyReport, event: AbsenceNoticed) -> None:
+    """The 日報 (today's or a later day's) says absent; staff are told without alarm."""
     day = report.business_date
     if report.start_at is None:
         report.status = ReportStatus.ABSENT.value
     report.absence_note = event.note or report.absence_note
-    report.updated_at = now
-    when = "" if day == business_date(facility, msg.sent_at) else f"{day.month}/{day.day} "
-    await _support(
-        session,
-        member,
-        day,
-        msg.sent_at,
-        SupportKind.ABSENCE,
-        msg.sender.platform.value,
-        f"欠席の連絡: {when}{event.note}".strip(),
-        now=now,
-    )
+    report.updated_at = turn.now
+    when = "" if day == turn.day else f"{day.month}/{day.day} "
+    await _support(turn, SupportKind.ABSENCE, f"欠席の連絡: {when}{event.note}".strip(), day=day)
     await raise_alert(
-        session,
-        facility=facility,
-        member=member,
+        turn.session,
+        facility=turn.facility,
+        member=turn.member,
         day=day,
         kind="absence",
         level=AlertLevel.INFO,
         detail=event.note,
-        key=f"absence:{member.id}:{day}",
-        now=now,
+        key=f"absence:{turn.member.id}:{day}",
+        now=turn.now,
     )
-
-
-async def _absence_ahead(
-    session: AsyncSession,
-    member: Member,
-    facility: Facility,
-    event: AbsenceNoticed,
-    msg: InboundMessage,
-    now: datetime,
-) -> None:
-    """「あしたは休みます」: that day's 日報 is opened as absent, today's is untouched."""
-    assert event.day is not None
-    report = await repo.report_for(session, member.id, event.day)
-    report = report or await _open_report(session, member, event.day, now, facility=facility)
-    await _mark_absent(session, member, facility, report, event, msg, now)
 
 
 async def _open_report(
@@ -532,23 +520,6 @@ async def _open_report(
     return report
 
 
-async def _set_field(
-    session: AsyncSession, report: DailyReport, event: FieldRecorded, member_id: int, at: datetime
-) -> None:
-    """Change one field through the shared path that keeps every change as a revision."""
-    await record_change(
-        session,
-        report,
-        event.field,
-        event.value,
-        at=at,
-        source="member_correction" if event.correction else "member",
-        by_member_id=member_id,
-        clears_flag=event.correction,
-        locked=True,  # read under lock by load_facts, or opened in this transaction
-    )
-
-
 def _check_kind(phase: Phase) -> SupportKind:
     return SupportKind.START_CHECK if phase is Phase.START else SupportKind.END_CHECK
 
@@ -580,34 +551,30 @@ def _check_content(report: DailyReport, phase: Phase, facility: Facility) -> str
 
 
 async def _support(
-    session: AsyncSession,
-    member: Member,
-    day: date,
-    at: datetime,
+    turn: Turn,
     kind: SupportKind,
-    channel: str,
     content: str,
     *,
-    now: datetime,
+    day: date | None = None,
     key: str | None = None,
 ) -> None:
-    """A 支援記録 row the member's own message made: `at` is when they sent it, `now` when
-    Nippo wrote it down."""
+    """A 支援記録 row the member's own message made (about `day`, by default the message's):
+    `at` is when they sent it, `entered_at` when Nippo wrote it down."""
     values: dict[str, Any] = dict(
-        member_id=member.id,
-        business_date=day,
-        at=at,
+        member_id=turn.member.id,
+        business_date=turn.day if day is None else day,
+        at=turn.msg.sent_at,
         kind=kind.value,
-        channel=channel,
+        channel=turn.msg.sender.platform.value,
         content=content,
         key=key,
-        entered_at=now,
-        entered_by=f"member:{member.id}",
+        entered_at=turn.now,
+        entered_by=provenance.member_ref(turn.member.id),
     )
     if key is None:
-        session.add(SupportRecord(**values))
+        turn.session.add(SupportRecord(**values))
     else:
-        await repo.insert_ignore(session, SupportRecord, **values)
+        await repo.insert_ignore(turn.session, SupportRecord, **values)
 
 
 # --- replies -------------------------------------------------------------------------------
@@ -629,7 +596,7 @@ async def _send(
         member = await session.get(Member, member_id)
         if member is not None:
             facility = await session.get_one(Facility, member.facility_id)
-            day = business_date(facility, msg.sent_at)
+            day = calendar.business_date(facility.tz, msg.sent_at)
     payload = Replies(tuple(replies), day)
     await repo.enqueue(
         session,

@@ -20,8 +20,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.calendar import business_date
 from bot.core.wareki import wareki_date
-from bot.usecases.admin import AdminError, today
+from bot.usecases.admin import AdminError
 from storage.models import Consent, Facility, Member, Staff
 
 RECORDS, EVIDENCE, SLACK = "records", "evidence", "slack"
@@ -143,7 +144,7 @@ async def slack_detail_members(
 
 
 def _check_day(facility: Facility, day: date, now: datetime, what: str) -> None:
-    if day > today(facility, now):
+    if day > business_date(facility.tz, now):
         raise AdminError(f"{what} {day.isoformat()} is in the future")
 
 

@@ -26,7 +26,7 @@ from bot.core.policy import (
     Ladder,
     OpenAlert,
     Renotify,
-    RenotifyAudience,
+    mention_order,
 )
 from bot.usecases.alerting import STAFF_PLATFORM
 from storage import repo
@@ -104,7 +104,7 @@ async def renotify(
         if alert is None or alert.state != AlertState.OPEN or member is None or facility is None:
             continue  # taken since the view was loaded
         own, managers = mentions.get(member.id, ([], []))
-        users = audience_users(a.audience, own, managers)
+        users = mention_order(own, managers, a.audience)
         title = texts.CONCERN_TITLES.get(alert.kind, alert.kind)
         text = texts.RENOTIFY_TEXT.format(
             title=title, member=member.name, duration=_duration(a.minutes_open)
@@ -132,14 +132,6 @@ async def renotify(
     for key in new:
         log.info("renotify", extra={"key": key})
     return new
-
-
-def audience_users(audience: RenotifyAudience, own: list[int], managers: list[int]) -> list[int]:
-    """Whom a step mentions (staff ids): 担当 and 代理 first (the managers when neither can be
-    reached on the staff platform), then, from the second step on, every manager as well."""
-    if audience is RenotifyAudience.PRIMARY:
-        return own or list(managers)
-    return list(dict.fromkeys([*own, *managers]))
 
 
 async def staff_mentions(

@@ -17,6 +17,7 @@ from datetime import date, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import dialog, texts
+from bot.core.calendar import business_date
 from bot.core.domain import InboundMessage, Reply, SupportKind
 from bot.usecases import checkin, consent
 from storage import repo
@@ -50,7 +51,7 @@ async def _linked(session: AsyncSession, msg: InboundMessage) -> _Linked | None:
     if member is None or not member.active:
         return None
     facility = await session.get_one(Facility, member.facility_id)
-    return _Linked(member, facility, checkin.business_date(facility, msg.sent_at))
+    return _Linked(member, facility, business_date(facility.tz, msg.sent_at))
 
 
 async def wants_evidence(session: AsyncSession, msg: InboundMessage) -> bool:

@@ -22,10 +22,21 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core import provenance, texts
-from bot.core.domain import FieldValue, ReportField, ReportStatus, SupportKind, report_status
+from bot.core import policy, provenance, texts
+from bot.core.calendar import business_date
+from bot.core.domain import (
+    EVALUATION_CONTACT_METHODS,
+    LOGGED_CONTACT_METHODS,
+    ONSITE_CONTACT_METHODS,
+    FieldValue,
+    ReportField,
+    ReportStatus,
+    SupportKind,
+    report_status,
+)
 from bot.core.provenance import local, staff_ref
 from bot.usecases.admin import AdminError
+from bot.usecases.escalation import staff_mentions
 from storage import repo
 from storage.models import (
     DailyReport,
@@ -41,14 +52,8 @@ SIGN_OFF_FIELD = "signed_off"
 SIGN_OFF_VOIDED = "sign_off_voided"  # the revision source when a change voids a sign-off
 
 # What staff type (Japanese, as on the forms) → the stored channel / method value.
-CONTACT_METHODS = {
-    "電話": "phone",
-    "訪問": "visit",
-    "通所": "tsusho",
-    "メッセージ": "message",
-    "ビデオ": "video",
-}
-EVALUATION_METHODS = {"訪問": "visit", "通所": "tsusho", "電話": "phone", "ICT": "ict"}
+CONTACT_METHODS = {texts.CONTACT_METHOD_LABELS[m]: m.value for m in LOGGED_CONTACT_METHODS}
+EVALUATION_METHODS = {texts.CONTACT_METHOD_LABELS[m]: m.value for m in EVALUATION_CONTACT_METHODS}
 EVALUATION_KINDS = ("weekly", "monthly")
 SHEET_FIELDS = (
     "goal",
@@ -483,7 +488,7 @@ def contact_channel(method: str) -> str:
 
 def method_label(channel: str) -> str:
     """phone → 電話: the word staff use, for texts."""
-    return next((k for k, v in CONTACT_METHODS.items() if v == channel), channel)
+    return texts.CHANNEL_LABELS.get(channel, channel)
 
 
 async def log_contact(
@@ -510,7 +515,7 @@ async def log_contact(
     await _staff(session, staff_id, member)
     facility = await session.get_one(Facility, member.facility_id)
     _not_future(at, now, facility.tz)
-    day = at.astimezone(ZoneInfo(facility.tz)).date()
+    day = business_date(facility.tz, at)
     previous = (
         await session.execute(
             select(SupportRecord.content)
@@ -585,7 +590,7 @@ async def create_report_from_contact(
     tz = ZoneInfo(facility.tz)
     if provenance.is_future_day(day, now, facility.tz):
         raise RecordsError(texts.FUTURE_DAY.format(day=day))
-    if at.astimezone(tz).date() != day:
+    if business_date(facility.tz, at) != day:
         raise RecordsError(texts.REPORT_AT_OTHER_DAY.format(at=local(at, facility.tz), day=day))
     start = datetime.combine(day, confirmed.start, tz) if confirmed.start else None
     end = datetime.combine(day, confirmed.end, tz) if confirmed.end else None
@@ -693,7 +698,7 @@ async def record_evaluation(
     if unknown:
         raise RecordsError(f"unknown sheet fields: {', '.join(sorted(unknown))}")
     stored_method = evaluation_method(method)
-    if kind == "monthly" and stored_method not in ("visit", "tsusho"):
+    if kind == "monthly" and stored_method not in ONSITE_CONTACT_METHODS:
         raise RecordsError("the monthly evaluation is done on site: 訪問 or 通所")
     member = await session.get(Member, member_id)
     if member is None:
@@ -747,18 +752,12 @@ async def assign_staff(
 
 
 async def mention_order(session: AsyncSession, member: Member) -> list[str]:
-    """Slack user ids to mention for a member's alert: 担当, 代理, then the managers."""
-    ordered: list[Staff] = []
-    for staff_id in (member.primary_staff_id, member.substitute_staff_id):
-        staff = await session.get(Staff, staff_id) if staff_id else None
-        if staff is not None and staff.active:
-            ordered.append(staff)
-    ordered.extend(await repo.managers(session, member.facility_id))
-    out: list[str] = []
-    for s in ordered:
-        if s.slack_user_id and s.slack_user_id not in out:
-            out.append(s.slack_user_id)
-    return out
+    """Slack user ids to mention for a member's alert, in `policy.mention_order`."""
+    own, managers = (await staff_mentions(session, [member]))[member.id]
+    ids = policy.mention_order(own, managers)
+    rows = await session.execute(select(Staff.id, Staff.slack_user_id).where(Staff.id.in_(ids)))
+    slack = {staff_id: user for staff_id, user in rows.all() if user}
+    return list(dict.fromkeys(slack[i] for i in ids if i in slack))
 
 
 async def staff_by_slack_user(session: AsyncSession, facility: Facility, slack_user: str) -> Staff:

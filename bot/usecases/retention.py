@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.calendar import business_date
 from bot.core.compliance import retention_cutoff
 from bot.usecases.admin import AdminError, audit
 from storage import repo
@@ -37,11 +38,6 @@ from storage.models import (
 )
 
 MIN_YEARS = 5
-# FK order: children first.
-TABLES = (
-    "report_revision", "attachment", "support_record", "alert", "daily_report", "evaluation",
-    "outbox_message", "conversation",
-)  # fmt: skip
 INSTALLATION = 0  # the facility_id of the installation-wide entry (raw inbound events)
 
 
@@ -96,7 +92,7 @@ async def run(
     out = []
     earliest: datetime | None = None
     for facility in await repo.facilities(session):
-        today = now.astimezone(ZoneInfo(facility.tz)).date()
+        today = business_date(facility.tz, now)
         cutoff = retention_cutoff(today, years)
         cutoff_at = datetime.combine(cutoff, time(0), ZoneInfo(facility.tz))
         earliest = cutoff_at if earliest is None else min(earliest, cutoff_at)

@@ -26,9 +26,9 @@ from bot.root.web import create_app
 from bot.usecases import delivery, ticks
 from storage.db import Database
 from storage.models import OutboxMessage
-from tests.line.conftest import SECRET, Clock, Line, event
+from tests.line.conftest import SECRET, Line, event
 from tests.line.fake_api import FakeLine, Scripted
-from tests.support import jst, link_accounts, make_facility, make_member
+from tests.support import FakeClock, jst, link_accounts, make_facility, make_member
 
 DAY = "2026-07-01"
 MEMBERS = 20
@@ -54,7 +54,7 @@ async def quiet_line(
     db: Database, db_url: str, fake_line: FakeLine, t0: datetime
 ) -> AsyncIterator[Line]:
     """The app without its own scheduler: the test drives ticks and delivery itself."""
-    clock = Clock(t0)
+    clock = FakeClock(t0)
     settings = Settings(
         database_url=db_url,
         line_channel_secret=SecretStr(SECRET),

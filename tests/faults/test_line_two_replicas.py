@@ -23,9 +23,9 @@ from bot.usecases import delivery, ticks
 from storage.db import Database
 from storage.models import Alert, InboxEvent, OutboxMessage, SupportRecord
 from tests.faults.webhooks import link_members
-from tests.line.conftest import SECRET, Clock, event, sign, webhook
+from tests.line.conftest import SECRET, event, sign, webhook
 from tests.line.fake_api import FakeLine
-from tests.support import jst
+from tests.support import FakeClock, jst
 
 DAY = "2026-07-01"
 MEMBERS = 12
@@ -34,7 +34,7 @@ MEMBERS = 12
 class Replica:
     def __init__(self, db_url: str, fake: FakeLine, at: datetime) -> None:
         self.db = Database(db_url)
-        self.clock = Clock(at)
+        self.clock = FakeClock(at)
         settings = Settings(
             database_url=db_url,
             line_channel_secret=SecretStr(SECRET),
@@ -55,7 +55,7 @@ class Replica:
         await self.app.state.line_worker.settled()
 
     async def minute(self, at: datetime) -> None:
-        self.clock.now = at
+        self.clock.at = at
         await ticks.tick(self.db, at, elect=False)  # no leader lock: the keys must hold
         await delivery.flush(self.db, {"line": self.sender}, at)
 

@@ -25,6 +25,7 @@ from adapters.line.sender import LineApi, LineSender
 from adapters.slack.deps import web_client
 from adapters.slack.sender import METADATA_EVENT, SlackSender, _classify
 from bot.core import texts
+from bot.core.payloads import Notice
 from bot.core.ports import OutboxItem, Outcome, Sender, SendResult
 from bot.usecases import delivery, ticks
 from storage import repo
@@ -246,7 +247,7 @@ async def test_only_the_messages_own_fault_fails_a_row(rig: Rig) -> None:
     async with db.transaction() as s:
         for key, channel in (("bad", "C_GONE"), ("good", CHANNEL)):
             await repo.enqueue(
-                s, key=key, platform="slack", recipient=channel, payload={"text": key}, now=now
+                s, key=key, platform="slack", recipient=channel, payload=Notice(text=key), now=now
             )
     gone = Refusal(200, {"ok": False, "error": "channel_not_found"})
     fake.down = lambda method: (
@@ -323,7 +324,7 @@ async def test_line_timeouts_and_refused_connections_are_retried(
         key="k",
         platform="line",
         recipient="U" + "a" * 32,
-        payload={"text": "こんにちは"},
+        payload=Notice(text="こんにちは"),
         retry_key="0b7c5b0e-3f0e-4a55-9a43-52a4e0f3c001",
         attempts=1,
         member_id=mid,

@@ -79,7 +79,7 @@ def runner(line: Line) -> Runner:
 
 
 async def tick_at(line: Line, at: datetime) -> None:
-    line.clock.now = at
+    line.clock.at = at
     await runner(line).tick()
     await delivery.flush(line.db, line.app.state.senders, at)
 
@@ -224,7 +224,7 @@ async def test_a_failing_inbox_pass_never_skips_the_tick(line: Line, t0: datetim
         raise ConnectionError("inbox unreadable")
 
     start = jst(DAY, "10:00")
-    line.clock.now = start
+    line.clock.at = start
     summary = await Runner(
         line.db,
         line.app.state.senders,

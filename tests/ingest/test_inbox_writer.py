@@ -18,8 +18,8 @@ from adapters.line.webhook import line_router
 from storage.db import INBOX_APPLICATION_NAME, Database
 from storage.inbox_writer import InboxWriter
 from storage.models import InboxEvent
-from tests.line.conftest import SECRET, Clock, event, sign, webhook
-from tests.support import keep_storing
+from tests.line.conftest import SECRET, event, sign, webhook
+from tests.support import FakeClock, keep_storing
 
 T = TypeVar("T")
 
@@ -65,7 +65,7 @@ async def spy(db: Database, db_url: str) -> AsyncIterator[Spy]:
 async def test_concurrent_requests_share_commits_and_each_sees_its_own(
     spy: Spy, t0: datetime
 ) -> None:
-    writer = InboxWriter(spy, "line", Clock(t0))
+    writer = InboxWriter(spy, "line", FakeClock(t0))
     seen_by: dict[int, int] = {}
 
     async def request(n: int) -> list[int | None]:
@@ -84,7 +84,7 @@ async def test_concurrent_requests_share_commits_and_each_sees_its_own(
 async def test_requests_arriving_turn_after_turn_share_one_commit(spy: Spy, t0: datetime) -> None:
     """A server reads requests over several turns of its event loop; those already read
     when a commit starts are in it, rather than one commit each."""
-    writer = InboxWriter(spy, "line", Clock(t0))
+    writer = InboxWriter(spy, "line", FakeClock(t0))
 
     async def request(n: int) -> list[int | None]:
         for _ in range(n):  # request n reaches `store` n turns after the first
@@ -106,7 +106,7 @@ async def test_a_writer_in_another_process_delays_the_batch_but_never_freezes_th
     other = sqlite3.connect(make_url(db_url).database or "", isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # e.g. a `nippo` command writing at that moment
     loop = asyncio.get_running_loop()
-    writer = InboxWriter(db, "line", Clock(t0))
+    writer = InboxWriter(db, "line", FakeClock(t0))
     try:
         request = asyncio.create_task(writer.store([("ev1", {"n": 1})]))
         gaps, last = [], loop.time()
@@ -126,7 +126,7 @@ async def test_a_writer_in_another_process_delays_the_batch_but_never_freezes_th
 async def test_repeats_in_one_batch_and_across_batches_are_stored_once(
     spy: Spy, t0: datetime
 ) -> None:
-    writer = InboxWriter(spy, "line", Clock(t0))
+    writer = InboxWriter(spy, "line", FakeClock(t0))
     first, second, third = await asyncio.gather(
         writer.store([("a", {}), ("b", {})]),
         writer.store([("b", {}), ("c", {}), ("c", {})]),
@@ -140,7 +140,7 @@ async def test_repeats_in_one_batch_and_across_batches_are_stored_once(
 
 
 async def test_a_batch_keeps_every_body_whole_and_in_order(spy: Spy, t0: datetime) -> None:
-    writer = InboxWriter(spy, "line", Clock(t0))
+    writer = InboxWriter(spy, "line", FakeClock(t0))
     texts = [
         'quote " backslash \\ \\" brace } comma , NULL',
         "\u0000 \u001e \u001f \x7f separators and controls",
@@ -164,7 +164,7 @@ async def _id(db: Database, eid: str) -> int:
 async def test_a_failed_batch_fails_only_its_requests_and_stores_nothing(
     spy: Spy, t0: datetime
 ) -> None:
-    writer = InboxWriter(spy, "line", Clock(t0))
+    writer = InboxWriter(spy, "line", FakeClock(t0))
     spy.fail = 1
     failed = await asyncio.gather(
         writer.store([("x", {})]), writer.store([("y", {})]), return_exceptions=True
@@ -183,7 +183,7 @@ async def test_a_dead_connection_between_batches_fails_no_request(
     is stored all the same, on a new connection (the writer's pool has no pre-ping)."""
     if not db_url.startswith("postgresql"):
         pytest.skip("PostgreSQL's connections; runs in the PostgreSQL pass")
-    writer = InboxWriter(db, "line", Clock(t0))
+    writer = InboxWriter(db, "line", FakeClock(t0))
     assert (await writer.store([("a", {})]))[0] is not None
     async with db.transaction() as s:
         killed = await s.execute(
@@ -202,7 +202,7 @@ async def test_webhook_answers_503_when_its_batch_fails_and_200_after(
     spy: Spy, t0: datetime
 ) -> None:
     app = FastAPI()
-    app.include_router(line_router(SECRET, spy, Clock(t0)))
+    app.include_router(line_router(SECRET, spy, FakeClock(t0)))
     bodies = [webhook(event("00_message_text", t0)) for _ in range(3)]
 
     async def post(client: AsyncClient, body: bytes) -> int:
@@ -219,7 +219,7 @@ async def test_webhook_answers_503_when_its_batch_fails_and_200_after(
 
 
 async def test_handling_steps_aside_while_requests_wait(db: Database, t0: datetime) -> None:
-    writer = InboxWriter(db, "line", Clock(t0))
+    writer = InboxWriter(db, "line", FakeClock(t0))
     loop = asyncio.get_running_loop()
     started = loop.time()
     await writer.wait_idle(5.0)

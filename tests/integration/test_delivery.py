@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from bot.core.domain import Reply
-from bot.core.payloads import DeliveryFailed, Replies
+from bot.core.payloads import DeliveryFailed, Notice, Replies
 from bot.core.ports import OutboxItem, Outcome, SendResult
 from bot.usecases import delivery
 from storage import repo
@@ -41,7 +41,7 @@ async def _enqueue(db: Database, now: datetime, *keys_for: tuple[str, str]) -> N
     async with db.transaction() as s:
         for key, recipient in keys_for:
             await repo.enqueue(
-                s, key=key, platform="line", recipient=recipient, payload={"kind": "x"}, now=now
+                s, key=key, platform="line", recipient=recipient, payload=Notice(kind="x"), now=now
             )
 
 
@@ -99,7 +99,7 @@ async def test_a_permanent_failure_is_recorded_and_staff_are_told(
     mid = await make_member(db, fid, t0)
     async with db.transaction() as s:
         await repo.enqueue(
-            s, key="m1", platform="line", recipient="U", payload={}, now=t0, member_id=mid
+            s, key="m1", platform="line", recipient="U", payload=Notice(), now=t0, member_id=mid
         )
     line = Platform(iter([SendResult(Outcome.FAILED, error="400 The user hasn't added the bot")]))
     staff = Platform()

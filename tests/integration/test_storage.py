@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from bot.core.payloads import Notice
 from storage import repo
 from storage.db import Database, async_url
 from storage.models import DailyReport, InboxEvent, Member
@@ -82,8 +83,12 @@ async def test_inbox_and_outbox_ignore_repeats(db: Database, t0: datetime) -> No
     async with db.transaction() as s:
         first = await repo.add_inbox(s, "line", "ev1", {"a": 1}, t0)
         again = await repo.add_inbox(s, "line", "ev1", {"a": 2}, t0)
-        out1 = await repo.enqueue(s, key="k", platform="line", recipient="U", payload={}, now=t0)
-        out2 = await repo.enqueue(s, key="k", platform="line", recipient="U", payload={}, now=t0)
+        out1 = await repo.enqueue(
+            s, key="k", platform="line", recipient="U", payload=Notice(), now=t0
+        )
+        out2 = await repo.enqueue(
+            s, key="k", platform="line", recipient="U", payload=Notice(), now=t0
+        )
     assert first is not None and again is None
     assert out1 is not None and out2 is None
     async with db.transaction() as s:

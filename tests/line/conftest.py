@@ -27,7 +27,7 @@ from bot.usecases.platforms import ContentSource
 from storage.db import Database
 from tests.line.fake_api import FakeLine, FakeLineServer
 from tests.line.schema import check_body
-from tests.support import Recorder
+from tests.support import FakeClock, Recorder
 
 PAYLOADS = Path("/work/shared/specs/payloads")
 SECRET = "test-channel-secret"
@@ -41,14 +41,6 @@ def sample(name: str) -> dict[str, Any]:
 
 def sign(body: bytes, secret: str = SECRET) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
-
-
-@dataclass
-class Clock:
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 _ids = itertools.count(1)
@@ -99,7 +91,7 @@ class Line:
     app: FastAPI
     client: httpx.AsyncClient
     fake: FakeLine
-    clock: Clock
+    clock: FakeClock
     db: Database
 
     async def post(
@@ -117,7 +109,7 @@ class Line:
     async def send(self, *events: dict[str, Any], at: datetime | None = None) -> httpx.Response:
         """Deliver events as LINE would; the app handles them and replies before returning."""
         if at is not None:
-            self.clock.now = at
+            self.clock.at = at
         response = await self.post(webhook(*events))
         assert response.status_code == 200, response.text
         return response
@@ -148,7 +140,7 @@ async def fake_line() -> AsyncIterator[FakeLine]:
 
 @pytest.fixture
 async def line(db: Database, db_url: str, fake_line: FakeLine, t0: datetime) -> AsyncIterator[Line]:
-    clock = Clock(t0)
+    clock = FakeClock(t0)
     app = create_app(line_settings(db_url, fake_line), db, clock)
     async with (
         app.router.lifespan_context(app),

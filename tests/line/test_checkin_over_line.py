@@ -116,7 +116,7 @@ async def test_late_delivery_pushes_with_the_retry_key(line: Line, t0: datetime)
     report keeps the time the member wrote, not the time it was handled."""
     await linked_member(line, t0)
     at = jst(DAY, "09:58:30")
-    line.clock.now = at + timedelta(minutes=3)  # processed three minutes late
+    line.clock.at = at + timedelta(minutes=3)  # processed three minutes late
     text = "開始 体調4 睡眠7 データ入力"
     await line.send(event("00_message_text", at, user=U, message={"text": text}))
     push = line.fake.calls("/v2/bot/message/push")
@@ -196,7 +196,7 @@ async def test_sticker_unsupported_and_unfollow(line: Line, t0: datetime) -> Non
         ident = (await s.execute(select(Identity).where(Identity.platform == "line"))).scalar_one()
     assert ident.active is True
     # ... and pushes reach the member again (an answer whose reply token went stale).
-    line.clock.now = back + timedelta(minutes=5)
+    line.clock.at = back + timedelta(minutes=5)
     await line.send(event("00_message_text", back, user=U, message={"text": "ヘルプ"}))
     push = line.fake.calls("/v2/bot/message/push")
     assert len(push) == 1 and texts_of(push[0].body) == [texts.HELP]

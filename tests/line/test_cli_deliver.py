@@ -11,6 +11,8 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from bot.cli.main import app
+from bot.core.domain import Reply
+from bot.core.payloads import Replies
 from storage import db as storage_db
 from storage import repo
 from storage.db import Database
@@ -35,7 +37,7 @@ async def _prepare(url: str) -> None:
                 key="remind:start:1",
                 platform="line",
                 recipient="U1",
-                payload={"kind": "replies", "replies": [{"text": "おはようございます"}]},
+                payload=Replies((Reply("おはようございます"),)),
                 now=now,
                 member_id=mid,
             )

@@ -87,9 +87,9 @@ async def test_every_series_moves_with_a_check_in_and_ticks(line: Line, t0: date
     refused = await line.post(webhook(checkin), signature="bm90IGEgc2lnbmF0dXJl")
     assert refused.status_code == 400
     for minute in range(1, MAX_HANDLING_ATTEMPTS):  # the ticks' recovery passes retry `broken`
-        line.clock.now = at + timedelta(minutes=minute)
+        line.clock.at = at + timedelta(minutes=minute)
         await runner.tick()
-    await delivery.flush(line.db, line.app.state.senders, line.clock.now)
+    await delivery.flush(line.db, line.app.state.senders, line.clock.at)
     after = await scrape(line.client)
 
     events = 3 + len(flood)

@@ -4,15 +4,15 @@ key, reply-token fallback, failures staff must hear about, unfollowed accounts, 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from adapters.line.sender import LineApi, LineSender, retry_after
 from bot.core import texts
-from bot.core.domain import Reply, reply_to_json
+from bot.core.domain import Reply
+from bot.core.payloads import Notice, Replies
 from bot.usecases import delivery
 from storage import repo
 from storage.db import Database
@@ -54,11 +54,7 @@ async def enqueue(
     token: str | None = None,
     text: str = "おはようございます",
 ) -> int:
-    payload: dict[str, Any] = {
-        "kind": "replies",
-        "replies": [reply_to_json(Reply(text, (texts.START, texts.ABSENT)))],
-        "business_date": "2026-07-01",
-    }
+    payload = Replies((Reply(text, (texts.START, texts.ABSENT)),), date(2026, 7, 1))
     async with db.transaction() as s:
         row_id = await repo.enqueue(
             s,
@@ -281,7 +277,7 @@ async def test_our_own_push_count_warns_even_when_line_reports_less(
     async with db.transaction() as s:
         for i in range(165):
             rid = await repo.enqueue(
-                s, key=f"old:{i}", platform="line", recipient=U, payload={}, now=t0
+                s, key=f"old:{i}", platform="line", recipient=U, payload=Notice(), now=t0
             )
             r_ = await s.get_one(OutboxMessage, rid)
             last_month = t0 - timedelta(days=3) if i >= 160 else t0

@@ -27,7 +27,6 @@ from tests.line.conftest import (
     PAYLOADS,
     SECRET,
     USER,
-    Clock,
     Line,
     event,
     line_settings,
@@ -38,6 +37,7 @@ from tests.line.conftest import (
 )
 from tests.line.fake_api import FakeLine
 from tests.support import (
+    FakeClock,
     jst,
     keep_storing,
     link_accounts,
@@ -123,7 +123,7 @@ async def _acknowledged_then_died(db: Database, t0: datetime) -> dict[str, Any]:
     """A text event that a process stored and acknowledged (200), then died before handling:
     its webhook route has no after-ack worker."""
     dying = FastAPI()
-    dying.include_router(line_router(SECRET, db, Clock(t0), after_ack=None))
+    dying.include_router(line_router(SECRET, db, FakeClock(t0), after_ack=None))
     ev = event("00_message_text", t0, message={"text": "こんにちは"})
     body = webhook(ev)
     async with AsyncClient(transport=ASGITransport(app=dying), base_url="http://t") as client:
@@ -145,7 +145,7 @@ async def test_what_a_dead_process_acknowledged_is_handled_by_the_next_start(
     assert await count(db, InboxEvent, InboxEvent.status == "pending") == 1
 
     settings = line_settings(db_url, fake_line).model_copy(update={"scheduler_enabled": True})
-    restarted = create_app(settings, db, Clock(t0))
+    restarted = create_app(settings, db, FakeClock(t0))
     async with restarted.router.lifespan_context(restarted):
         for _ in range(500):  # the first tick runs at start; delivery every 3 s
             if fake_line.calls("/v2/bot/message/reply"):
@@ -175,7 +175,7 @@ async def test_shutting_down_lets_the_pass_under_way_finish(
     db: Database, db_url: str, fake_line: FakeLine, t0: datetime
 ) -> None:
     fake_line.hold_replies = threading.Event()
-    app = create_app(line_settings(db_url, fake_line), db, Clock(t0))
+    app = create_app(line_settings(db_url, fake_line), db, FakeClock(t0))
     async with (
         app.router.lifespan_context(app),
         AsyncClient(transport=ASGITransport(app=app), base_url="http://nippo.test") as client,
@@ -334,7 +334,7 @@ async def test_stored_events_are_handled_once_and_in_order_per_member(
     each event is handled once, and each member's events in the order they were sent."""
     fid = await make_facility(db, t0)
     app = FastAPI()
-    app.include_router(line_router(SECRET, db, Clock(t0), after_ack=None))
+    app.include_router(line_router(SECRET, db, FakeClock(t0), after_ack=None))
     at = jst(DAY, "10:00")
     users = [f"Umember{i}" for i in range(4)]
     events = []
@@ -368,7 +368,7 @@ async def test_an_event_that_keeps_failing_is_given_up_after_five_tries(
     mid = await make_member(db, fid, t0)
     await link_accounts(db, t0, [(mid, USER)])
     app = FastAPI()
-    app.include_router(line_router(SECRET, db, Clock(t0), after_ack=None))
+    app.include_router(line_router(SECRET, db, FakeClock(t0), after_ack=None))
     body = webhook(event("24_message_image", t0))
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client:
         await client.post("/callback/line", content=body, headers={"X-Line-Signature": sign(body)})

@@ -41,7 +41,7 @@ def weekdays(*days: int) -> list[date]:
 
 
 AOKI_ZAITAKU = weekdays(1, 2, 6, 7, 8, 9, 13, 14, 15, 16, 20, 21, 22, 23, 27, 28, 29, 30)
-AOKI_TSUSHO = weekdays(3, 10, 17, 24, 25, 31)
+# 青木's other weekdays (3, 10, 17, 24, 25, 31) are 通所 days.
 SAKAMOTO_ZAITAKU = [d(x) for x in range(1, 32) if d(x).weekday() < 5]  # 23 weekdays in July 2026
 
 

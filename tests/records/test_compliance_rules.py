@@ -71,10 +71,6 @@ def _codes(p: compliance.Profile, m: MemberFacts, month: date = FEB) -> set[Code
     return {f.code for f in evaluate_month(p, month, [m], None).all_findings}
 
 
-COMPLETE = frozenset[str]()
-ALL_BLANK = frozenset(SHEET_FIELDS)
-
-
 def test_profiles_are_data() -> None:
     assert set(compliance.PROFILES) == {"national", "higashiosaka", "hitachi", "sapporo"}
     assert compliance.PROFILES["sapporo"].counted_contacts == compliance.VOICE_CONTACTS

@@ -22,7 +22,8 @@ from sqlalchemy import select
 
 from adapters.line.render import encode_postback
 from bot.core import texts
-from bot.core.domain import Reply, reply_to_json
+from bot.core.domain import Reply
+from bot.core.payloads import Replies
 from bot.root.settings import Settings
 from bot.root.web import create_app
 from bot.usecases import admin
@@ -32,9 +33,9 @@ from storage.models import AuditLog, Identity, LinkCode, OutboxMessage, Staff
 from tests.line.conftest import SECRET as LINE_SECRET
 from tests.line.conftest import event, sign, webhook
 from tests.line.fake_api import FakeLine, FakeLineServer
-from tests.slack.conftest import CHANNEL, MANAGER, SECRET, STAFF1, FixedClock, Rig
+from tests.slack.conftest import CHANNEL, MANAGER, SECRET, STAFF1, Rig
 from tests.slack.fake_slack import Call, FakeSlack, Served
-from tests.support import jst, link_code, make_member, run_cli
+from tests.support import FakeClock, jst, link_code, make_member, run_cli
 
 DAY = "2026-07-01"  # a Wednesday
 OLD, NEW = "Uold00000000000000000000000000001", "Unew00000000000000000000000000002"
@@ -48,7 +49,7 @@ class Both:
     slack: Rig
     line: FakeLine
     db: Database
-    clock: FixedClock
+    clock: FakeClock
     facility_id: int
 
     async def line_event(self, ev: dict[str, Any], at: datetime) -> list[str]:
@@ -98,7 +99,7 @@ def shown_in(calls: list[Call]) -> str:
 
 @pytest.fixture
 async def both(db: Database, db_url: str) -> AsyncIterator[Both]:
-    clock = FixedClock(jst(DAY, "09:00"))
+    clock = FakeClock(jst(DAY, "09:00"))
     async with db.transaction() as session:
         f = await admin.init_facility(
             session, name="ひだまり作業所", alert_channel=CHANNEL, now=clock.at
@@ -122,7 +123,7 @@ async def both(db: Database, db_url: str) -> AsyncIterator[Both]:
             slack_api_base_url=fake.url,
             scheduler_enabled=False,  # the tests drive handling and delivery themselves
         )
-        app = create_app(settings, db, clock.now)
+        app = create_app(settings, db, clock)
         async with (
             app.router.lifespan_context(app),
             httpx.AsyncClient(
@@ -292,7 +293,7 @@ async def test_unlink_from_slack_is_for_managers_of_the_members_facility(both: B
             key="remind:test",
             platform="line",
             recipient=OLD,
-            payload={"kind": "replies", "replies": [reply_to_json(Reply(f"{NAME}さん、おはよう"))]},
+            payload=Replies((Reply(f"{NAME}さん、おはよう"),)),
             now=rig.clock.at,
             member_id=mid,
         )

@@ -9,7 +9,6 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -25,7 +24,7 @@ from bot.usecases import admin
 from storage.db import Database
 from storage.models import Base, Facility
 from tests.slack.fake_slack import FakeSlack, Served
-from tests.support import jst
+from tests.support import FakeClock, jst
 
 SECRET = "test-signing-secret-0123456789abcdef"
 SAMPLES = Path("/work/shared/specs/payloads/slack")
@@ -45,19 +44,11 @@ def sign(body: bytes, ts: str, secret: str = SECRET) -> str:
 
 
 @dataclass
-class FixedClock:
-    at: datetime
-
-    def now(self) -> datetime:
-        return self.at
-
-
-@dataclass
 class Rig:
     http: httpx.AsyncClient
     fake: FakeSlack
     db: Database
-    clock: FixedClock
+    clock: FakeClock
     facility_id: int
     app: FastAPI
 
@@ -100,7 +91,7 @@ class Rig:
 
 @pytest.fixture
 async def rig(db: Database, db_url: str) -> AsyncIterator[Rig]:
-    clock = FixedClock(jst("2026-07-01", "11:00"))
+    clock = FakeClock(jst("2026-07-01", "11:00"))
     async with db.transaction() as session:
         f = await admin.init_facility(
             session, name="ひだまり作業所", alert_channel=CHANNEL, now=clock.at
@@ -119,7 +110,7 @@ async def rig(db: Database, db_url: str) -> AsyncIterator[Rig]:
             slack_signing_secret=SECRET,
             slack_api_base_url=fake.url,
         )
-        app = create_app(settings, db, clock.now)
+        app = create_app(settings, db, clock)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://nippo.test") as http:
             yield Rig(http, fake, db, clock, facility_id, app)
