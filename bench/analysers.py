@@ -4,7 +4,7 @@
 
 Each analyser is measured in a fresh process of its own (so that load time and memory are
 its alone): dictionary load time (import included), RSS after load, mean and p99 time per
-corpus message (tests/corpus/messages.jsonl, after one warm-up pass; what bot/usecases/nlp.py
+corpus message (tests/corpus/messages.jsonl, after one warm-up pass; what bot/services/nlp.py
 does: surface, lemma, part of speech, reading per morpheme), and a lemma check on inflected and
 kana forms the parser must recognise (Sudachi: normalized_form(); UniDic: feature.lemma
 without its "-…" suffix). A form passes when one of its morphemes has an expected lemma.
@@ -97,7 +97,7 @@ def _load(name: str) -> tuple[Any, Any]:
     if name == "sudachi":
         from sudachipy import Dictionary, SplitMode
 
-        tokenizer = Dictionary(dict="core").tokenizer(mode=SplitMode.C)  # as bot/usecases/nlp.py
+        tokenizer = Dictionary(dict="core").tokenizer(mode=SplitMode.C)  # as bot/services/nlp.py
 
         def analyse(text: str) -> list[tuple[str, str, str, str]]:
             return [

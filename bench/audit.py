@@ -6,7 +6,7 @@ for the chain's lock instead of leaving its entries to the next seal.
     .venv/bin/python bench/audit.py --database-url postgresql://postgres@127.0.0.1:5432/EMPTY
 
 Each round sends one start report (「開始 体調4 睡眠7 データ入力」) from each of `--members`
-linked members through `bot.usecases.inbox.receive`, each in its own transaction, `--concurrency`
+linked members through `bot.services.inbox.receive`, each in its own transaction, `--concurrency`
 at a time, on a business day of its own; the modes alternate round by round. It prints the
 median seconds per check-in of each mode, the ratio to "off", the audit entries per check-in
 and how many entries a round left unsealed. It prints figures and never fails.
@@ -30,7 +30,7 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.core.domain import ContactRef, InboundMessage, Platform
-from bot.usecases import inbox
+from bot.services import inbox
 from storage import audit_chain
 from storage import db as storage_db
 from storage.db import Database

@@ -283,7 +283,7 @@ def _tiers(report: Report, mid: str, expected: object, got: object) -> None:
 def parser_reader() -> Reader:
     """bot.core.parsing with the process's analyser, as `score` expects it."""
     from bot.core import parsing
-    from bot.usecases.nlp import analyser
+    from bot.services.nlp import analyser
 
     a = analyser()
 

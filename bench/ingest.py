@@ -68,9 +68,9 @@ def serve_nippo_profiled(port: int, profile: str) -> None:
 
     import uvicorn
 
-    from bot.root import logs
-    from bot.root.settings import Settings
-    from bot.root.web import create_app, freeze_startup_heap
+    from bot.app import logs
+    from bot.app.settings import Settings
+    from bot.app.web import create_app, freeze_startup_heap
 
     settings = Settings()
     logs.configure(settings.log_level, settings.log_format)
@@ -124,7 +124,7 @@ def serve_baseline(port: int) -> None:
 
 async def seed(url: str, members: int) -> list[str]:
     """A facility with linked members; their LINE user ids."""
-    from bot.usecases import admin
+    from bot.services import admin
     from storage.db import Database
     from storage.models import Identity
 

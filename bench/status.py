@@ -5,7 +5,7 @@
 Fixture: one facility, 40 在宅 members (Mon–Fri), every weekday of five years reported (start,
 end, revisions, two 支援記録 entries a day, a few alerts), plus four other facilities of the
 same size so indexes matter. Timed: what a manager waits for after Slack's acknowledgement —
-loading the day's board (`bot.readmodels.board.status_board`) and rendering it to Block Kit
+loading the day's board (`bot.queries.board.status_board`) and rendering it to Block Kit
 (`adapters.slack.blocks.board_messages`) — on a business day at 11:00, `--runs` times after a
 warm-up. Prints p50/p95/max in ms. Never fails on speed.
 """
@@ -25,7 +25,7 @@ from sqlalchemy import insert, select
 from tick import loaded_databases, sync_engine  # the sibling benchmark's helpers
 
 from adapters.slack.blocks import board_messages
-from bot.readmodels import board
+from bot.queries import board
 from storage.db import Database
 from storage.models import (
     Alert,

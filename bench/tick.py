@@ -26,7 +26,7 @@ import psycopg
 from sqlalchemy import create_engine, func, insert, select
 from sqlalchemy.engine import Engine, make_url
 
-from bot.usecases import ticks
+from bot.services import ticks
 from storage import db as storage_db
 from storage.db import Database
 from storage.models import (

@@ -15,10 +15,10 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.core.ports import Clock, Sender, system_clock
-from bot.usecases import delivery, ticks
-from bot.usecases.delivery import Flushed
-from bot.usecases.metrics import REGISTRY
-from bot.usecases.ticks import TickSummary
+from bot.services import delivery, ticks
+from bot.services.delivery import Flushed
+from bot.services.metrics import REGISTRY
+from bot.services.ticks import TickSummary
 from storage import audit_chain
 from storage.audit_chain import acting_as
 from storage.db import Database

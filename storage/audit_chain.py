@@ -9,7 +9,7 @@ Nothing in the use cases has to remember it. Every session of `storage.db.Databa
   inserts by the ids their RETURNING gives, updates and deletes by the ids their WHERE clause
   selects just before (locked on PostgreSQL, so the ids are the rows the statement changes);
   an executemany UPDATE (`nippo data encrypt`) gets one entry for the statement;
-- views and exports, through `record` (`bot.usecases.admin.audit`).
+- views and exports, through `record` (`bot.services.admin.audit`).
 
 An entry says who (`session.info["actor"]`: `cli`, `bot`, `slack:U…`, `staff:3`, `system`),
 `insert|update|delete:TABLE`, `TABLE:ID`, and the names of the columns written, never their

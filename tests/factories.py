@@ -11,8 +11,8 @@ from datetime import datetime, time
 from typing import Any
 
 from bot.core.domain import DayMode
-from bot.usecases import admin
-from bot.usecases.admin import ScheduleSpec
+from bot.services import admin
+from bot.services.admin import ScheduleSpec
 from storage.db import Database
 from storage.models import Consent, Facility, Identity
 
@@ -36,7 +36,7 @@ async def make_member(
     consent: tuple[str, ...] = ("records", "evidence", "slack"),
 ) -> int:
     """A member with a weekday 在宅 schedule who has given consent (同意書) to `consent`
-    (bot/usecases/consent.py; pass () for a member without one)."""
+    (bot/services/consent.py; pass () for a member without one)."""
     async with db.transaction() as session:
         facility = await session.get_one(Facility, facility_id)
         m = await admin.add_member(

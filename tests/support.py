@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from bot.core.domain import ContactRef, InboundMessage, Platform, Reply
 from bot.core.payloads import Replies, text_of
 from bot.core.ports import OutboxItem, Outcome, SendResult
-from bot.usecases import admin, delivery, inbox
+from bot.services import admin, delivery, inbox
 from storage.db import Database
 from storage.inbox_writer import InboxWriter
 from tests.factories import link_accounts, make_facility, make_member, make_staff

@@ -6,9 +6,9 @@ from types import SimpleNamespace
 
 _ = SimpleNamespace()
 _.should_exit  # uvicorn.Server: tests and benchmarks stop their servers by setting it
-_.compress_type  # zipfile.ZipInfo (bot/readmodels/evidence.py)
+_.compress_type  # zipfile.ZipInfo (bot/queries/evidence.py)
 _.external_attr
-_.font  # openpyxl cells and sheets (bot/readmodels/exports.py)
+_.font  # openpyxl cells and sheets (bot/queries/exports.py)
 _.freeze_panes
 _.pos  # bot.core.ports.Morpheme fields, read by the parser's rules and the benchmarks
 _.reading

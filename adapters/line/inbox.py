@@ -1,4 +1,4 @@
-"""LINE as a platform plug-in of the one inbox (bot/usecases/inbox.py).
+"""LINE as a platform plug-in of the one inbox (bot/services/inbox.py).
 
 The webhook (adapters/line/webhook.py) stores raw events and acknowledges them; the inbox
 service handles them afterwards and asks this plug-in how a stored LINE event reads
@@ -18,8 +18,8 @@ from adapters.line import events
 from bot.core.domain import InboundMessage, Platform, Reply
 from bot.core.inbound import Inbound
 from bot.core.ports import Sender
-from bot.usecases.platforms import ContentGone as ContentGone
-from bot.usecases.platforms import ContentSource
+from bot.services.platforms import ContentGone as ContentGone
+from bot.services.platforms import ContentSource
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from linebot.v3.webhook import WebhookParser
 from adapters import json_body
 from adapters.body import MAX_BODY_BYTES, TooLarge, read_limited
 from adapters.line.events import event_id
-from bot.usecases.metrics import REGISTRY
+from bot.services.metrics import REGISTRY
 from storage.db import Database
 from storage.inbox_writer import InboxWriter
 

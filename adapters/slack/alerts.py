@@ -20,9 +20,9 @@ from adapters.slack.deps import Deps
 from adapters.slack.errors import slack_error
 from bot.core import texts
 from bot.core.domain import AlertState
-from bot.readmodels import board
-from bot.usecases import alert_actions
-from bot.usecases.alert_actions import ActionResult
+from bot.queries import board
+from bot.services import alert_actions
+from bot.services.alert_actions import ActionResult
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from adapters.slack import alerts, checkin, commands, home, recordkeeping
 from adapters.slack.deps import Deps, web_client
 from adapters.slack.sender import SlackSender
 from bot.core.ports import Clock, system_clock
-from bot.usecases.metrics import REGISTRY
-from bot.usecases.platforms import PlatformPlugin
+from bot.services.metrics import REGISTRY
+from bot.services.platforms import PlatformPlugin
 from storage.audit_chain import acting_as
 from storage.db import Database
 

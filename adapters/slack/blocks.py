@@ -24,12 +24,12 @@ from bot.core.domain import (
     ReportSnapshot,
     ReportStatus,
 )
-from bot.readmodels.board import AlertItem, Board, BoardRow, ReportView, Revision, WeekRow
-from bot.usecases.consent import OPERATIONAL_ALERT_KINDS
-from bot.usecases.emergency_contacts import EmergencyContact
-from bot.usecases.emergency_contacts import line as contact_line
+from bot.queries.board import AlertItem, Board, BoardRow, ReportView, Revision, WeekRow
+from bot.services.consent import OPERATIONAL_ALERT_KINDS
+from bot.services.emergency_contacts import EmergencyContact
+from bot.services.emergency_contacts import line as contact_line
 
-# The 対応済み form's choices (電話 first), the words bot/usecases/alert_actions.py accepts.
+# The 対応済み form's choices (電話 first), the words bot/services/alert_actions.py accepts.
 RESOLVE_METHODS = tuple(texts.CONTACT_METHOD_LABELS[m] for m in ALERT_RESOLUTION_METHODS)
 
 Block = dict[str, Any]
@@ -323,7 +323,7 @@ def contacts_section(contacts: Sequence[EmergencyContact], *, notes: bool) -> Bl
     return section(clip(f"*{texts.ALERT_EMERGENCY_CONTACTS}*\n" + "\n".join(lines), 3000))
 
 
-# bot.usecases.ticks: the member's own late report (or absence) closed it
+# bot.services.ticks: the member's own late report (or absence) closed it
 LATE_REPORT = "late_report"
 
 

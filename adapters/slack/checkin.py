@@ -3,7 +3,7 @@
 Each Slack event is stored raw in inbox_event before Slack is answered (a bolt middleware),
 once under team_id + event_id (a retry with X-Slack-Retry-Num is the same event) and each
 button press under its action_ts. Right after the ack the one inbox service
-(bot/usecases/inbox.py) handles the stored row, as it does LINE's, with `SlackPlatform`
+(bot/services/inbox.py) handles the stored row, as it does LINE's, with `SlackPlatform`
 saying how a stored Slack body reads; the scheduler's pass picks up any event a crash left
 unhandled, and a failing one is retried, then quarantined. Replies leave through the outbox.
 """
@@ -28,9 +28,9 @@ from bot.core import texts
 from bot.core.domain import ContactRef, InboundMessage, Platform, Reply
 from bot.core.inbound import Inbound, Kind, Unanswerable
 from bot.core.ports import Sender
-from bot.readmodels import board
-from bot.usecases import inbox
-from bot.usecases.platforms import ContentSource, PlatformPlugin
+from bot.queries import board
+from bot.services import inbox
+from bot.services.platforms import ContentSource, PlatformPlugin
 from storage import repo
 
 log = logging.getLogger(__name__)

@@ -27,9 +27,9 @@ from adapters.slack.views import parse_day
 from bot.core import texts
 from bot.core.calendar import business_date
 from bot.core.domain import StaffRole
-from bot.readmodels import board
-from bot.usecases import accounts, admin, consent
-from bot.usecases.accounts import Account
+from bot.queries import board
+from bot.services import accounts, admin, consent
+from bot.services.accounts import Account
 from storage.models import Facility, Member, Staff
 
 log = logging.getLogger(__name__)
@@ -162,7 +162,7 @@ class _Ctx:
             "slack.status", f"facility:{self.facility.id}", day=day.isoformat(), share=share
         )
         full = self.facility.disclosure != "minimal"  # APPI: what Slack may hold is a setting
-        # ... and each member's consent (bot.usecases.consent): answers only for those who agreed
+        # ... and each member's consent (bot.services.consent): answers only for those who agreed
         details = await consent.slack_detail_members(
             self.session, self.facility, [r.member_id for r in b.rows]
         )

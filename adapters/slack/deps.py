@@ -10,7 +10,7 @@ from datetime import datetime
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.sender import SlackSender
-from bot.usecases import delivery
+from bot.services import delivery
 from storage.db import Database
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack import blocks as bk
 from adapters.slack.deps import Deps
 from bot.core.calendar import business_date
-from bot.readmodels import board
-from bot.usecases import admin
+from bot.queries import board
+from bot.services import admin
 from storage.models import Facility
 
 

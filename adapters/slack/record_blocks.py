@@ -23,12 +23,12 @@ from bot.core import payloads as pl
 from bot.core import texts
 from bot.core.domain import EVALUATION_CONTACT_METHODS, ONSITE_CONTACT_METHODS, ReportField
 from bot.core.provenance import local
-from bot.readmodels.exports import KIND_LABELS
-from bot.usecases import digests, records
+from bot.queries.exports import KIND_LABELS
+from bot.services import digests, records
 
 ACTION_REPORT_EDIT = "report_edit"
 ACTION_REPORT_SIGN = "report_sign_off"
-ACTION_DIGEST_SIGN = "digest_sign_off"  # the action id bot/usecases/digests.py puts in the payload
+ACTION_DIGEST_SIGN = "digest_sign_off"  # the action id bot/services/digests.py puts in the payload
 VIEW_EVAL = "evaluation_view"
 VIEW_REPORT_EDIT = "report_edit_view"
 WEEKLY_METHODS = tuple(texts.CONTACT_METHOD_LABELS[m] for m in EVALUATION_CONTACT_METHODS)

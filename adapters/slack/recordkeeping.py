@@ -1,6 +1,6 @@
 """The records surfaces: `/nippo log|eval|month|export`, the report's 修正 and 確認(サイン)
-buttons, and the digest's sign-off button. The use cases live in bot.usecases.records,
-bot.readmodels.exports and bot.readmodels.compliance_report; this module only parses Slack's
+buttons, and the digest's sign-off button. The use cases live in bot.services.records,
+bot.queries.exports and bot.queries.compliance_report; this module only parses Slack's
 payloads and renders the answers."""
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from bot.core import payloads as pl
 from bot.core import texts
 from bot.core.calendar import business_date
 from bot.core.domain import StaffRole
-from bot.readmodels import board, compliance_report, exports
-from bot.readmodels.record_lines import flag_warnings
-from bot.usecases import admin, records
-from bot.usecases.admin import AdminError
+from bot.queries import board, compliance_report, exports
+from bot.queries.record_lines import flag_warnings
+from bot.services import admin, records
+from bot.services.admin import AdminError
 from storage.models import DailyReport, Facility, Member, OutboxMessage
 
 if TYPE_CHECKING:

@@ -41,7 +41,7 @@ from bot.core import payloads as pl
 from bot.core import texts
 from bot.core.domain import AlertLevel
 from bot.core.ports import OutboxItem, Outcome, SendResult
-from bot.usecases import alert_actions
+from bot.services import alert_actions
 from storage.db import Database
 from storage.models import Facility, Member, OutboxMessage
 

@@ -12,9 +12,9 @@ from bot.core import payloads as pl
 from bot.core import texts
 from bot.core.calendar import business_date
 from bot.core.domain import AlertLevel, AlertState
-from bot.readmodels import board
-from bot.usecases import consent, records
-from bot.usecases.emergency_contacts import EmergencyContact, contacts_of
+from bot.queries import board
+from bot.services import consent, records
+from bot.services.emergency_contacts import EmergencyContact, contacts_of
 from storage import repo
 from storage.models import Alert, Facility, Member, Staff
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from bot.app.settings import Settings
 from bot.cli.base import (
     FacilityOpt,
     _run,
@@ -17,9 +18,8 @@ from bot.cli.base import (
     schedule_app,
     staff_app,
 )
-from bot.root.settings import Settings
-from bot.usecases import admin
-from bot.usecases.admin import AdminError
+from bot.services import admin
+from bot.services.admin import AdminError
 from storage import db as storage_db
 from storage.db import Database
 
@@ -190,7 +190,7 @@ def member_list(facility: FacilityOpt = None) -> None:
 @member_app.command("accounts")
 def member_accounts(member: str, facility: FacilityOpt = None) -> None:
     """List the member's LINE/Slack accounts: id, platform, state, linked since, last message."""
-    from bot.usecases import accounts
+    from bot.services import accounts
 
     async def work(database: Database) -> None:
         async with database.transaction() as session:
@@ -220,7 +220,7 @@ def member_unlink(
     facility: FacilityOpt = None,
 ) -> None:
     """Cut the member's account off (its next message gets the linking prompt)."""
-    from bot.usecases import accounts
+    from bot.services import accounts
 
     async def work(database: Database) -> None:
         async with database.transaction() as session:

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cli.base import _run, app
-from bot.usecases.admin import AdminError
+from bot.services.admin import AdminError
 from storage import audit_chain, repo
 from storage.audit_chain import Verdict
 from storage.db import Database

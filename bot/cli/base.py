@@ -9,10 +9,10 @@ from typing import Annotated, TypeVar
 
 import typer
 
+from bot.app.settings import Settings
 from bot.cli.errors import ExplainedErrors
 from bot.core.ports import system_clock
-from bot.root.settings import Settings
-from bot.usecases.admin import AdminError
+from bot.services.admin import AdminError
 from storage import db as storage_db
 from storage.db import Database
 

@@ -21,10 +21,10 @@ from sqlalchemy import JSON, Column, LargeBinary, Table, Text, bindparam, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.app.settings import Settings
 from bot.cli.base import _run, app, now
-from bot.root.settings import Settings
-from bot.usecases import admin
-from bot.usecases.admin import AdminError
+from bot.services import admin
+from bot.services.admin import AdminError
 from storage.crypto import DataKeyError, Keyring, new_key
 from storage.db import Database
 from storage.encrypted import (

@@ -12,7 +12,7 @@ from bot.cli.base import FacilityOpt, _run, now
 from bot.cli.records import StaffOpt, report_app, require
 from bot.core import texts
 from bot.core.domain import DayMode
-from bot.usecases import admin, days, records
+from bot.services import admin, days, records
 from storage.db import Database
 
 

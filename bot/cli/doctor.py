@@ -8,9 +8,9 @@ import asyncio
 
 import typer
 
+from bot.app import doctor
+from bot.app.settings import Settings
 from bot.cli.base import FacilityOpt, app, now
-from bot.root import doctor
-from bot.root.settings import Settings
 from storage.db import Database
 
 

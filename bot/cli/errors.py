@@ -13,7 +13,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from bot.usecases.admin import AdminError
+from bot.services.admin import AdminError
 
 EXIT_MISTAKE = 2  # a wrong argument, a missing facility or member (as AdminError always did)
 EXIT_ENVIRONMENT = 1  # the database, the settings, a file: the command itself was fine

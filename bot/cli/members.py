@@ -9,10 +9,10 @@ from typing import Annotated, NoReturn
 import typer
 
 from bot.cli.base import FacilityOpt, _run, member_app, now, parse_date
-from bot.readmodels import evidence, exports
-from bot.usecases import admin, consent, records
-from bot.usecases import emergency_contacts as contacts
-from bot.usecases.admin import AdminError
+from bot.queries import evidence, exports
+from bot.services import admin, consent, records
+from bot.services import emergency_contacts as contacts
+from bot.services.admin import AdminError
 from storage.db import Database
 
 contact_app = typer.Typer(

@@ -10,14 +10,14 @@ from zoneinfo import ZoneInfo
 
 import typer
 
+from bot.app.settings import Settings
 from bot.cli.base import FacilityOpt, _run, app, member_app, now, parse_date
 from bot.core import compliance, texts
 from bot.core.calendar import business_date
-from bot.readmodels import compliance_report, exports
-from bot.readmodels.record_lines import flag_warnings, history_lines, late_mark
-from bot.root.settings import Settings
-from bot.usecases import admin, records, retention
-from bot.usecases.admin import AdminError
+from bot.queries import compliance_report, exports
+from bot.queries.record_lines import flag_warnings, history_lines, late_mark
+from bot.services import admin, records, retention
+from bot.services.admin import AdminError
 from storage.db import Database
 
 eval_app = typer.Typer(help="Weekly and monthly evaluations (評価シート).", no_args_is_help=True)
@@ -347,7 +347,7 @@ def export(
 
     The file is created readable by its owner only (0600); a symlink is refused, and an
     existing file unless --force. `evidence` writes a ZIP of the month's photos and files
-    with an index.csv (bot/readmodels/evidence.py)."""
+    with an index.csv (bot/queries/evidence.py)."""
     if kind == "evidence":  # not a table: a ZIP, written file by file
         from bot.cli.members import export_evidence
 

@@ -8,13 +8,13 @@ from typing import Annotated
 
 import typer
 
+from bot.app.settings import DEFAULT_DATABASE_URL, Settings
 from bot.cli.base import (
     DEMO_DATABASE_URL,
     _run,
     app,
     now,
 )
-from bot.root.settings import DEFAULT_DATABASE_URL, Settings
 from storage import db as storage_db
 from storage.audit_chain import acting_as
 from storage.db import Database
@@ -28,7 +28,7 @@ def tick(
     ] = None,
 ) -> None:
     """Run one scheduler tick (now, or at that instant) and print its effects."""
-    from bot.usecases import ticks
+    from bot.services import ticks
 
     instant = now()
     if at is not None:
@@ -67,8 +67,8 @@ def serve(
     """Run the web app (webhooks, /healthz) with its background loops."""
     import uvicorn
 
-    from bot.root import logs
-    from bot.root.web import create_app, freeze_startup_heap
+    from bot.app import logs
+    from bot.app.web import create_app, freeze_startup_heap
 
     settings = Settings()
     logs.configure(settings.log_level, settings.log_format)
@@ -92,8 +92,8 @@ def serve(
 @app.command()
 def deliver() -> None:
     """Flush the outbox once with the configured senders (LINE, …)."""
-    from bot.root.web import build_senders, close_senders
-    from bot.usecases import delivery
+    from bot.app.web import build_senders, close_senders
+    from bot.services import delivery
 
     settings = Settings()
 
@@ -116,7 +116,7 @@ def demo(
     script: Annotated[bool, typer.Option("--script", help="Play a whole simulated day.")] = False,
 ) -> None:
     """Try Nippo in the terminal: SQLite, no LINE or Slack account needed."""
-    from bot.root import demo as demo_mod
+    from bot.app import demo as demo_mod
 
     settings = Settings()
     url = settings.database_url

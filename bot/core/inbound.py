@@ -2,7 +2,7 @@
 
 Each platform's adapter turns its raw event (as stored in the inbox) into an `Inbound`; the
 console and the tests build one directly (`of_message`). The one inbox service
-(bot/usecases/inbox.py) dispatches on `kind` and never looks at a platform's raw body.
+(bot/services/inbox.py) dispatches on `kind` and never looks at a platform's raw body.
 """
 
 from __future__ import annotations

@@ -232,7 +232,7 @@ ALERT_TAKEN_MEMBER_CRISIS = (
     "{staff}さんが確認しました。このあと連絡します。"
     "知らせてくださって、ありがとうございます。少しだけ待っていてくださいね。"
 )
-# Linked accounts (bot/usecases/accounts.py): staff notices, `/nippo accounts|unlink` answers.
+# Linked accounts (bot/services/accounts.py): staff notices, `/nippo accounts|unlink` answers.
 PLATFORM_LABELS = {"line": "LINE", "slack": "Slack", "console": "コンソール"}
 # How staff reached a member, as on the forms: what staff type and what records print.
 CONTACT_METHOD_LABELS = {
@@ -262,7 +262,7 @@ STAFF_LINK_PAUSED = (
 )
 
 
-# --- records: the month's compliance view (bot/readmodels/compliance_report.py) ---------------
+# --- records: the month's compliance view (bot/queries/compliance_report.py) ---------------
 
 MONTH_TITLE = "{year}年{month}月の記録の確認({profile})"
 MONTH_NOT_IN_FORCE = "{profile}の取扱いは{since}からのため、この月は{base}で確認しています。"
@@ -325,14 +325,14 @@ APPROVAL_THREE_MONTHS_RENEWAL = (
 )
 APPROVAL_KIND_UNKNOWN = "--approval-kind は year か three_months です({kind}ではありません)。"
 NOTICE_ORDER = "届出の受理日({accepted})が提出日({submitted})より前になっています。"
-# The managers' push ahead of an approval's end (bot/usecases/digests.py; once per member and end).
+# The managers' push ahead of an approval's end (bot/services/digests.py; once per member and end).
 APPROVAL_EXPIRING_TITLE = "📅 在宅利用の承認期間"
 APPROVAL_EXPIRING_NOTICE = (
     "{member}さんの在宅利用の承認期間は{until}までです(あと{days}日)。"
     "更新の手続きや、その後の利用の予定をご確認ください。{note}"
 )
 
-# --- scheduler: reminders, escalations, digest (bot/usecases/ticks.py) ------------------------
+# --- scheduler: reminders, escalations, digest (bot/services/ticks.py) ------------------------
 
 MORNING_AGAIN = (
     "{name}さん、今日の作業は始められそうですか? 始めるとき・お休みするときは、"
@@ -354,7 +354,7 @@ UNPLANNED_DAY_DETAIL = (
 TSUSHO_AT_HOME_DETAIL = (
     "通所の予定の日ですが、本人から「今日は在宅で作業します」と連絡がありました。"
 )
-# `nippo report classify`: staff say what a flagged day was (bot/usecases/days.py).
+# `nippo report classify`: staff say what a flagged day was (bot/services/days.py).
 DAY_MODE_LABELS = {"zaitaku": "在宅", "tsusho": "通所", "off": "利用なし(休み)"}
 DAY_CLASSIFIED = "職員が「{mode}」の日と確認しました(理由: {reason})"
 RESOLVED_START = (
@@ -383,7 +383,7 @@ DIGEST_FLAG = "    ⚠ {label}: {reason}"
 DIGEST_SIGN_OFF = "内容を確認したら「確認しました」を押してください。"
 EVALUATION_WEEKLY = "【評価の予定】今週({period}〜)の週1回の評価がまだの利用者: {members}"
 EVALUATION_MONTHLY = "【評価の予定】{period}の月1回の評価(訪問・通所)がまだの利用者: {members}"
-# Untaken crisis/urgent alerts and 相談 re-notify (bot/usecases/escalation.py); digests list them.
+# Untaken crisis/urgent alerts and 相談 re-notify (bot/services/escalation.py); digests list them.
 RENOTIFY_HEAD = (
     "🔁 *{level}のアラートに、まだ対応する人が決まっていません*(発生から{duration})。"
     "確認できる方は「対応します」を押してください。"

@@ -41,11 +41,11 @@ def tree(tmp_path: Path) -> Path:
     ("module", "planted", "contract"),
     [
         # A use case that reaches for the Slack adapter (it passed all three old contracts).
-        ("bot/usecases/alert_actions.py", "from adapters.slack import blocks", "platform"),
+        ("bot/services/alert_actions.py", "from adapters.slack import blocks", "platform"),
         # The pure core reading the database.
         ("bot/core/dialog.py", "from storage import repo", "pure"),
         # A read model calling the composition root.
-        ("bot/readmodels/board.py", "from bot.root import settings", "Layers"),
+        ("bot/queries/board.py", "from bot.app import settings", "Layers"),
     ],
 )
 def test_a_planted_layer_violation_breaks_the_contracts(

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from bot.core.domain import ContactRef, InboundMessage, Platform
-from bot.usecases.inbox import receive
+from bot.services.inbox import receive
 from storage.db import Database
 from storage.models import DailyReport, InboxEvent, ReportRevision
 from tests.support import Chat, jst, make_facility, make_member

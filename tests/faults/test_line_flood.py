@@ -12,8 +12,8 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from bot.usecases.inbox import UNLINKED_BACKLOG, UNLINKED_FLOOD_NOTE
-from bot.usecases.metrics import REGISTRY
+from bot.services.inbox import UNLINKED_BACKLOG, UNLINKED_FLOOD_NOTE
+from bot.services.metrics import REGISTRY
 from storage import repo
 from storage.db import Database
 from storage.models import InboxEvent, OutboxMessage

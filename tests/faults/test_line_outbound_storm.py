@@ -21,9 +21,9 @@ from sqlalchemy import select
 
 from adapters.line.render import render_payload
 from adapters.line.sender import LineApi, LineSender
-from bot.root.settings import Settings
-from bot.root.web import create_app
-from bot.usecases import delivery, ticks
+from bot.app.settings import Settings
+from bot.app.web import create_app
+from bot.services import delivery, ticks
 from storage.db import Database
 from storage.models import OutboxMessage
 from tests.line.conftest import SECRET, Line, event

@@ -17,9 +17,9 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from adapters.line.sender import LineApi, LineSender
-from bot.root.settings import Settings
-from bot.root.web import create_app
-from bot.usecases import delivery, ticks
+from bot.app.settings import Settings
+from bot.app.web import create_app
+from bot.services import delivery, ticks
 from storage.db import Database
 from storage.models import Alert, InboxEvent, OutboxMessage, SupportRecord
 from tests.faults.webhooks import link_members

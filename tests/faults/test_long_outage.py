@@ -27,7 +27,7 @@ from adapters.slack.sender import METADATA_EVENT, SlackSender, _classify
 from bot.core import texts
 from bot.core.payloads import Notice
 from bot.core.ports import OutboxItem, Outcome, Sender, SendResult
-from bot.usecases import delivery, ticks
+from bot.services import delivery, ticks
 from storage import repo
 from storage.models import Alert, OutboxMessage, Staff
 from tests.factories import identity

@@ -21,9 +21,9 @@ from sqlalchemy import select
 import bot.cli.inbox  # noqa: F401  (registers `nippo inbox` on the CLI)
 from adapters.line.events import MalformedEvent, sent_at
 from bot.core import texts
-from bot.usecases import checkin, delivery
-from bot.usecases.inbox import MAX_HANDLING_ATTEMPTS
-from bot.usecases.metrics import REGISTRY
+from bot.services import checkin, delivery
+from bot.services.inbox import MAX_HANDLING_ATTEMPTS
+from bot.services.metrics import REGISTRY
 from scheduler.runner import Runner
 from storage import repo
 from storage.db import Database

@@ -26,7 +26,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.usecases import delivery
+from bot.services import delivery
 from storage.db import Database
 from storage.models import InboxEvent, OutboxMessage
 from tests.faults.server import Server

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import httpx
 
-from bot.root.settings import Settings
-from bot.root.web import create_app
+from bot.app.settings import Settings
+from bot.app.web import create_app
 from storage.db import Database
 from storage.models import InboxEvent
 from tests.faults.server import Server

@@ -23,7 +23,7 @@ from adapters.slack import blocks as bk
 from adapters.slack.deps import web_client
 from adapters.slack.sender import METADATA_EVENT, SlackSender
 from bot.core.domain import reply_from_json
-from bot.usecases import admin, delivery
+from bot.services import admin, delivery
 from storage.models import Alert, InboxEvent, Member, OutboxMessage
 from tests.slack.conftest import CHANNEL, TEAM, Rig, sample
 from tests.slack.fake_slack import Call, Refusal

@@ -9,7 +9,7 @@ import httpx
 from sqlalchemy import func, select
 
 from adapters.line.sender import LineApi, LineSender
-from bot.usecases import delivery
+from bot.services import delivery
 from storage.db import Database
 from storage.models import OutboxMessage
 from tests.line.conftest import SECRET, sign, webhook

@@ -18,7 +18,7 @@ import httpx
 import pytest
 import yaml
 
-from bot.root.settings import Settings
+from bot.app.settings import Settings
 from tests.faults.server import Server
 
 pytestmark = pytest.mark.slow  # a real `nippo serve` process

@@ -39,10 +39,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner, Result
 
+from bot.app import doctor
+from bot.app.settings import Settings
 from bot.cli.main import app
 from bot.core import texts
-from bot.root import doctor
-from bot.root.settings import Settings
 from tests.conftest import PG_URL, _pg_admin_dsn, _pg_url_for
 from tests.golive.https import Certificates, Front, Threaded, free_socket, make_certificates
 from tests.line.conftest import USER, event, webhook

@@ -19,9 +19,9 @@ import typer
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
+from bot.app.settings import Settings
+from bot.app.web import create_app
 from bot.cli.main import app
-from bot.root.settings import Settings
-from bot.root.web import create_app
 from storage import db as storage_db
 from storage.db import Database
 
@@ -204,7 +204,7 @@ def test_no_facility_yet_is_one_line(
 def test_one_line_credential_names_the_missing_one(
     db: Database, db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="bot.root.web")
+    caplog.set_level(logging.INFO, logger="bot.app.web")
     settings = Settings(
         database_url=db_url,
         line_channel_secret=SecretStr("s"),
@@ -213,7 +213,7 @@ def test_one_line_credential_names_the_missing_one(
         slack_signing_secret=SecretStr("s"),
     )
     create_app(settings, db)
-    lines = [r for r in caplog.records if r.name == "bot.root.web" and " is off" in r.getMessage()]
+    lines = [r for r in caplog.records if r.name == "bot.app.web" and " is off" in r.getMessage()]
     line_off = next(r for r in lines if r.getMessage().startswith("LINE"))
     slack_off = next(r for r in lines if r.getMessage().startswith("Slack"))
     assert line_off.levelno == logging.WARNING
@@ -228,9 +228,9 @@ def test_one_line_credential_names_the_missing_one(
 def test_no_credentials_at_all_is_a_choice_not_a_warning(
     db: Database, db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="bot.root.web")
+    caplog.set_level(logging.INFO, logger="bot.app.web")
     create_app(Settings(database_url=db_url, slack_bot_token=None, slack_signing_secret=None), db)
-    off = [r for r in caplog.records if r.name == "bot.root.web" and " is off" in r.getMessage()]
+    off = [r for r in caplog.records if r.name == "bot.app.web" and " is off" in r.getMessage()]
     assert {r.levelno for r in off} == {logging.INFO}
     assert any(
         "LINE_CHANNEL_SECRET and LINE_CHANNEL_ACCESS_TOKEN not set" in r.getMessage() for r in off

@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 from bot.cli import days as cli_days
 from bot.cli.main import app
 from bot.core.domain import DayMode
-from bot.usecases import days, records
-from bot.usecases.records import RecordsError
+from bot.services import days, records
+from bot.services.records import RecordsError
 from storage.db import Database
 from storage.models import Alert, DailyReport, Facility, Member, ReportRevision
 from tests.scheduler.helpers import add_staff
@@ -143,7 +143,7 @@ async def test_the_month_view_asks_staff_about_an_unplanned_day_until_they_class
 ) -> None:
     """The check-in keeps the day as 休み with the flag; the month view must still name it."""
     from bot.core.compliance import Code
-    from bot.readmodels import compliance_report
+    from bot.queries import compliance_report
 
     fid = await make_facility(db, t0, alert_channel="C-STAFF")
     mid = await make_member(db, fid, t0)

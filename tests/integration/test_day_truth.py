@@ -18,10 +18,10 @@ from sqlalchemy import select
 from adapters.slack import blocks as bk
 from bot.core import texts
 from bot.core.domain import DayMode, ReportStatus
-from bot.readmodels import board
-from bot.usecases import admin, ticks
-from bot.usecases.admin import ScheduleSpec
-from bot.usecases.digests import digest_members, digest_payload
+from bot.queries import board
+from bot.services import admin, ticks
+from bot.services.admin import ScheduleSpec
+from bot.services.digests import digest_members, digest_payload
 from storage.db import Database
 from storage.models import (
     Alert,

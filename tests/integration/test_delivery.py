@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 from bot.core.domain import Reply
 from bot.core.payloads import DeliveryFailed, Notice, Replies
 from bot.core.ports import OutboxItem, Outcome, SendResult
-from bot.usecases import delivery
+from bot.services import delivery
 from storage import repo
 from storage.db import Database
 from storage.models import OutboxMessage

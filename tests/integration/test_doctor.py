@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
+from bot.app import doctor as doctor_mod
+from bot.app.settings import Settings
+from bot.app.web import create_app
 from bot.cli.main import app
-from bot.root import doctor as doctor_mod
-from bot.root.settings import Settings
-from bot.root.web import create_app
 from storage.db import Database
 from tests.golive.https import Certificates, Front, Threaded, free_socket, make_certificates
 from tests.line.fake_api import FakeLine, FakeLineThread
@@ -287,7 +287,7 @@ def test_a_slow_api_is_a_failed_line_not_a_hang(
 ) -> None:
     import httpx
 
-    from bot.root import doctor as doctor_mod
+    from bot.app import doctor as doctor_mod
 
     _link_member(setup.db_url)
     monkeypatch.setattr(doctor_mod, "TIMEOUT", httpx.Timeout(0.2))

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
-from bot.readmodels import board, exports
+from bot.queries import board, exports
 from storage import db as storage_db
 from storage.crypto import DataKeyError, Keyring, key_id, new_key, parse_key
 from storage.db import Database

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from bot.core import texts
 from bot.core.domain import ContactRef, InboundMessage, Platform
-from bot.usecases import inbox
+from bot.services import inbox
 from storage import repo
 from storage.db import Database
 from storage.models import OutboxMessage

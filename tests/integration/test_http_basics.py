@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from bot.root import logs
-from bot.root.logs import JsonFormatter
-from bot.root.settings import Settings
-from bot.root.web import create_app
-from bot.usecases.metrics import REGISTRY
+from bot.app import logs
+from bot.app.logs import JsonFormatter
+from bot.app.settings import Settings
+from bot.app.web import create_app
+from bot.services.metrics import REGISTRY
 from storage.db import Database
 from tests.faults.server import Server
 from tests.support import Chat, jst, make_facility, make_member
@@ -102,7 +102,7 @@ async def test_metrics_show_outbox_and_alerts(db: Database, t0: datetime) -> Non
 def test_json_logs_keep_ids_and_drop_nothing_else() -> None:
     record = logging.makeLogRecord(
         {
-            "name": "bot.usecases.checkin",
+            "name": "bot.services.checkin",
             "levelname": "INFO",
             "msg": "account linked",
             "identity_id": 7,
@@ -121,7 +121,7 @@ def test_logs_leave_out_apschedulers_per_run_chatter(capsys: pytest.CaptureFixtu
         logs.configure("INFO", "text")
         logging.getLogger("apscheduler.executors.default").info('Running job "deliver"')
         logging.getLogger("apscheduler.scheduler").warning("Run time of job was missed")
-        logging.getLogger("bot.usecases.checkin").info("account linked")
+        logging.getLogger("bot.services.checkin").info("account linked")
     finally:
         root.handlers[:], _, _ = saved
         root.setLevel(saved[1])

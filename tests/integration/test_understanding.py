@@ -8,7 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 
 from bot.core import texts
-from bot.usecases import ticks
+from bot.services import ticks
 from storage.db import Database
 from storage.models import Alert, DailyReport, Facility, SupportRecord
 from tests.support import Chat, jst, make_facility, make_member

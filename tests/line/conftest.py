@@ -20,10 +20,10 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from adapters.line.inbox import LinePlatform
-from bot.root.settings import Settings
-from bot.root.web import create_app
-from bot.usecases import inbox
-from bot.usecases.platforms import ContentSource
+from bot.app.settings import Settings
+from bot.app.web import create_app
+from bot.services import inbox
+from bot.services.platforms import ContentSource
 from storage.db import Database
 from tests.line.fake_api import FakeLine, FakeLineServer
 from tests.line.schema import check_body

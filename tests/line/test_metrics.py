@@ -10,9 +10,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
-from bot.usecases import delivery
-from bot.usecases.inbox import MAX_HANDLING_ATTEMPTS, UNLINKED_BACKLOG
-from bot.usecases.metrics import CONTENT_TYPE, REGISTRY
+from bot.services import delivery
+from bot.services.inbox import MAX_HANDLING_ATTEMPTS, UNLINKED_BACKLOG
+from bot.services.metrics import CONTENT_TYPE, REGISTRY
 from scheduler.runner import Runner
 from storage.models import Alert, InboxEvent, OutboxMessage
 from tests.factories import link_accounts, make_facility, make_member
@@ -26,7 +26,7 @@ STRANGER = "Ustranger000000000000000000000009"
 Series = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 # What the LINE test below moves; tests/slack/test_metrics.py moves the rest and checks that
-# together they cover every metric declared in bot/usecases/metrics.py.
+# together they cover every metric declared in bot/services/metrics.py.
 MOVED_BY_LINE = {
     "nippo_webhooks_received_total",
     "nippo_webhooks_rejected_total",

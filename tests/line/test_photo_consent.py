@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 
 from bot.core import texts
-from bot.usecases import consent
+from bot.services import consent
 from storage.models import Attachment, DailyReport, Facility, Member, Staff, SupportRecord
 from tests.line.conftest import Line, event
 from tests.line.test_checkin_over_line import DAY, U, last_body, texts_of

@@ -13,7 +13,7 @@ from adapters.line.sender import LineApi, LineSender, retry_after
 from bot.core import texts
 from bot.core.domain import Reply
 from bot.core.payloads import Notice, Replies
-from bot.usecases import delivery
+from bot.services import delivery
 from storage import repo
 from storage.db import Database
 from storage.models import OutboxMessage, Staff

@@ -17,9 +17,9 @@ from linebot.v3.webhook import WebhookParser
 from sqlalchemy import func, select
 
 from adapters.line.webhook import line_router
+from bot.app.settings import Settings
+from bot.app.web import create_app
 from bot.core import texts
-from bot.root.settings import Settings
-from bot.root.web import create_app
 from storage import repo
 from storage.db import Database
 from storage.models import DailyReport, Identity, InboxEvent, OutboxMessage

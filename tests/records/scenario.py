@@ -22,8 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from bot.usecases import records
-from bot.usecases.admin import add_staff
+from bot.services import records
+from bot.services.admin import add_staff
 from storage.db import Database
 from storage.models import DailyReport, Facility, Member, SupportRecord
 from tests.support import Chat, jst, make_facility, make_member

@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, delete, select, text, update
 from typer.testing import CliRunner
 
 from bot.cli.main import app
-from bot.usecases import admin, retention
+from bot.services import admin, retention
 from scheduler.runner import Runner
 from storage import audit_chain
 from storage.audit_chain import GENESIS, Broken, check_link, row_hash

@@ -19,8 +19,8 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from bot.cli.main import app
-from bot.usecases import consent
-from bot.usecases.consent import Term
+from bot.services import consent
+from bot.services.consent import Term
 from storage.db import Database
 from storage.models import AuditLog, Consent, Member
 from tests.support import jst

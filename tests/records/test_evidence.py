@@ -24,8 +24,8 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from bot.cli.main import app
-from bot.readmodels import evidence
-from bot.usecases import admin
+from bot.queries import evidence
+from bot.services import admin
 from storage.db import Database
 from storage.models import Attachment, AuditLog, Consent, DailyReport
 from tests.support import jst

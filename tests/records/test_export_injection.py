@@ -17,9 +17,9 @@ from openpyxl import load_workbook
 from openpyxl.cell.cell import Cell
 from sqlalchemy import select
 
-from bot.readmodels import exports
-from bot.readmodels.exports import Table
-from bot.usecases import admin, records
+from bot.queries import exports
+from bot.queries.exports import Table
+from bot.services import admin, records
 from storage.db import Database
 from storage.models import DailyReport, Facility
 from tests.support import Chat, jst, make_facility, make_member

@@ -12,7 +12,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from bot.readmodels import exports
+from bot.queries import exports
 from storage.db import Database
 from storage.models import AuditLog, DailyReport, Facility, Member, SupportRecord
 from tests.records import scenario

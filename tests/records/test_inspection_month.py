@@ -36,9 +36,9 @@ from typer.testing import CliRunner
 
 from bot.cli.main import app
 from bot.core.compliance import Code, Finding
-from bot.readmodels import compliance_report, exports
-from bot.usecases import admin, records
-from bot.usecases.records import Confirmed
+from bot.queries import compliance_report, exports
+from bot.services import admin, records
+from bot.services.records import Confirmed
 from storage.db import Database
 from storage.models import DailyReport, Facility, Member, SupportRecord
 from tests.records.scenario import sheet

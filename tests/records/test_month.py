@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from bot.core.compliance import Code, Finding
-from bot.readmodels import compliance_report
+from bot.queries import compliance_report
 from storage.db import Database
 from storage.models import Facility
 from tests.records import scenario

@@ -19,9 +19,9 @@ from typer.testing import CliRunner
 
 from bot.cli.main import app
 from bot.core.domain import ContactRef, InboundMessage, Platform
-from bot.usecases import admin, inbox, records, ticks
-from bot.usecases.admin import add_staff
-from bot.usecases.records import Confirmed, RecordsError
+from bot.services import admin, inbox, records, ticks
+from bot.services.admin import add_staff
+from bot.services.records import Confirmed, RecordsError
 from storage.db import Database
 from storage.models import DailyReport, Evaluation, Facility, ReportRevision, SupportRecord
 from tests.support import Chat, jst, make_facility, make_member

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from bot.cli.main import app as _cli  # noqa: F401  (loads every command module)
-from bot.readmodels import exports
-from bot.usecases import records, ticks
-from bot.usecases.admin import add_staff
-from bot.usecases.records import Confirmed
+from bot.queries import exports
+from bot.services import records, ticks
+from bot.services.admin import add_staff
+from bot.services.records import Confirmed
 from storage.db import Database
 from storage.models import Facility
 from tests.records.test_exports import read_back

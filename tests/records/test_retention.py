@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot.core.compliance import add_years, deletable, retention_cutoff
-from bot.usecases import retention
-from bot.usecases.admin import AdminError
+from bot.services import retention
+from bot.services.admin import AdminError
 from storage import audit_chain
 from storage.db import Database
 from storage.models import (

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.core.domain import ContactRef, InboundMessage, Platform
-from bot.usecases import inbox, records
-from bot.usecases.admin import add_staff
-from bot.usecases.records import RecordsError
+from bot.services import inbox, records
+from bot.services.admin import add_staff
+from bot.services.records import RecordsError
 from storage.db import Database
 from storage.models import DailyReport, Facility, ReportRevision
 from tests.support import Chat, jst, make_facility, make_member

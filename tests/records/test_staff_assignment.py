@@ -6,9 +6,9 @@ from datetime import datetime
 
 import pytest
 
-from bot.usecases import records
-from bot.usecases.admin import add_staff
-from bot.usecases.records import RecordsError
+from bot.services import records
+from bot.services.admin import add_staff
+from bot.services.records import RecordsError
 from storage.db import Database
 from storage.models import Facility, Member
 from tests.support import jst, make_facility, make_member

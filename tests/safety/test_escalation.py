@@ -12,8 +12,8 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from bot.core.domain import AlertLevel, DayMode
-from bot.usecases import admin, alerting, ticks
-from bot.usecases.admin import ScheduleSpec
+from bot.services import admin, alerting, ticks
+from bot.services.admin import ScheduleSpec
 from storage.db import Database
 from storage.models import Alert, Facility, Member, OutboxMessage, Staff
 from tests.slack.conftest import CHANNEL, MANAGER, STAFF1, STAFF2, TEAM, Rig, sample

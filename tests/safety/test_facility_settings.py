@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 from bot.cli.main import app
 from bot.core.hours import NATIONAL_CRISIS_CONTACTS, BusinessHours, crisis_contacts_from_json
 from bot.core.policy import Ladder
-from bot.usecases import admin
-from bot.usecases.admin import AdminError, FacilityChanges
+from bot.services import admin
+from bot.services.admin import AdminError, FacilityChanges
 from storage.db import Database
 from storage.models import Facility
 from tests.support import run_cli as run

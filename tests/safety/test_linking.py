@@ -21,12 +21,12 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from adapters.line.render import encode_postback
+from bot.app.settings import Settings
+from bot.app.web import create_app
 from bot.core import texts
 from bot.core.domain import Reply
 from bot.core.payloads import Replies
-from bot.root.settings import Settings
-from bot.root.web import create_app
-from bot.usecases import admin
+from bot.services import admin
 from storage import repo
 from storage.db import Database
 from storage.models import AuditLog, Identity, LinkCode, OutboxMessage, Staff

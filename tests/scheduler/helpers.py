@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from bot.usecases import admin
+from bot.services import admin
 from storage.db import Database
 from storage.models import Alert, Facility, OutboxMessage, ScheduleException
 

@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 
 import pytest
 
-from bot.usecases import checkin, ticks
+from bot.services import checkin, ticks
 from storage.db import Database
 from storage.models import Facility, FacilityClosure
 from tests.scheduler.helpers import add_exception, alert_ids, effects, split_renotify

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from bot.usecases import ticks
+from bot.services import ticks
 from storage.db import Database
 from storage.models import Alert, OutboxMessage
 from tests.support import Chat, jst, link_code, make_facility, make_member

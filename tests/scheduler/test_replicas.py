@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.usecases import ticks
+from bot.services import ticks
 from storage.db import Database
 from storage.models import Alert, OutboxMessage, SupportRecord
 from tests.scheduler.helpers import TOKYO, alert_ids, effects, renotify_effects
@@ -160,7 +160,7 @@ async def test_restart_in_the_middle_of_the_ladder_loses_and_doubles_nothing(
 TICKER = """
 import asyncio, sys
 from datetime import datetime, timedelta
-from bot.usecases import ticks
+from bot.services import ticks
 from storage.db import Database
 
 async def main(url, start, minutes):

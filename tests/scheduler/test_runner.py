@@ -9,8 +9,8 @@ from datetime import datetime
 
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.root.settings import Settings
-from bot.root.web import create_app
+from bot.app.settings import Settings
+from bot.app.web import create_app
 from scheduler.runner import Runner
 from storage.db import Database
 from tests.support import Chat, Recorder, jst, make_facility, make_member

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from adapters.slack import blocks as bk
 from adapters.slack import views
 from bot.core.domain import reply_from_json
-from bot.usecases import ticks
+from bot.services import ticks
 from storage.db import Database
 from storage.models import Alert, Member, OutboxMessage, SupportRecord
 from tests.scheduler.helpers import TOKYO, add_staff, alert_ids, effects, renotify_effects

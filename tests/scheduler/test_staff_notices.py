@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 
-from bot.usecases import ticks
+from bot.services import ticks
 from storage.db import Database
 from storage.models import Alert, DailyReport, Evaluation, OutboxMessage
 from tests.scheduler.helpers import effects

@@ -18,9 +18,9 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from bot.root.settings import Settings
-from bot.root.web import create_app
-from bot.usecases import admin
+from bot.app.settings import Settings
+from bot.app.web import create_app
+from bot.services import admin
 from storage.db import Database
 from storage.models import Base, Facility
 from tests.slack.fake_slack import FakeSlack, Served

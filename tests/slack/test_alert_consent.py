@@ -17,9 +17,9 @@ from sqlalchemy import select
 from adapters.slack import blocks as bk
 from bot.core import texts
 from bot.core.domain import AlertLevel
-from bot.readmodels import board
-from bot.usecases import alerting
-from bot.usecases.emergency_contacts import EmergencyContact, add
+from bot.queries import board
+from bot.services import alerting
+from bot.services.emergency_contacts import EmergencyContact, add
 from storage.models import DailyReport, Facility, Member, OutboxMessage
 from tests.slack.conftest import STAFF1, Rig
 from tests.slack.test_alerts import deliver

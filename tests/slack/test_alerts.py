@@ -15,7 +15,7 @@ from bot.core import texts
 from bot.core.domain import AlertLevel
 from bot.core.payloads import DeliveryFailed, from_json
 from bot.core.ports import OutboxItem, Outcome
-from bot.usecases import admin, alerting, delivery
+from bot.services import admin, alerting, delivery
 from storage.models import Alert, DailyReport, Facility, Member, OutboxMessage, SupportRecord
 from tests.slack.conftest import CHANNEL, STAFF1, STAFF2, TEAM, Rig, sample
 from tests.slack.fake_slack import Refusal

@@ -8,7 +8,7 @@ from datetime import date
 
 from adapters.slack.deps import web_client
 from adapters.slack.sender import SlackSender
-from bot.usecases import delivery, ticks
+from bot.services import delivery, ticks
 from storage.models import Member
 from tests.slack.conftest import CHANNEL, MANAGER, STAFF1, Rig
 from tests.support import jst, make_member

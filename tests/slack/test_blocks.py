@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from adapters.slack import blocks as bk
 from bot.core.domain import Card, Choice, Reply, ReportSnapshot, ReportStatus
-from bot.readmodels.board import AlertItem, Board, BoardRow
+from bot.queries.board import AlertItem, Board, BoardRow
 from tests.slack.fake_slack import MESSAGE_BLOCKS, VIEW_BLOCKS, check_blocks
 
 DAY = date(2026, 7, 1)

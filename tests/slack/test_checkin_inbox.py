@@ -16,7 +16,7 @@ from adapters.line.render import encode_postback
 from bot.core import texts
 from bot.core.domain import ContactRef, InboundMessage, Platform
 from bot.core.inbound import Inbound, Kind
-from bot.usecases import checkin, delivery, inbox
+from bot.services import checkin, delivery, inbox
 from storage.db import Database
 from storage.models import DailyReport, InboxEvent, OutboxMessage
 from tests.safety.test_linking import Both

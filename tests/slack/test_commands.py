@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bot.core import texts
 from bot.core.domain import AlertLevel
-from bot.usecases import alerting
+from bot.services import alerting
 from storage import audit_chain
 from storage.models import AuditLog, DailyReport, Facility, LinkCode, Member, ReportRevision
 from tests.slack.conftest import CHANNEL, MANAGER, STAFF1, Rig

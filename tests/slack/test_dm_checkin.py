@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from adapters.slack.checkin import SlackPlatform
-from bot.usecases import inbox
+from bot.services import inbox
 from storage import repo
 from storage.db import Database
 from storage.models import DailyReport, InboxEvent, OutboxMessage, SupportRecord

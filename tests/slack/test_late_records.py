@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from datetime import date, time
 
-from bot.usecases import records
-from bot.usecases.records import Confirmed
+from bot.services import records
+from bot.services.records import Confirmed
 from tests.slack.conftest import STAFF1, STAFF2, Rig
 from tests.slack.test_alerts import press
 from tests.slack.test_commands import DAY, all_text

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from bot.usecases.metrics import COUNTERS, GAUGES, HISTOGRAMS
+from bot.services.metrics import COUNTERS, GAUGES, HISTOGRAMS
 from tests.line.test_metrics import MOVED_BY_LINE, Series, moved, scrape
 from tests.slack.conftest import Rig
 from tests.slack.test_dm_checkin import dm

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bot.core.domain import AlertLevel
 from bot.core.payloads import AlertResolved, EvaluationDue, Payload
 from bot.core.policy import EvaluationKind
-from bot.usecases import digests
+from bot.services import digests
 from storage import repo
 from storage.models import (
     AuditLog,
@@ -234,7 +234,7 @@ async def test_resolved_and_evaluation_notices_have_titles(rig: Rig) -> None:
 
 
 async def test_alerts_mention_the_responsible_staff_first(rig: Rig) -> None:
-    from bot.usecases import alerting
+    from bot.services import alerting
 
     mid = await make_member(rig.db, rig.facility_id, rig.clock.at)
     async with rig.db.transaction() as session:

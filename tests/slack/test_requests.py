@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.root.settings import Settings
-from bot.root.web import create_app
+from bot.app.settings import Settings
+from bot.app.web import create_app
 from storage.db import Database
 from storage.models import InboxEvent, OutboxMessage
 from tests.slack.conftest import STAFF1, TEAM, Rig, sample, sign
@@ -77,7 +77,7 @@ async def test_a_retried_event_is_processed_once(rig: Rig) -> None:
 async def test_slack_is_off_without_credentials(
     db: Database, db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="bot.root.web")
+    caplog.set_level(logging.INFO, logger="bot.app.web")
     app = create_app(Settings(database_url=db_url, slack_bot_token=None), db)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://nippo.test") as http:

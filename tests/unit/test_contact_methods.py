@@ -15,7 +15,7 @@ from bot.core.domain import (
     ContactMethod,
     Platform,
 )
-from bot.usecases import alert_actions, records
+from bot.services import alert_actions, records
 
 
 def test_every_method_has_one_label_and_every_label_one_method() -> None:

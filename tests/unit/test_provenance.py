@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from bot.core import provenance
-from bot.usecases.records import sheet_flags
+from bot.services.records import sheet_flags
 
 T = datetime(2026, 7, 1, 4, 0, tzinfo=UTC)  # 13:00 in Tokyo
 TZ = "Asia/Tokyo"

@@ -1,4 +1,4 @@
-"""Use case: a member's text or tap, after the inbox (bot/usecases/inbox.py) dispatched it.
+"""Use case: a member's text or tap, after the inbox (bot/services/inbox.py) dispatched it.
 
 One path for every front door (LINE, Slack DM, console): find the account → link it if
 unknown → step the pure dialog → write the 日報, revisions, 支援記録 and alerts (`apply_events`,
@@ -48,9 +48,9 @@ from bot.core.domain import (
 )
 from bot.core.hours import BusinessHours, crisis_contacts_from_json
 from bot.core.payloads import Replies
-from bot.usecases import accounts, nlp
-from bot.usecases.alerting import raise_alert
-from bot.usecases.records import record_change
+from bot.services import accounts, nlp
+from bot.services.alerting import raise_alert
+from bot.services.records import record_change
 from storage import repo
 from storage.models import (
     Conversation,

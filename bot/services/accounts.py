@@ -27,7 +27,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import payloads, texts
-from bot.usecases.admin import AdminError, audit
+from bot.services.admin import AdminError, audit
 from storage import repo
 from storage.models import Facility, Identity, LinkFailure, Member, OutboxMessage
 

@@ -1,6 +1,6 @@
 """The composition root of the web service: settings → database → routes → loops.
 
-Front doors come from the platform registry (bot/root/platforms.py) and mount here only when
+Front doors come from the platform registry (bot/app/platforms.py) and mount here only when
 their credentials are configured; a platform with none is off, not an error.
 """
 
@@ -17,14 +17,14 @@ from typing import Any
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import PlainTextResponse
 
+from bot.app.platforms import REGISTRY as PLATFORM_REGISTRY
+from bot.app.platforms import StepAside, build_platforms, inbox_pass
+from bot.app.settings import Settings
 from bot.core.ports import Clock, Sender, system_clock
-from bot.root.platforms import REGISTRY as PLATFORM_REGISTRY
-from bot.root.platforms import StepAside, build_platforms, inbox_pass
-from bot.root.settings import Settings
-from bot.usecases import accounts, delivery
-from bot.usecases.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from bot.usecases.metrics import REGISTRY, database_gauges
-from bot.usecases.platforms import Platforms
+from bot.services import accounts, delivery
+from bot.services.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from bot.services.metrics import REGISTRY, database_gauges
+from bot.services.platforms import Platforms
 from scheduler.runner import InboxPass, Runner
 from storage import repo
 from storage.db import Database

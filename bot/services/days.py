@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import provenance, texts
 from bot.core.domain import DAY_FLAG, DAY_TSUSHO_AT_HOME, DayMode
-from bot.usecases import records
-from bot.usecases.checkin import MODE_FIELD, UNPLANNED_ALERT_KIND
-from bot.usecases.records import RecordsError
+from bot.services import records
+from bot.services.checkin import MODE_FIELD, UNPLANNED_ALERT_KIND
+from bot.services.records import RecordsError
 from storage import repo
 from storage.models import Alert, Facility, Member, ReportRevision, Staff
 

@@ -30,7 +30,7 @@ from sqlalchemy.orm import aliased
 
 from bot.core import payloads, texts
 from bot.core.ports import OutboxItem, Outcome, Sender, SendResult
-from bot.usecases.metrics import REGISTRY
+from bot.services.metrics import REGISTRY
 from storage import repo
 from storage.db import Database
 from storage.models import Facility, Identity, InboxEvent, Member, OutboxMessage, Staff

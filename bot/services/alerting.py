@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import payloads, texts
 from bot.core.domain import AlertLevel, AlertState
-from bot.usecases import consent
+from bot.services import consent
 from storage import repo
 from storage.models import Alert, Facility, Member, OutboxMessage
 

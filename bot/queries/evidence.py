@@ -38,9 +38,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bot.core import compliance
-from bot.readmodels import exports
-from bot.usecases import consent
-from bot.usecases.admin import AdminError, audit
+from bot.queries import exports
+from bot.services import consent
+from bot.services.admin import AdminError, audit
 from storage.db import Database
 from storage.models import Attachment, DailyReport, Facility, Member
 

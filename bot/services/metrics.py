@@ -117,13 +117,13 @@ class Registry:
     def inc(self, name: str, amount: float = 1.0, **labels: str) -> None:
         counter = self._counters.get(name)
         if counter is None:
-            raise KeyError(f"undeclared counter {name!r}: declare it in bot/usecases/metrics.py")
+            raise KeyError(f"undeclared counter {name!r}: declare it in bot/services/metrics.py")
         (counter.labels(**labels) if labels else counter).inc(amount)
 
     def observe(self, name: str, seconds: float, **labels: str) -> None:
         histogram = self._histograms.get(name)
         if histogram is None:
-            raise KeyError(f"undeclared histogram {name!r}: declare it in bot/usecases/metrics.py")
+            raise KeyError(f"undeclared histogram {name!r}: declare it in bot/services/metrics.py")
         (histogram.labels(**labels) if labels else histogram).observe(seconds)
 
     @property
@@ -181,7 +181,7 @@ async def database_gauges(
         "nippo_inbox_pending": {(): float(inbox.scalar_one())},
     }
     if now is not None:
-        from bot.usecases.delivery import oldest_pending  # here: delivery records metrics
+        from bot.services.delivery import oldest_pending  # here: delivery records metrics
 
         ages = await oldest_pending(session, now, platforms or None)
         gauges["nippo_outbox_oldest_pending_seconds"] = {

@@ -18,8 +18,8 @@ from adapters.console import ConsoleSender, pick
 from bot.core.calendar import business_date
 from bot.core.domain import ContactRef, DayMode, InboundMessage, Platform
 from bot.core.ports import OutboxItem, Sender, SendResult
-from bot.usecases import admin, consent, delivery, inbox, ticks
-from bot.usecases.admin import ScheduleSpec
+from bot.services import admin, consent, delivery, inbox, ticks
+from bot.services.admin import ScheduleSpec
 from storage.db import Database
 from storage.models import Consent, DailyReport, Member
 
@@ -75,7 +75,7 @@ async def setup(db: Database, now: datetime, *, name: str = "デモ事業所") -
             )
             spec = ScheduleSpec((0, 1, 2, 3, 4), DayMode.ZAITAKU, time(10, 0), time(15, 0))
             await admin.set_schedule(session, member, spec)
-            # the demo's members have given their 同意書 (bot/usecases/consent.py): details show
+            # the demo's members have given their 同意書 (bot/services/consent.py): details show
             session.add(
                 Consent(member_id=member.id, covers=list(consent.COVERS),
                         given_on=business_date(facility.tz, now),

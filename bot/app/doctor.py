@@ -21,7 +21,7 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from bot.root.settings import Settings
+from bot.app.settings import Settings
 from storage.db import Database, alembic_config
 from storage.models import Facility, Identity, Member, Schedule, Staff
 

@@ -46,9 +46,9 @@ from bot.core.policy import (
     SendDigest,
     TickView,
 )
-from bot.usecases import escalation
-from bot.usecases.alerting import STAFF_PLATFORM, AlertRequest, raise_alerts
-from bot.usecases.digests import remind_evaluations, send_digests, warn_approvals
+from bot.services import escalation
+from bot.services.alerting import STAFF_PLATFORM, AlertRequest, raise_alerts
+from bot.services.digests import remind_evaluations, send_digests, warn_approvals
 from storage import repo
 from storage.db import Database
 from storage.models import (

@@ -1,6 +1,6 @@
 """The platform registry: the front doors this process has, built from settings.
 
-A platform is one adapter package whose plug-in meets `bot.usecases.platforms.PlatformPlugin`
+A platform is one adapter package whose plug-in meets `bot.services.platforms.PlatformPlugin`
 and one entry in `REGISTRY` below: the settings it needs (all set: on; none: off, a choice;
 some: off, and the missing ones are named), how its plug-in is built from them, and how its
 routes mount. Everything else (the inbox passes, the senders, the scheduler) reads the
@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 
 from fastapi import FastAPI
 
+from bot.app.settings import Settings
 from bot.core.ports import Clock
-from bot.root.settings import Settings
-from bot.usecases import delivery, inbox
-from bot.usecases.platforms import PlatformPlugin, Platforms
+from bot.services import delivery, inbox
+from bot.services.platforms import PlatformPlugin, Platforms
 from scheduler.runner import InboxPass
 from storage.audit_chain import acting_as
 from storage.db import Database

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.calendar import business_date
 from bot.core.wareki import wareki_date
-from bot.usecases.admin import AdminError
+from bot.services.admin import AdminError
 from storage.models import Consent, Facility, Member, Staff
 
 RECORDS, EVIDENCE, SLACK = "records", "evidence", "slack"

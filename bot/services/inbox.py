@@ -3,7 +3,7 @@
 A front door only stores raw events and acknowledges them (LINE's webhook, Slack's bolt
 middleware); `process_pending` does the work afterwards, right after the acknowledgement (a
 background pass) and from the scheduler's loop, which retries whatever a dead process left
-pending. The platform's plug-in (bot/usecases/platforms.py) says how its raw events read;
+pending. The platform's plug-in (bot/services/platforms.py) says how its raw events read;
 `dispatch` is the one place an event's kind becomes a use case. The console and the tests go
 through `receive`: the same store and the same dispatch, in the caller's transaction.
 
@@ -38,10 +38,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core import texts
 from bot.core.domain import InboundMessage
 from bot.core.inbound import Inbound, Kind, MalformedEvent, Unanswerable, of_message
-from bot.usecases import checkin, intake
-from bot.usecases.intake import Evidence
-from bot.usecases.metrics import REGISTRY
-from bot.usecases.platforms import ContentGone, PlatformPlugin
+from bot.services import checkin, intake
+from bot.services.intake import Evidence
+from bot.services.metrics import REGISTRY
+from bot.services.platforms import ContentGone, PlatformPlugin
 from storage import repo
 from storage.db import Database
 from storage.models import Identity, InboxEvent

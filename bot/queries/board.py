@@ -1,7 +1,7 @@
 """Read models for staff: the day's status board, one 日報 with its revisions, a week, alerts.
 
 Plain dataclasses out, so the Slack adapter renders without touching the ORM. Callers write
-the audit row (who viewed what) through `bot.usecases.admin.audit`.
+the audit row (who viewed what) through `bot.services.admin.audit`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core import texts
 from bot.core.calendar import business_date
 from bot.core.domain import DayMode, ReportSnapshot, ReportStatus
-from bot.usecases import admin
+from bot.services import admin
 from storage import repo
 from storage.models import Alert, DailyReport, Facility, Member, ReportRevision, Staff
 

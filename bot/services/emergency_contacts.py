@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.usecases.admin import AdminError
+from bot.services.admin import AdminError
 from storage.models import Member
 
 LABELS = ("家族", "主治医", "住所", "その他")

@@ -1,7 +1,7 @@
 """The platform contract: what the use cases need of a messaging platform (DESIGN §3).
 
 A platform (LINE, Slack, later LINE WORKS) is one adapter package with one object meeting
-`PlatformPlugin`; the composition root (bot/root/platforms.py) builds the configured ones
+`PlatformPlugin`; the composition root (bot/app/platforms.py) builds the configured ones
 from settings into a `Platforms` registry. The use cases see only this contract: how a stored
 raw event reads (`normalise`, `user_of`), where its content comes from (`content`), who on it
 is staff (`staff_reply`) and the outbox sender, which renders neutral replies (`Reply`) and

@@ -24,10 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import compliance, provenance, texts
 from bot.core.wareki import wareki_date, wareki_month
-from bot.readmodels.compliance_report import facility_members, member_facts
-from bot.usecases import consent
-from bot.usecases.admin import AdminError, audit
-from bot.usecases.records import SIGN_OFF_FIELD
+from bot.queries.compliance_report import facility_members, member_facts
+from bot.services import consent
+from bot.services.admin import AdminError, audit
+from bot.services.records import SIGN_OFF_FIELD
 from storage.models import (
     DailyReport,
     Evaluation,
@@ -144,7 +144,7 @@ async def build(
         return await _revisions(session, members, first, last, tz)
     if kind == "zaitaku-list":
         return await _zaitaku_list(session, facility, members, first)
-    if kind == "consent":  # 同意書の記録 (bot/usecases/consent.py)
+    if kind == "consent":  # 同意書の記録 (bot/services/consent.py)
         rows = await consent.export_rows(session, facility, members, first, last)
         return Table("同意書の記録", consent.CONSENT_HEADERS, list(rows))
     return await _eval_sheet(session, facility, members, first, last)

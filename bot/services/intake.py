@@ -1,7 +1,7 @@
 """Use cases for inbound events beyond typed text: buttons from another day, stickers,
 message types we cannot use, and photos or files kept as evidence of the day's outputs.
 
-The inbox (bot/usecases/inbox.py) dispatches here by kind, for every platform: the rule for
+The inbox (bot/services/inbox.py) dispatches here by kind, for every platform: the rule for
 a button from another day is `choose` (LINE postbacks and Slack buttons alike). Like
 `checkin`, everything runs inside the caller's transaction; an unlinked account only ever
 gets the linking prompt.
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core import dialog, texts
 from bot.core.calendar import business_date
 from bot.core.domain import InboundMessage, Reply, SupportKind
-from bot.usecases import checkin, consent
+from bot.services import checkin, consent
 from storage import repo
 from storage.models import Attachment, Facility, Member, SupportRecord
 

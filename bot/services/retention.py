@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.calendar import business_date
 from bot.core.compliance import retention_cutoff
-from bot.usecases.admin import AdminError, audit
+from bot.services.admin import AdminError, audit
 from storage import repo
 from storage.models import (
     Alert,

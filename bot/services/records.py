@@ -35,8 +35,8 @@ from bot.core.domain import (
     report_status,
 )
 from bot.core.provenance import local, staff_ref
-from bot.usecases.admin import AdminError
-from bot.usecases.escalation import staff_mentions
+from bot.services.admin import AdminError
+from bot.services.escalation import staff_mentions
 from storage import repo
 from storage.models import (
     DailyReport,

@@ -10,8 +10,8 @@ from datetime import datetime
 from bot.core import texts
 from bot.core.domain import FieldValue
 from bot.core.provenance import local
-from bot.readmodels.exports import KIND_LABELS
-from bot.usecases.records import SIGN_OFF_FIELD, DayRecord, ReportHistory, RevisionView
+from bot.queries.exports import KIND_LABELS
+from bot.services.records import SIGN_OFF_FIELD, DayRecord, ReportHistory, RevisionView
 
 
 def late_mark(late: bool) -> str:
