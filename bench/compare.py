@@ -2,6 +2,9 @@
 
     .venv/bin/python bench/compare.py tick --base b4ae0e9 --rounds 3 -- --backend sqlite
     .venv/bin/python bench/compare.py ingest --base HEAD~1 --rounds 3 -- --requests 1000
+    .venv/bin/python bench/compare.py ingest --base HEAD~1 \\
+        --fresh-database postgresql://postgres@127.0.0.1:5432/nippo_bench_ingest \\
+        -- --database-url postgresql://postgres@127.0.0.1:5432/nippo_bench_ingest
 
 The earlier commit (and, with `--this REV`, the measured one instead of the working tree) is
 extracted with `git archive` into a temporary folder (no worktree, no change to this
@@ -68,9 +71,22 @@ def parse(output: str) -> Results:
         seen[label] += 1
         if seen[label] > 1:  # the same measurement again in one run (tick's second 10:31)
             label = f"{label} #{seen[label]}"
-        for key, value in numbers.items():
-            found[(label, key)].append(value)
+        for key, number in numbers.items():
+            found[(label, key)].append(number)
     return found
+
+
+def fresh_database(url: str) -> None:
+    """Drop and create the PostgreSQL database `url` names, as bench/run.py does before
+    ingest: its event ids repeat between runs and would be stored only once."""
+    import psycopg
+
+    server, _, name = url.rpartition("/")
+    if name in ("", "postgres", "test", "template0", "template1"):
+        raise SystemExit(f"refusing to recreate the database {name!r}")
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def run_once(tree: Path, name: str, extra: list[str]) -> tuple[Results, str]:
@@ -97,6 +113,11 @@ def main() -> None:
         "--this", help="a commit to measure instead of the working tree (e.g. HEAD)"
     )
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--fresh-database",
+        metavar="URL",
+        help="a PostgreSQL database (libpq URL) dropped and created before every run",
+    )
     argv = sys.argv[1:]
     extra = argv[argv.index("--") + 1 :] if "--" in argv else []
     args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
@@ -114,6 +135,8 @@ def main() -> None:
         for round_no in range(args.rounds):
             order = ("base", "this") if round_no % 2 == 0 else ("this", "base")
             for which in order:
+                if args.fresh_database:
+                    fresh_database(args.fresh_database)
                 found, _ = run_once(trees[which], args.bench, extra)
                 for key, values in found.items():
                     collected[which][key].extend(values)
