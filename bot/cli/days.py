@@ -9,10 +9,10 @@ from typing import Annotated
 import typer
 
 from bot.cli.base import FacilityOpt, _run, now
-from bot.cli.records import StaffOpt, report_app, require
+from bot.cli.records import StaffOpt, acting, report_app, require
 from bot.core import texts
 from bot.core.domain import DayMode
-from bot.services import admin, days, records
+from bot.services import days
 from storage.db import Database
 
 
@@ -39,9 +39,7 @@ def report_classify(
 
     async def work(database: Database) -> None:
         async with database.transaction() as session:
-            f = await admin.pick_facility(session, facility)
-            m = await admin.find_member(session, f, member)
-            s = await records.staff_by_slack_user(session, f, staff_user)
+            _f, m, s = await acting(session, facility, member, staff_user)
             done = await days.classify_day(session, m, day, day_mode, s, why, now())
             typer.echo(f"{m.name} {day.isoformat()}: mode {done.before} -> {done.after}")
             if done.flag_cleared:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NamedTuple
 from zoneinfo import ZoneInfo
 
 import typer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app.settings import Settings
 from bot.cli.base import FacilityOpt, _run, app, member_app, now, parse_date
@@ -19,6 +20,7 @@ from bot.queries.record_lines import flag_warnings, history_lines, late_mark
 from bot.services import admin, records, retention
 from bot.services.admin import AdminError
 from storage.db import Database
+from storage.models import Facility, Member, Staff
 
 eval_app = typer.Typer(help="Weekly and monthly evaluations (評価シート).", no_args_is_help=True)
 report_app = typer.Typer(help="日報: history, staff corrections, sign-off.", no_args_is_help=True)
@@ -43,6 +45,33 @@ def require(value: str | None, message: str) -> str:
         typer.echo(f"error: {message}", err=True)
         raise typer.Exit(2)
     return value.strip()
+
+
+class Acting(NamedTuple):
+    """A staff command's facility, member and the staff member acting."""
+
+    facility: Facility
+    member: Member
+    staff: Staff
+
+
+async def acting(
+    session: AsyncSession, facility: str | None, member: str, staff_user: str
+) -> Acting:
+    f = await admin.pick_facility(session, facility)
+    return Acting(
+        f,
+        await admin.find_member(session, f, member),
+        await records.staff_by_slack_user(session, f, staff_user),
+    )
+
+
+async def _report(session: AsyncSession, member: Member, on: str) -> records.ReportHistory:
+    """The member's 日報 of that date with its history; one plain line when there is none."""
+    h = await records.report_history(session, member.id, parse_date(on))
+    if h is None:
+        raise AdminError(f"no 日報 for {member.name} on {on}")
+    return h
 
 
 def _instant(text: str | None, clock: datetime) -> datetime:
@@ -80,9 +109,7 @@ def log_contact(
 
     async def work(database: Database) -> None:
         async with database.transaction() as session:
-            f = await admin.pick_facility(session, facility)
-            m = await admin.find_member(session, f, member)
-            s = await records.staff_by_slack_user(session, f, staff_user)
+            _f, m, s = await acting(session, facility, member, staff_user)
             clock = now()
             when = _instant(at, clock)
             r = await records.log_contact(session, m.id, s.id, method, text, when, clock)
@@ -118,9 +145,7 @@ def eval_add(
 
     async def work(database: Database) -> None:
         async with database.transaction() as session:
-            f = await admin.pick_facility(session, facility)
-            m = await admin.find_member(session, f, member)
-            s = await records.staff_by_slack_user(session, f, staff_user)
+            _f, m, s = await acting(session, facility, member, staff_user)
             e = await records.record_evaluation(
                 session,
                 m.id,
@@ -169,9 +194,7 @@ def report_history(
         async with database.transaction() as session:
             f = await admin.pick_facility(session, facility)
             m = await admin.find_member(session, f, member)
-            h = await records.report_history(session, m.id, parse_date(on))
-            if h is None:
-                raise AdminError(f"no 日報 for {m.name} on {on}")
+            h = await _report(session, m, on)
             await admin.audit(
                 session, actor="cli", action="report_history", target=f"report:{h.report_id}",
                 now=now(),
@@ -201,12 +224,8 @@ def report_edit(
 
     async def work(database: Database) -> None:
         async with database.transaction() as session:
-            f = await admin.pick_facility(session, facility)
-            m = await admin.find_member(session, f, member)
-            s = await records.staff_by_slack_user(session, f, staff_user)
-            h = await records.report_history(session, m.id, parse_date(on))
-            if h is None:
-                raise AdminError(f"no 日報 for {m.name} on {on}")
+            _f, m, s = await acting(session, facility, member, staff_user)
+            h = await _report(session, m, on)
             signed = h.signed_off_at is not None
             changed = await records.staff_edit(
                 session, h.report_id, field, value, s.id, now(), reason=why
@@ -233,12 +252,8 @@ def report_sign_off(
 
     async def work(database: Database) -> None:
         async with database.transaction() as session:
-            f = await admin.pick_facility(session, facility)
-            m = await admin.find_member(session, f, member)
-            s = await records.staff_by_slack_user(session, f, staff_user)
-            h = await records.report_history(session, m.id, parse_date(on))
-            if h is None:
-                raise AdminError(f"no 日報 for {m.name} on {on}")
+            _f, m, s = await acting(session, facility, member, staff_user)
+            h = await _report(session, m, on)
             clock = now()
             late = await records.sign_off(session, h.report_id, s.id, clock, advice=advice)
             typer.echo(f"signed off by {s.name}{late_mark(late)}")
@@ -273,9 +288,7 @@ def report_create(
 
     async def work(database: Database) -> None:
         async with database.transaction() as session:
-            f = await admin.pick_facility(session, facility)
-            m = await admin.find_member(session, f, member)
-            s = await records.staff_by_slack_user(session, f, staff_user)
+            f, m, s = await acting(session, facility, member, staff_user)
             day, clock = parse_date(on), now()
             report, contact = await records.create_report_from_contact(
                 session, m.id, s.id, day=day, method=method, text=text,

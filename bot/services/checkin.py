@@ -612,13 +612,18 @@ async def _send(
 
 
 async def answer(
-    session: AsyncSession, msg: InboundMessage, replies: list[Reply], now: datetime
+    session: AsyncSession,
+    msg: InboundMessage,
+    replies: list[Reply],
+    now: datetime,
+    day: date | None = None,
 ) -> None:
-    """Reply to an event handled outside the dialog (old buttons, stickers, files)."""
+    """Reply to an event handled outside the dialog (old buttons, stickers, files); `day`:
+    the business date, when the caller has worked it out already."""
     identity = await repo.identity_for(session, msg.sender.platform.value, msg.sender.user_id)
     if identity is not None and identity.member_id is not None:
         _seen(identity, msg)
-    await _send(session, msg, replies, now, identity.member_id if identity else None)
+    await _send(session, msg, replies, now, identity.member_id if identity else None, day)
 
 
 async def report_of_day(

@@ -75,7 +75,7 @@ async def _answer_with_menu(
         await checkin.handle_message(session, replace(msg, text="", choice=None), now)
         return
     menu = await _menu(session, linked)
-    await checkin.answer(session, msg, [replace(menu, text=text)], now)
+    await checkin.answer(session, msg, [replace(menu, text=text)], now, linked.day)
 
 
 async def choose(
@@ -119,7 +119,7 @@ async def save_evidence(
         await _not_kept(session, msg, linked, now)
         return None
     if evidence is None:
-        await checkin.answer(session, msg, [Reply(problem)], now)
+        await checkin.answer(session, msg, [Reply(problem)], now, linked.day)
         return None
     report = await checkin.report_of_day(session, linked.member, linked.day, now)
     attachment_id = await repo.insert_ignore(
@@ -135,7 +135,7 @@ async def save_evidence(
         at=msg.sent_at,
     )
     log.info("evidence kept", extra={"report_id": report.id, "attachment_id": attachment_id})
-    await checkin.answer(session, msg, [Reply(texts.PHOTO_SAVED)], now)
+    await checkin.answer(session, msg, [Reply(texts.PHOTO_SAVED)], now, linked.day)
     return attachment_id
 
 
@@ -160,4 +160,4 @@ async def _not_kept(
         flags={},
     )
     log.info("evidence not kept: no consent", extra={"member_id": linked.member.id})
-    await checkin.answer(session, msg, [Reply(texts.PHOTO_NOT_KEPT_NO_CONSENT)], now)
+    await checkin.answer(session, msg, [Reply(texts.PHOTO_NOT_KEPT_NO_CONSENT)], now, linked.day)
