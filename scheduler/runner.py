@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import UTC
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -17,6 +17,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.core.ports import Clock, Sender, system_clock
 from bot.services import delivery, ticks
 from bot.services.delivery import Flushed
+from bot.services.inbox import InboxPass
 from bot.services.metrics import REGISTRY
 from bot.services.ticks import TickSummary
 from storage import audit_chain
@@ -24,8 +25,6 @@ from storage.audit_chain import acting_as
 from storage.db import Database
 
 log = logging.getLogger(__name__)
-
-InboxPass = Callable[[datetime, list[int] | None], Awaitable[int]]
 
 # A late run still runs (once: coalesced); a tick is idempotent, so late is better than never.
 MISFIRE_GRACE_SECONDS = 600

@@ -114,13 +114,13 @@ async def alert_mentions(session: AsyncSession, alert_id: int) -> list[bk.Block]
 async def digest_mentions(session: AsyncSession, alert_ids: list[int]) -> list[bk.Block]:
     """One mention line for a message of several alerts: everyone any of them must ping, in
     each alert's order (担当, 代理, managers), each person once."""
-    users: list[str] = []
+    staff: list[int] = []
     for alert_id in alert_ids:
         alert = await session.get(Alert, alert_id)
         member = await session.get(Member, alert.member_id) if alert and alert.member_id else None
         if member is not None:
-            users.extend(await records.mention_order(session, member))
-    return bk.mention_section(users)
+            staff.extend(await records.mention_order(session, member))
+    return await mention_blocks(session, pl.Mentions(tuple(dict.fromkeys(staff))))
 
 
 async def mention_blocks(session: AsyncSession, mentions: pl.Mentions) -> list[bk.Block]:

@@ -17,15 +17,16 @@ from typing import Any
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import PlainTextResponse
 
+from adapters.plugin import StepAside, inbox_pass
 from bot.app.platforms import REGISTRY as PLATFORM_REGISTRY
-from bot.app.platforms import StepAside, build_platforms, inbox_pass
+from bot.app.platforms import build_platforms
 from bot.app.settings import Settings
 from bot.core.ports import Clock, Sender, system_clock
-from bot.services import accounts, delivery
+from bot.services import accounts, delivery, inbox
 from bot.services.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.services.metrics import REGISTRY, database_gauges
 from bot.services.platforms import Platforms
-from scheduler.runner import InboxPass, Runner
+from scheduler.runner import Runner
 from storage import repo
 from storage.db import Database
 
@@ -202,7 +203,7 @@ def operator_guard(settings: Settings) -> Any:
 
 def build_inbox_processors(
     db: Database, platforms: Platforms, step_aside: StepAside | None = None
-) -> Mapping[str, InboxPass]:
+) -> Mapping[str, inbox.InboxPass]:
     """Per platform, a pass over its pending inbox rows: `await process(now, None)`;
     `step_aside` is awaited before each event.
 

@@ -429,7 +429,10 @@ def member_assign(
             primary = await records.staff_by_slack_user(session, f, staff)
             sub = await records.staff_by_slack_user(session, f, substitute) if substitute else None
             await records.assign_staff(session, m, primary, sub)
-            order = await records.mention_order(session, m)
+            order = [
+                (await session.get_one(Staff, i)).slack_user_id or ""
+                for i in await records.mention_order(session, m)
+            ]
             typer.echo(f"{m.name}: 担当 {primary.name}; mention order {' '.join(order)}")
 
     _run(work)

@@ -28,12 +28,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import payloads, texts
 from bot.services.admin import AdminError, audit
+from bot.services.platforms import STAFF_PLATFORM
 from storage import repo
 from storage.models import Facility, Identity, LinkFailure, Member, OutboxMessage
 
 log = logging.getLogger(__name__)
 
-STAFF_PLATFORM = "slack"
 FAILURE_WINDOW = timedelta(hours=1)
 PLATFORMS = ("line", "slack")
 REPLACED, BY_STAFF = "replaced", "staff"

@@ -11,10 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core import payloads, texts
 from bot.core.domain import AlertLevel, AlertState
 from bot.services import consent
+from bot.services.platforms import STAFF_PLATFORM
 from storage import repo
 from storage.models import Alert, Facility, Member, OutboxMessage
-
-STAFF_PLATFORM = "slack"
 
 
 async def raise_alert(

@@ -31,6 +31,7 @@ from sqlalchemy.orm import aliased
 from bot.core import payloads, texts
 from bot.core.ports import OutboxItem, Outcome, Sender, SendResult
 from bot.services.metrics import REGISTRY
+from bot.services.platforms import STAFF_PLATFORM
 from storage import repo
 from storage.db import Database
 from storage.models import Facility, Identity, InboxEvent, Member, OutboxMessage, Staff
@@ -42,7 +43,6 @@ MAX_BACKOFF = timedelta(minutes=5)
 JITTER = 0.25  # at the cap, a retry comes up to this share of it sooner (3¾–5 minutes)
 BATCH = 50
 BACKLOG_ALERT = timedelta(seconds=300)  # OUTBOX_BACKLOG_ALERT_SECONDS; see `configure`
-STAFF_PLATFORM = "slack"
 OUTAGE_LOOKBACK = timedelta(days=7)  # how far back a recovery summary looks for late rows
 WAITING = ("pending", "sending")
 # member DMs and the summary itself (an unreadable row is not counted either)

@@ -22,7 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from bot.core import compliance, payloads, texts
 from bot.core.domain import AlertLevel, AlertState, DayMode, ReportStatus, StaffRole
 from bot.core.policy import EvaluationKind, RemindEvaluations, SendDigest
-from bot.services.alerting import STAFF_PLATFORM
+from bot.services.platforms import STAFF_PLATFORM
 from storage import repo
 from storage.models import (
     Alert,

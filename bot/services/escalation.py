@@ -28,7 +28,7 @@ from bot.core.policy import (
     Renotify,
     mention_order,
 )
-from bot.services.alerting import STAFF_PLATFORM
+from bot.services.platforms import STAFF_PLATFORM
 from storage import repo
 from storage.models import Alert, Facility, Member, OutboxMessage, Staff
 

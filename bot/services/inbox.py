@@ -59,6 +59,9 @@ SCAN = 5  # a pass looks at up to SCAN × its limit of pending rows to serve sen
 MAX_SCANS = 20  # windows a pass may set an unlinked account's flood aside in
 PARALLEL_USERS = 8  # below the PostgreSQL pool size (10 + 10 overflow)
 
+# A pass over one platform's pending rows: (now, only these ids or None) → events handled.
+InboxPass = Callable[[datetime, list[int] | None], Awaitable[int]]
+
 
 # --- the one dispatch ----------------------------------------------------------------------
 

@@ -16,9 +16,13 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.domain import InboundMessage, Reply
+from bot.core.domain import InboundMessage, Platform, Reply
 from bot.core.inbound import Inbound
 from bot.core.ports import Sender
+
+# Staff work on one platform (DESIGN §1: Slack): staff rows carry its user id, and every staff
+# outbox row (alerts, digests, notices) is addressed to it. The one place that says so.
+STAFF_PLATFORM = Platform.SLACK.value
 
 
 class ContentGone(Exception):

@@ -751,13 +751,11 @@ async def assign_staff(
     await session.flush()
 
 
-async def mention_order(session: AsyncSession, member: Member) -> list[str]:
-    """Slack user ids to mention for a member's alert, in `policy.mention_order`."""
+async def mention_order(session: AsyncSession, member: Member) -> list[int]:
+    """The staff ids a member's alert mentions, in `policy.mention_order` (the staff
+    platform's adapter renders them as its own mentions)."""
     own, managers = (await staff_mentions(session, [member]))[member.id]
-    ids = policy.mention_order(own, managers)
-    rows = await session.execute(select(Staff.id, Staff.slack_user_id).where(Staff.id.in_(ids)))
-    slack = {staff_id: user for staff_id, user in rows.all() if user}
-    return list(dict.fromkeys(slack[i] for i in ids if i in slack))
+    return policy.mention_order(own, managers)
 
 
 async def staff_by_slack_user(session: AsyncSession, facility: Facility, slack_user: str) -> Staff:

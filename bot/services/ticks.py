@@ -47,8 +47,9 @@ from bot.core.policy import (
     TickView,
 )
 from bot.services import escalation
-from bot.services.alerting import STAFF_PLATFORM, AlertRequest, raise_alerts
+from bot.services.alerting import AlertRequest, raise_alerts
 from bot.services.digests import remind_evaluations, send_digests, warn_approvals
+from bot.services.platforms import STAFF_PLATFORM
 from storage import repo
 from storage.db import Database
 from storage.models import (

@@ -5,13 +5,22 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import records
 from bot.services.admin import add_staff
 from bot.services.records import RecordsError
 from storage.db import Database
-from storage.models import Facility, Member
+from storage.models import Facility, Member, Staff
 from tests.support import jst, make_facility, make_member
+
+
+async def slack_order(s: AsyncSession, member: Member) -> list[str]:
+    """The order as the Slack users it pings (the mention is staff ids; Slack renders them)."""
+    return [
+        (await s.get_one(Staff, i)).slack_user_id or ""
+        for i in await records.mention_order(s, member)
+    ]
 
 
 async def test_mention_order_and_facility_boundaries(db: Database, t0: datetime) -> None:
@@ -25,12 +34,12 @@ async def test_mention_order_and_facility_boundaries(db: Database, t0: datetime)
         boss = await add_staff(s, f, name="管理者", slack_user="UC", role="manager", now=t0)
         outsider = await add_staff(s, g, name="よその人", slack_user="UX", role="manager", now=t0)
         member = await s.get_one(Member, mid)
-        assert await records.mention_order(s, member) == ["UB", "UC"]  # managers only
+        assert await slack_order(s, member) == ["UB", "UC"]  # managers only
         await records.assign_staff(s, member, tanto, dairi)
         # the substitute is also a manager: mentioned once, in the substitute's place
-        assert await records.mention_order(s, member) == ["UA", "UB", "UC"]
+        assert await slack_order(s, member) == ["UA", "UB", "UC"]
         tanto.active = False
-        assert await records.mention_order(s, member) == ["UB", "UC"]
+        assert await slack_order(s, member) == ["UB", "UC"]
         with pytest.raises(RecordsError, match="another facility"):
             await records.assign_staff(s, member, outsider)
         with pytest.raises(RecordsError, match="someone else"):

@@ -1,0 +1,92 @@
+"""LINE's entry in the platform registry: its settings, its plug-in and its webhook route."""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from fastapi import FastAPI
+from pydantic import SecretStr
+
+from adapters.plugin import STEP_ASIDE_AT_MOST_S, Entry, Mounted, inbox_pass
+from bot.core.ports import Clock
+from bot.services import delivery, inbox
+from bot.services.platforms import PlatformPlugin
+from storage.audit_chain import acting_as
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+
+class LineSettings(Protocol):
+    @property
+    def line_channel_secret(self) -> SecretStr | None: ...
+    @property
+    def line_channel_access_token(self) -> SecretStr | None: ...
+    @property
+    def line_api_base_url(self) -> str: ...
+    @property
+    def line_data_api_base_url(self) -> str: ...
+
+
+def credentials(settings: LineSettings) -> dict[str, bool]:
+    """Each LINE setting a webhook needs, and whether it is set."""
+    return {
+        "LINE_CHANNEL_SECRET": settings.line_channel_secret is not None,
+        "LINE_CHANNEL_ACCESS_TOKEN": settings.line_channel_access_token is not None,
+    }
+
+
+def build(settings: LineSettings, db: Database) -> PlatformPlugin:
+    from adapters.line.inbox import LinePlatform
+    from adapters.line.sender import LineApi, LineContent, LineSender
+
+    assert settings.line_channel_access_token is not None
+    api = LineApi(
+        settings.line_channel_access_token.get_secret_value(),
+        settings.line_api_base_url,
+        settings.line_data_api_base_url,
+    )
+    return LinePlatform(LineSender(api, db), LineContent(api))
+
+
+def mount(
+    app: FastAPI, settings: LineSettings, db: Database, platform: PlatformPlugin, clock: Clock
+) -> Mounted:
+    from adapters.line.webhook import line_router
+    from storage.inbox_writer import InboxWriter
+
+    assert settings.line_channel_secret is not None
+    writer = InboxWriter(db, platform.name, clock)
+
+    async def step_aside() -> None:
+        await writer.wait_idle(STEP_ASIDE_AT_MOST_S)
+
+    process = inbox_pass(db, platform, step_aside)
+
+    async def one_pass() -> None:
+        """Handle what is stored, a batch at a time, each followed by its replies, so reply
+        tokens are used while fresh (an answer sent later becomes a paid push)."""
+        with acting_as("bot"):
+            while True:
+                handled = await process(clock(), None)
+                while True:
+                    await step_aside()
+                    done = await delivery.flush(db, app.state.senders, clock())
+                    if done.retried or done.sent + done.failed == 0:
+                        break
+                if handled < inbox.BATCH:
+                    return
+
+    worker = inbox.AfterAckWorker(one_pass)
+    secret = settings.line_channel_secret.get_secret_value()
+    app.include_router(line_router(secret, db, clock, worker.poke, writer))
+    app.state.line_worker = worker
+    app.state.line_writer = writer
+    log.info("LINE webhook mounted at POST /callback/line")
+    # The scheduler's recovery passes step aside too: a tick that lands in a burst must not
+    # hold every waiting acknowledgement for the length of its pass.
+    return Mounted(step_aside, worker)
+
+
+ENTRY = Entry("line", "LINE", credentials, build, mount, " (POST /callback/line answers 404)")

@@ -1,0 +1,93 @@
+"""Slack's entry in the platform registry: its settings, its plug-in and bolt's routes."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Protocol
+
+from fastapi import FastAPI
+from pydantic import SecretStr
+
+from adapters.plugin import Entry, Mounted
+from bot.core.ports import Clock
+from bot.services.platforms import PlatformPlugin
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+
+class SlackSettings(Protocol):
+    @property
+    def slack_bot_token(self) -> SecretStr | None: ...
+    @property
+    def slack_signing_secret(self) -> SecretStr | None: ...
+    @property
+    def slack_api_base_url(self) -> str: ...
+    @property
+    def slack_team_id(self) -> str | None: ...
+    @property
+    def outbox_backlog_alert_seconds(self) -> int: ...
+
+
+def credentials(settings: SlackSettings) -> dict[str, bool]:
+    return {
+        "SLACK_BOT_TOKEN": settings.slack_bot_token is not None,
+        "SLACK_SIGNING_SECRET": settings.slack_signing_secret is not None,
+    }
+
+
+def build(settings: SlackSettings, db: Database) -> PlatformPlugin:
+    from adapters.slack.checkin import SlackPlatform
+    from adapters.slack.deps import web_client
+    from adapters.slack.sender import SlackSender
+
+    assert settings.slack_bot_token is not None
+    client = web_client(
+        settings.slack_bot_token.get_secret_value(), settings.slack_api_base_url, retries=False
+    )
+    late_after = timedelta(seconds=settings.outbox_backlog_alert_seconds)
+    return SlackPlatform(SlackSender(client, db, late_after=late_after))
+
+
+class _TokenUnusedFilter(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment by itself and then warns that the
+    client given (ours, with its base URL and retries) wins over it: true, and by design,
+    yet it reads as a misconfiguration at every start."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
+
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+_TOKEN_UNUSED = _TokenUnusedFilter()
+
+
+def mount(
+    app: FastAPI, settings: SlackSettings, db: Database, platform: PlatformPlugin, clock: Clock
+) -> Mounted:
+    from adapters.slack import app as slack_app
+    from adapters.slack.sender import SlackSender
+
+    sender = platform.sender
+    assert isinstance(sender, SlackSender)
+    logging.getLogger("adapters.slack.bolt").addFilter(_TOKEN_UNUSED)
+    assert settings.slack_bot_token is not None and settings.slack_signing_secret is not None
+    bolt = slack_app.build(
+        token=settings.slack_bot_token.get_secret_value(),
+        signing_secret=settings.slack_signing_secret.get_secret_value(),
+        base_url=settings.slack_api_base_url,
+        db=db,
+        sender=sender,
+        platform=platform,
+        clock=clock,
+    )
+    slack_app.mount(
+        app, bolt, settings.slack_signing_secret.get_secret_value(), settings.slack_team_id
+    )
+    log.info("Slack is on: POST /slack/events")
+    return Mounted()
+
+
+ENTRY = Entry("slack", "Slack", credentials, build, mount)
