@@ -6,6 +6,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
+# The Japanese font `nippo line richmenu install` draws the rich menu's words with.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends fonts-ipafont-gothic \
+ && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /app
 COPY pyproject.toml README.md alembic.ini ./
 COPY bot ./bot

@@ -53,8 +53,12 @@ def inbox_pass(
 ) -> inbox.InboxPass:
     """The scheduler's (and after-ack) pass over one platform's pending inbox rows."""
 
-    async def process(now: datetime, ids: list[int] | None = None) -> int:
+    async def process(
+        now: datetime, ids: list[int] | None = None, *, aside: inbox.SetAside | None = None
+    ) -> int:
         with acting_as("bot"):  # a member's message: the bot writes what it says
-            return await inbox.process_pending(db, now, platform, ids=ids, step_aside=step_aside)
+            return await inbox.process_pending(
+                db, now, platform, ids=ids, step_aside=step_aside, aside=aside
+            )
 
     return process

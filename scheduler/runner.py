@@ -17,7 +17,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.core.ports import Clock, Sender, system_clock
 from bot.services import delivery, ticks
 from bot.services.delivery import Flushed
-from bot.services.inbox import InboxPass
+from bot.services.inbox import InboxPass, SetAside, drain
 from bot.services.metrics import REGISTRY
 from bot.services.ticks import TickSummary
 from storage import audit_chain
@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 # A late run still runs (once: coalesced); a tick is idempotent, so late is better than never.
 MISFIRE_GRACE_SECONDS = 600
+# The recovery pass drains too (a safety net: the after-ack worker is the drain), at most this
+# many batches per platform and tick, so the minute's reminders are never held up for long.
+RECOVERY_PASSES = 10
 
 
 class Runner:
@@ -127,8 +130,11 @@ class Runner:
             log.debug("audit sealing failed", exc_info=exc)
 
     async def _recover(self, platform: str, process: InboxPass) -> None:
+        async def one(aside: SetAside) -> int:
+            return await process(self.clock(), None, aside=aside)
+
         try:
-            handled = await process(self.clock(), None)
+            handled = await drain(one, passes=RECOVERY_PASSES)
         except Exception as exc:  # logged with ids only; the tick goes on regardless
             log.error(
                 "inbox recovery pass failed",

@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import aiosqlite
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy import create_engine as create_blocking_engine
 from sqlalchemy.engine import make_url
@@ -24,6 +26,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util import await_only
 
 from storage import audit_chain, encrypted
 from storage.audit_chain import AuditedSession
@@ -54,13 +57,19 @@ def is_sqlite(url: str) -> bool:
 
 
 def _tune_sqlite(
-    engine: Engine, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS, autocheckpoint: int = 1000
+    engine: Engine,
+    *,
+    busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
+    autocheckpoint: int = 1000,
+    wait_on_loop: bool = False,
 ) -> None:
     """WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE.
 
     Taking the write lock at BEGIN makes concurrent writers queue on the busy timeout instead
     of failing when a read transaction tries to upgrade; it also lets SAVEPOINTs work with the
-    sqlite3 driver, whose own transaction handling is switched off here.
+    sqlite3 driver, whose own transaction handling is switched off here. `wait_on_loop`: an
+    engine whose statements run on the event loop's thread (busy timeout 0) waits for another
+    process's write lock with async pauses at BEGIN, for up to the usual busy timeout.
     """
 
     @event.listens_for(engine, "connect")
@@ -76,7 +85,30 @@ def _tune_sqlite(
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        if not wait_on_loop:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+        pause = 0.001
+        while True:
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                return
+            except OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() > deadline:
+                    raise
+            await_only(asyncio.sleep(pause))  # the loop serves others meanwhile
+            pause = min(pause * 2, 0.1)
+
+
+class _OnLoopSqlite(aiosqlite.Connection):
+    """aiosqlite's connection, its statements run on the calling thread (the event loop's)
+    once connected; connecting and closing still use aiosqlite's thread."""
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if self._connection is None:
+            return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+        return fn(*args, **kwargs)
 
 
 def _is_busy(exc: OperationalError) -> bool:
@@ -154,6 +186,8 @@ class Database:
         # sleeps and lets a busy writer win again and again (seen as ack latency spikes).
         self._sqlite_gate = asyncio.Lock() if is_sqlite(self.url) else None
         self._on_loop: Engine | None = None  # SQLite: see run_sync
+        self._loop_engine: AsyncEngine | None = None  # SQLite: see transaction
+        self._loop_sessions_made: async_sessionmaker[AsyncSession] | None = None
         self._autocommit: AsyncEngine | None = None  # PostgreSQL: see run_sync
 
     @property
@@ -161,10 +195,23 @@ class Database:
         return self.engine.dialect.name
 
     @asynccontextmanager
-    async def transaction(self, actor: str | None = None) -> AsyncIterator[AsyncSession]:
+    async def transaction(
+        self, actor: str | None = None, *, on_loop: bool = False
+    ) -> AsyncIterator[AsyncSession]:
         """One unit of work: commits on success (sealing its audit rows), rolls back on
-        error."""
-        async with self._sqlite_turn(), self.sessions() as session, session.begin():
+        error.
+
+        `on_loop` (SQLite; ignored on PostgreSQL): run its statements on the event loop's own
+        thread instead of aiosqlite's. SQLite's work is CPU work under the GIL, and handing
+        each statement to a thread and back costs more than the statement (a handled inbox
+        event makes a couple of hundred such trips: measured about twice the wall time and
+        1.5× the CPU; bench/README.md, `answer.py`). The loop serves nothing else meanwhile,
+        so only short transactions ask for it (the inbox's batches).
+        """
+        sessions = self.sessions
+        if on_loop and self._sqlite_gate is not None:
+            sessions = self._loop_sessions()
+        async with self._sqlite_turn(), sessions() as session, session.begin():
             session.info["actor"] = actor or audit_chain.current_actor() or self.actor
             yield session
 
@@ -246,6 +293,29 @@ class Database:
             encrypted.attach(self._autocommit.dialect, self.keyring)
         return self._autocommit
 
+    def _loop_sessions(self) -> async_sessionmaker[AsyncSession]:
+        """SQLite: sessions whose statements run on the loop's thread (see `transaction`).
+        They never busy-wait inside SQLite, and leave WAL checkpoints (an fsync) to the
+        engine on aiosqlite's thread, as `run_sync` does."""
+        if self._loop_sessions_made is None:
+            path = make_url(self.url).database or ""
+
+            def connector() -> sqlite3.Connection:
+                return sqlite3.connect(path, check_same_thread=False, uri=path.startswith("file:"))
+
+            async def connect() -> aiosqlite.Connection:
+                return await _OnLoopSqlite(connector, 64)
+
+            engine = create_async_engine(self.url, async_creator=connect, **PRIVATE)
+            _tune_sqlite(engine.sync_engine, busy_timeout_ms=0, autocheckpoint=10_000,
+                         wait_on_loop=True)  # fmt: skip
+            encrypted.attach(engine.dialect, self.keyring)
+            self._loop_engine = engine
+            self._loop_sessions_made = async_sessionmaker(
+                engine, expire_on_commit=False, sync_session_class=AuditedSession
+            )
+        return self._loop_sessions_made
+
     def _engine_on_loop(self) -> Engine:
         """SQLite's blocking twin of the async engine, for `run_sync` on the loop's thread.
 
@@ -264,6 +334,9 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._loop_engine is not None:
+            await self._loop_engine.dispose()
+            self._loop_engine = self._loop_sessions_made = None
         if self._autocommit is not None:
             await self._autocommit.dispose()
             self._autocommit = None

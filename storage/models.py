@@ -454,6 +454,33 @@ class AuditLog(Base):
     hash: Mapped[str | None] = mapped_column(String(64))
 
 
+class ConsoleLoginLink(Base):
+    """A one-time sign-in link to the staff console: only the SHA-256 of its token is kept."""
+
+    __tablename__ = "console_login_link"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    issued_by: Mapped[str] = mapped_column(String(64))  # cli | slack:U…
+
+
+class ConsoleSession(Base):
+    """A signed-in browser: the cookie carries the token, the table its hash and last use."""
+
+    __tablename__ = "console_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+
 class Heartbeat(Base):
     """One row `/healthz` rewrites: proof that the database still takes writes (a full disk or
     a read-only file still answers reads)."""

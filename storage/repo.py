@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.domain import ReportSnapshot, ReportStatus, StaffRole
+from bot.core.domain import ReportSnapshot, ReportStatus, StaffRole, WorkedDay
 from bot.core.payloads import Payload, to_json
 from storage.models import (
     Base,
@@ -151,6 +151,25 @@ async def report_and_previous(
     rows = list((await session.execute(stmt)).scalars())
     today = rows.pop(0) if rows and rows[0].business_date == day else None
     return today, (rows[0] if rows else None)
+
+
+async def worked_days(
+    session: AsyncSession, member_id: int, first: date, before: date
+) -> tuple[WorkedDay, ...]:
+    """The member's days from `first` up to (not including) `before` with a start recorded,
+    oldest first: times only, so no encrypted column is read."""
+    stmt = (
+        select(DailyReport.business_date, DailyReport.start_at, DailyReport.end_at)
+        .where(
+            DailyReport.member_id == member_id,
+            DailyReport.business_date >= first,
+            DailyReport.business_date < before,
+            DailyReport.start_at.is_not(None),
+        )
+        .order_by(DailyReport.business_date)
+    )
+    rows = (await session.execute(stmt)).all()
+    return tuple(WorkedDay(d, s, e) for d, s, e in rows if s is not None)
 
 
 def snapshot(report: DailyReport | None, day: date) -> ReportSnapshot:

@@ -16,13 +16,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from adapters.line.render import decode_postback
-from bot.core.domain import ContactRef, InboundMessage, Platform
+from bot.core.domain import ContactRef, EvidenceSent, InboundMessage, MediaKind, Platform
 from bot.core.inbound import EvidenceRef, Inbound, Kind
 from bot.core.inbound import MalformedEvent as MalformedEvent
 
 log = logging.getLogger(__name__)
 
-EVIDENCE_TYPES = {"image", "file"}  # photos or files of the day's outputs
+# Photos, files, voice and video of the day's outputs: downloaded at once and kept.
+EVIDENCE_TYPES = {
+    "image": MediaKind.PHOTO,
+    "file": MediaKind.FILE,
+    "audio": MediaKind.AUDIO,
+    "video": MediaKind.VIDEO,
+}
 SANE_PAST = timedelta(hours=24)  # older than this at the acknowledgement: not believed
 SANE_FUTURE = timedelta(minutes=5)  # later than this after the acknowledgement: not believed
 _USED = "recorded as received"
@@ -122,9 +128,11 @@ def _message(message: Mapping[str, Any], msg: InboundMessage) -> Inbound:
         if not isinstance(text, str):
             raise MalformedEvent("message.text is not a string")
         return Inbound(Kind.TEXT, replace(msg, text=text))
-    if mtype == "sticker":
-        return Inbound(Kind.STICKER, msg)
-    if mtype in EVIDENCE_TYPES:
+    if mtype == "sticker":  # LINE sends up to 15 keywords for many stickers
+        words = message.get("keywords")
+        keywords = tuple(w for w in words if isinstance(w, str)) if isinstance(words, list) else ()
+        return Inbound(Kind.STICKER, msg, keywords=keywords[:15])
+    if isinstance(mtype, str) and mtype in EVIDENCE_TYPES:
         provider = _object(message, "contentProvider")
         size = message.get("fileSize")
         ref = EvidenceRef(
@@ -133,8 +141,16 @@ def _message(message: Mapping[str, Any], msg: InboundMessage) -> Inbound:
             file_size=int(size) if isinstance(size, int) else None,
             external=provider.get("type") == "external",
         )
-        return Inbound(Kind.EVIDENCE, msg, evidence=ref)
+        sent = EvidenceSent(EVIDENCE_TYPES[mtype], _seconds(message.get("duration")))
+        return Inbound(Kind.EVIDENCE, replace(msg, evidence=sent), evidence=ref)
     return Inbound(Kind.UNSUPPORTED, msg)
+
+
+def _seconds(duration: object) -> int | None:
+    """A voice or video message's length (LINE gives milliseconds), in whole seconds."""
+    if isinstance(duration, bool) or not isinstance(duration, int | float) or duration < 0:
+        return None
+    return max(1, round(duration / 1000)) if duration else 0
 
 
 def user_of(event: Any) -> str:

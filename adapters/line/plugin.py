@@ -64,19 +64,20 @@ def mount(
 
     process = inbox_pass(db, platform, step_aside)
 
+    async def batch(aside: inbox.SetAside) -> int:
+        """One batch, followed by its replies, so reply tokens are used while fresh (an
+        answer sent later becomes a paid push)."""
+        handled = await process(clock(), None, aside=aside)
+        while True:
+            await step_aside()
+            done = await delivery.flush(db, app.state.senders, clock())
+            if done.retried or done.sent + done.failed == 0:
+                return handled
+
     async def one_pass() -> None:
-        """Handle what is stored, a batch at a time, each followed by its replies, so reply
-        tokens are used while fresh (an answer sent later becomes a paid push)."""
+        """Handle whatever is pending, whoever stored it, until nothing is left to take."""
         with acting_as("bot"):
-            while True:
-                handled = await process(clock(), None)
-                while True:
-                    await step_aside()
-                    done = await delivery.flush(db, app.state.senders, clock())
-                    if done.retried or done.sent + done.failed == 0:
-                        break
-                if handled < inbox.BATCH:
-                    return
+            await inbox.drain(batch)
 
     worker = inbox.AfterAckWorker(one_pass)
     secret = settings.line_channel_secret.get_secret_value()

@@ -2,8 +2,13 @@
 
 Pure functions. Buttons become quick-reply postbacks whose data carries a version and the
 business date they were made for (`v1|2026-07-01|health:4`), so a button pressed on a later
-day is recognised as stale instead of being applied to today. A reply with a Card becomes a
-Flex bubble whose `altText` reads like the card (notifications and old clients show it).
+day is recognised as stale instead of being applied to today. The rich menu's buttons are
+there every day, so their data says `menu` where the date would be (`v1|menu|start`): they
+belong to whatever day they are tapped on and are never stale. A reply with a Card becomes a
+Flex bubble whose `altText` reads like the card (notifications and old clients show it): a
+colour band with a badge word for its tone (never colour alone), every text meeting WCAG AA
+contrast (4.5:1) on its background. A reply's sticker becomes one of the stickers LINE lets
+every bot send.
 """
 
 from __future__ import annotations
@@ -14,10 +19,11 @@ from datetime import date
 from typing import Any
 
 from bot.core import texts
-from bot.core.domain import Card, Choice, Reply
+from bot.core.domain import Card, CardTone, Choice, Reply, StickerMood
 from bot.core.payloads import Payload, Replies, from_json, text_of
 
 POSTBACK_VERSION = "v1"
+MENU_DAY = "menu"  # in a postback's date slot: a rich menu button, valid on any day
 MAX_MESSAGES = 5  # per reply or push request
 MAX_QUICK_REPLIES = 13
 MAX_LABEL = 20
@@ -38,7 +44,16 @@ class Postback:
 
 
 def encode_postback(value: str, day: date | None) -> str:
-    data = f"{POSTBACK_VERSION}|{day.isoformat() if day else ''}|{value}"
+    return _postback_data(value, day.isoformat() if day else "")
+
+
+def encode_menu_postback(value: str) -> str:
+    """A rich menu button's data: no business date, so never read as stale."""
+    return _postback_data(value, MENU_DAY)
+
+
+def _postback_data(value: str, day: str) -> str:
+    data = f"{POSTBACK_VERSION}|{day}|{value}"
     if len(data) > MAX_DATA:
         raise ValueError("postback data too long")
     return data
@@ -50,7 +65,7 @@ def decode_postback(data: str) -> Postback | None:
     if len(parts) != 3 or parts[0] != POSTBACK_VERSION or not parts[2]:
         return None
     day: date | None = None
-    if parts[1]:
+    if parts[1] and parts[1] != MENU_DAY:
         try:
             day = date.fromisoformat(parts[1])
         except ValueError:
@@ -85,6 +100,48 @@ def alt_text(card: Card) -> str:
     return _clip("\n".join(lines), MAX_ALT_TEXT)
 
 
+# Colours (sRGB hex). Every text colour is checked against the background it sits on
+# (tests/line/test_render.py walks rendered bubbles with `contrast_ratio`).
+PAPER = "#FFFFFF"  # body and footer background
+INK = "#222222"  # values
+MUTED = "#595959"  # labels and footer: 7:1 on white (the old #888888 was 3.5:1)
+ON_BAND = "#FFFFFF"  # the badge and the title on the colour band
+BANDS = {
+    CardTone.PLAIN: "#4A4A4A",
+    CardTone.START: "#1E6B3C",  # green: under way
+    CardTone.END: "#1F4E8C",  # blue: done for the day
+    CardTone.CONCERN: "#8A4600",  # amber, not red: staff know, nothing alarming
+}
+# From LINE's list of stickers every bot may send (package 11537, stickers 52002734–52002773;
+# https://developers.line.biz/en/docs/messaging-api/sticker-list/).
+STICKERS = {
+    StickerMood.THANKS: ("11537", "52002734"),
+    StickerMood.HELLO: ("11537", "52002738"),  # a wave (LINE's keywords: "hi", "Hello")
+}
+
+
+def _linear(channel: int) -> float:
+    c = channel / 255
+    return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+
+def relative_luminance(colour: str) -> float:
+    """WCAG 2.x relative luminance of a `#RRGGBB` colour."""
+    rgb = colour.removeprefix("#")
+    if len(rgb) != 6:
+        raise ValueError(f"not a #RRGGBB colour: {colour!r}")
+    r, g, b = (_linear(int(rgb[i : i + 2], 16)) for i in (0, 2, 4))
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast_ratio(foreground: str, background: str) -> float:
+    """WCAG 2.x contrast ratio, from 1 to 21; AA asks 4.5 for normal text."""
+    lighter, darker = sorted(
+        (relative_luminance(foreground), relative_luminance(background)), reverse=True
+    )
+    return (lighter + 0.05) / (darker + 0.05)
+
+
 def _text(s: str, **style: Any) -> Json:
     return {"type": "text", "text": s or "-", "wrap": True, **style}
 
@@ -96,18 +153,27 @@ def bubble(card: Card) -> Json:
             "layout": "baseline",
             "spacing": "sm",
             "contents": [
-                _text(label, size="sm", color="#888888", flex=3),
-                _text(value, size="sm", color="#333333", flex=5),
+                _text(label, size="sm", color=MUTED, flex=3),
+                _text(value, size="sm", color=INK, flex=5),
             ],
         }
         for label, value in card.rows
-    ] or [_text(texts.CARD_EMPTY, size="sm", color="#888888")]
+    ] or [_text(texts.CARD_EMPTY, size="sm", color=MUTED)]
     out: Json = {
         "type": "bubble",
+        "styles": {
+            "header": {"backgroundColor": BANDS[card.tone]},
+            "body": {"backgroundColor": PAPER},
+            "footer": {"backgroundColor": PAPER},
+        },
         "header": {
             "type": "box",
             "layout": "vertical",
-            "contents": [_text(card.title, weight="bold", size="md")],
+            "spacing": "xs",
+            "contents": [
+                _text(texts.CARD_BADGES[card.tone.value], size="xs", weight="bold", color=ON_BAND),
+                _text(card.title, weight="bold", size="md", color=ON_BAND),
+            ],
         },
         "body": {"type": "box", "layout": "vertical", "spacing": "sm", "contents": rows},
     }
@@ -115,14 +181,20 @@ def bubble(card: Card) -> Json:
         out["footer"] = {
             "type": "box",
             "layout": "vertical",
-            "contents": [_text(card.footer, size="xs", color="#888888")],
+            "contents": [_text(card.footer, size="xs", color=MUTED)],
         }
     return out
 
 
+def sticker(mood: StickerMood) -> Json:
+    package, sticker_id = STICKERS[mood]
+    return {"type": "sticker", "packageId": package, "stickerId": sticker_id}
+
+
 def messages_for(reply: Reply, day: date | None) -> list[Json]:
-    """One neutral reply as LINE messages: its text, then its card as a Flex bubble."""
-    out: list[Json] = []
+    """One neutral reply as LINE messages: its sticker, its text, then its card as a Flex
+    bubble (a text that only repeats the card's title is left out)."""
+    out: list[Json] = [sticker(reply.sticker)] if reply.sticker is not None else []
     card = reply.card
     if reply.text and (card is None or reply.text != card.title):
         out.append({"type": "text", "text": _clip(reply.text, MAX_TEXT)})

@@ -32,6 +32,7 @@ from linebot.v3.messaging import (
     Configuration,
     PushMessageRequest,
     ReplyMessageRequest,
+    ShowLoadingAnimationRequest,
 )
 from linebot.v3.messaging.exceptions import ApiException
 
@@ -82,13 +83,19 @@ class LineApi:
         self._client = self._data_client = None
 
 
+# The member sees LINE's loading animation while a photo, voice or video is fetched; it
+# stops by itself when our answer arrives (LINE allows 5–60 s, in steps of 5).
+LOADING_SECONDS = 20
+
+
 class LineContent:
-    """Downloads message content (photos, files) through LINE's data API."""
+    """Downloads message content (photos, files, voice, video) through LINE's data API."""
 
     def __init__(self, api: LineApi) -> None:
         self.api = api
 
-    async def fetch(self, message_id: str) -> tuple[bytes, str]:
+    async def fetch(self, message_id: str, chat: str) -> tuple[bytes, str]:
+        await self._show_loading(chat)
         try:
             resp = await self.api.blob.get_message_content_with_http_info(message_id)
         except ApiException as exc:
@@ -99,8 +106,19 @@ class LineContent:
         media_type = str(headers.get("Content-Type") or headers.get("content-type") or "")
         return bytes(resp.data or b""), media_type or "application/octet-stream"
 
+    async def _show_loading(self, chat: str) -> None:
+        """LINE's loading animation in the member's chat (1:1 only); never in the way of the
+        download itself."""
+        if not chat:
+            return
+        request = ShowLoadingAnimationRequest(chatId=chat, loadingSeconds=LOADING_SECONDS)
+        try:
+            await self.api.messaging.show_loading_animation_with_http_info(request)
+        except (ApiException, aiohttp.ClientError, TimeoutError) as exc:
+            log.info("LINE loading animation not shown", extra={"error_type": type(exc).__name__})
 
-def _error_message(exc: ApiException) -> str:
+
+def error_message(exc: ApiException) -> str:
     """LINE's own error text ("message" and the details) for staff and logs."""
     raw = exc.body
     if isinstance(raw, bytes | bytearray):
@@ -166,7 +184,7 @@ class LineSender:
                 await self.api.messaging.reply_message_with_http_info(request)
                 return SendResult(Outcome.SENT, via="reply")
             except ApiException as exc:
-                if not (exc.status == 400 and INVALID_REPLY_TOKEN in _error_message(exc).lower()):
+                if not (exc.status == 400 and INVALID_REPLY_TOKEN in error_message(exc).lower()):
                     return self._failure(exc, now, via="reply")
                 log.info("reply token refused, pushing instead", extra={"outbox_id": item.id})
             except (aiohttp.ClientError, TimeoutError) as exc:  # the retry is a push
@@ -202,7 +220,7 @@ class LineSender:
 
     def _failure(self, exc: ApiException, now: datetime, *, via: str) -> SendResult:
         status = exc.status or 0
-        message = _error_message(exc)
+        message = error_message(exc)
         if status == 429 and MONTHLY_LIMIT_HINT in message.lower():
             return SendResult(Outcome.FAILED, via=via, error=message)
         if status == 429:

@@ -1,4 +1,5 @@
-"""The alert buttons: 「対応します」 takes an alert, 「対応済み」 opens a form that closes it.
+"""The alert buttons: 「対応します」 takes an alert, 「メッセージを送る」 opens a form whose words
+go to the member on their own platform, 「対応済み」 opens a form that closes it.
 
 The message in the alert channel is updated in place (chat.update) so the channel always shows
 who has an alert; whoever loses a race hears who won in an ephemeral message.
@@ -13,6 +14,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.slack import blocks as bk
 from adapters.slack import views
@@ -21,7 +23,7 @@ from adapters.slack.errors import slack_error
 from bot.core import texts
 from bot.core.domain import AlertState
 from bot.queries import board
-from bot.services import alert_actions
+from bot.services import accounts, alert_actions
 from bot.services.alert_actions import ActionResult
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,28 @@ def register(bolt: AsyncApp, deps: Deps) -> None:
     async def resolve_form(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         await on_resolve_button(deps, client, body)
+
+    @bolt.action(bk.ACTION_MESSAGE)
+    async def message_form(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await on_message_button(deps, client, body)
+
+    @bolt.action(bk.ACTION_MESSAGE_TEMPLATE)
+    async def message_template(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await on_template(deps, client, body)
+
+    @bolt.view(bk.VIEW_MESSAGE)
+    async def message_submit(
+        ack: Any, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        text = bk.message_text(view)
+        if not text:
+            block = next(b["block_id"] for b in view["blocks"] if b["type"] == "input")
+            await ack(response_action="errors", errors={block: texts.STAFF_MESSAGE_EMPTY})
+            return
+        await ack()
+        await on_message_submit(deps, client, body, text)
 
     @bolt.view(bk.VIEW_RESOLVE)
     async def resolve_submit(
@@ -107,6 +131,82 @@ async def on_resolve_button(deps: Deps, client: AsyncWebClient, body: dict[str, 
         return
     meta = json.dumps({"alert_id": alert_id, "channel": channel, "ts": ts})
     await client.views_open(trigger_id=body["trigger_id"], view=bk.resolve_modal(item, meta))
+
+
+async def _message_form(
+    session: AsyncSession, alert_id: int, user: str, meta: str, text: str = "", version: int = 0
+) -> tuple[bk.Block | None, str]:
+    """The message form for this staff member and alert, or None and what to tell them."""
+    staff = await board.staff_by_slack(session, user)
+    if staff is None:
+        return None, texts.SLACK_NOT_STAFF
+    item = await board.alert_item(session, alert_id)
+    if item is None or not await alert_actions.visible(session, alert_id, staff):
+        return None, texts.ALERT_NOT_YOURS
+    account = await alert_actions.member_account(session, item.member_id)
+    if account is None:
+        return None, texts.STAFF_MESSAGE_NO_ACCOUNT.format(name=bk.escape(item.member_name))
+    platform = accounts.platform_label(account[0])
+    form = bk.message_modal(
+        item, meta, staff=staff.name, platform=platform, text=text, version=version
+    )
+    return form, ""
+
+
+async def on_message_button(deps: Deps, client: AsyncWebClient, body: dict[str, Any]) -> None:
+    user = body["user"]["id"]
+    alert_id = int(body["actions"][0]["value"])
+    channel, ts = _where(body)
+    meta = json.dumps({"alert_id": alert_id, "channel": channel, "ts": ts})
+    async with deps.db.transaction() as session:
+        form, refusal = await _message_form(session, alert_id, user, meta)
+    if form is None:
+        await _ephemeral(client, channel, user, refusal)
+        return
+    await client.views_open(trigger_id=body["trigger_id"], view=form)
+
+
+async def on_template(deps: Deps, client: AsyncWebClient, body: dict[str, Any]) -> None:
+    """A 文例 chosen: the form again, with it as the text to edit."""
+    view = body.get("view") or {}
+    chosen = (body["actions"][0].get("selected_option") or {}).get("value") or ""
+    meta = str(view.get("private_metadata") or "{}")
+    inputs = [b["block_id"] for b in view.get("blocks", []) if b.get("type") == "input"]
+    version = int(inputs[0].rsplit(":", 1)[-1]) + 1 if inputs else 1
+    async with deps.db.transaction() as session:
+        form, _ = await _message_form(
+            session, int(json.loads(meta)["alert_id"]), body["user"]["id"], meta, chosen, version
+        )
+    if form is None or chosen not in texts.STAFF_MESSAGE_TEMPLATES:
+        return
+    try:
+        await client.views_update(view_id=view["id"], hash=view.get("hash"), view=form)
+    except SlackApiError as exc:  # typed on meanwhile (hash_conflict): their words stay
+        log.info("message form not redrawn: %s", slack_error(exc))
+
+
+async def on_message_submit(
+    deps: Deps, client: AsyncWebClient, body: dict[str, Any], text: str
+) -> None:
+    user = body["user"]["id"]
+    meta = json.loads(body["view"].get("private_metadata") or "{}")
+    alert_id, channel = int(meta["alert_id"]), str(meta.get("channel") or "")
+    async with deps.db.transaction() as session:
+        staff = await board.staff_by_slack(session, user)
+        if staff is None:
+            return
+        result = await alert_actions.send_message(
+            session, alert_id, staff, text, ref=str(body["view"]["id"]), now=deps.clock()
+        )
+        item = await board.alert_item(session, alert_id) if result.allowed else None
+    name = bk.escape(item.member_name) if item is not None else ""
+    if result.sent:
+        await deps.flush(everywhere=True)  # the member's platform, and the thread's note
+        await _ephemeral(client, channel, user, texts.STAFF_MESSAGE_SENT.format(name=name))
+    elif result.allowed:
+        await _ephemeral(client, channel, user, texts.STAFF_MESSAGE_NO_ACCOUNT.format(name=name))
+    else:
+        await _ephemeral(client, channel, user, texts.ALERT_NOT_YOURS)
 
 
 async def on_resolve_submit(

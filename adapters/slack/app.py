@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request, Response
@@ -22,7 +23,7 @@ from adapters.body import TooLarge, read_limited
 from adapters.slack import alerts, checkin, commands, home, recordkeeping
 from adapters.slack.deps import Deps, web_client
 from adapters.slack.sender import SlackSender
-from bot.core.ports import Clock, system_clock
+from bot.core.ports import Clock, Sender, system_clock
 from bot.services.metrics import REGISTRY
 from bot.services.platforms import PlatformPlugin
 from storage.audit_chain import acting_as
@@ -40,15 +41,18 @@ def build(
     sender: SlackSender,
     platform: PlatformPlugin,
     clock: Clock = system_clock,
+    senders: Mapping[str, Sender] | None = None,
+    public_url: str | None = None,
 ) -> AsyncApp:
     """The bolt app with every listener; `sender` is the outbox sender for platform "slack",
-    `platform` its plug-in, through which members' DMs reach the one inbox."""
+    `platform` its plug-in, through which members' DMs reach the one inbox; `senders`: every
+    platform's, for what staff send members on theirs."""
     bolt = AsyncApp(
         client=web_client(token, base_url),
         signing_secret=signing_secret,
         logger=logging.getLogger("adapters.slack.bolt"),
     )
-    deps = Deps(db, clock, sender)
+    deps = Deps(db, clock, sender, senders or {}, public_url=public_url)
     commands.register(bolt, deps)
     alerts.register(bolt, deps)
     checkin.register(bolt, deps, platform)

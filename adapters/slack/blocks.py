@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from datetime import date, datetime, time
+from itertools import groupby
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,7 +25,16 @@ from bot.core.domain import (
     ReportSnapshot,
     ReportStatus,
 )
-from bot.queries.board import AlertItem, Board, BoardRow, ReportView, Revision, WeekRow
+from bot.queries.board import (
+    AlertItem,
+    Board,
+    BoardRow,
+    ReportView,
+    Revision,
+    Standing,
+    WeekRow,
+)
+from bot.services.alert_actions import QUIET_KINDS
 from bot.services.consent import OPERATIONAL_ALERT_KINDS
 from bot.services.emergency_contacts import EmergencyContact
 from bot.services.emergency_contacts import line as contact_line
@@ -49,10 +59,16 @@ USER_TEXT = 300  # how much of a free-text answer a board shows
 
 ACTION_TAKE = "alert_take"
 ACTION_RESOLVE = "alert_resolve"
+ACTION_MESSAGE = "alert_message"  # 「メッセージを送る」: opens the message form
+ACTION_MESSAGE_TEMPLATE = "alert_message_template"  # a 文例 chosen in that form
 ACTION_CHECKIN = "checkin"  # prefix; DM buttons are checkin:0, checkin:1 …
 VIEW_RESOLVE = "alert_resolve_view"
+VIEW_MESSAGE = "alert_message_view"
+MESSAGE_TEXT = "message_text"  # the form's text block id (then ":N", see message_modal)
+MESSAGE_MAX = 1000
 LEVEL_ICONS = {"crisis": "🆘", "urgent": "🔴", "warning": "🟠", "info": "🔵"}
 CRISIS = AlertLevel.CRISIS.value
+INFO = AlertLevel.INFO.value
 MENTIONABLE = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # a Slack user id, nothing that could escape
 
 
@@ -164,16 +180,13 @@ def split(groups: Sequence[Sequence[Block]], limit: int = MAX_MESSAGE_BLOCKS) ->
 def board_messages(
     board: Board, *, full: bool = True, details: AbstractSet[int] | None = None
 ) -> list[list[Block]]:
-    """The day's board as one or more messages; every member appears exactly once.
+    """The day's board, problems first, one compact line per member: one message for a
+    facility's usual size (40 members), more only past Slack's 50 blocks; every member
+    appears exactly once, and every open alert (on its member's line, or listed below).
     Not `full` (minimal disclosure): who and in what state, no answers or notes; `details`:
     the members whose answers may show (their consent covers Slack), None for everyone."""
-    groups: list[list[Block]] = [_board_head(board)]
-    for r in board.rows:
-        shown = full and (details is None or r.member_id in details)
-        groups.append([member_section(r, board, full=shown), divider()])
-    groups.extend(_alert_summary_groups(board.alerts, board.tz))
-    messages = split(groups, MAX_MESSAGE_BLOCKS - 1)  # room for the "(2/3)" line
-    if len(messages) > 1:
+    messages = split(_board_groups(board, full, details), MAX_MESSAGE_BLOCKS - 1)
+    if len(messages) > 1:  # room was kept for the "(2/3)" line
         for i, blocks in enumerate(messages[1:], start=2):
             note = texts.BOARD_CONTINUED.format(part=i, parts=len(messages))
             blocks.insert(0, context(f"{escape(board.facility_name)} {md(board.day)} {note}"))
@@ -181,42 +194,114 @@ def board_messages(
 
 
 def board_fallback(board: Board) -> str:
-    return texts.BOARD_TITLE.format(date=md(board.day), facility=escape(board.facility_name))
+    return _board_title(board)
+
+
+def _board_title(board: Board) -> str:
+    title = texts.PLAN_BOARD_TITLE if board.plan else texts.BOARD_TITLE
+    mine = texts.BOARD_MINE if board.mine else ""
+    return title.format(date=md(board.day), facility=escape(board.facility_name)) + mine
+
+
+def _board_groups(board: Board, full: bool, details: AbstractSet[int] | None) -> list[list[Block]]:
+    """The head, then one group of sections per standing (its lines, 3000 characters a
+    section at most), then the open alerts no line shows."""
+    groups: list[list[Block]] = [_board_head(board)]
+    for standing, rows in groupby(board.ranked, key=lambda r: r.standing):
+        members = list(rows)
+        label = texts.BOARD_GROUPS[standing.name.lower()]
+        lines = [f"*{STANDING_ICONS[standing]} {label}({len(members)}名)*"]
+        for r in members:
+            lines.append(
+                board_line(r, board, full=full and (details is None or r.member_id in details))
+            )
+        groups.append([section(chunk) for chunk in _chunks(lines, MAX_SECTION_TEXT - 100)])
+    inline = {a.alert_id for r in board.rows for a in r.alerts}
+    on_board = {r.member_id for r in board.rows}
+    others = [
+        a
+        for a in board.alerts
+        if a.alert_id not in inline and not (a.member_id in on_board and a.level == INFO)
+    ]
+    if others:
+        head = f"*{texts.BOARD_OTHER_ALERTS.format(count=len(others))}*"
+        lines = [head, *(_alert_line(a, board.tz) for a in others)]
+        groups.append([section(chunk) for chunk in _chunks(lines, MAX_SECTION_TEXT - 100)])
+    return groups
 
 
 def _board_head(board: Board) -> list[Block]:
-    title = texts.BOARD_TITLE.format(date=md(board.day), facility=escape(board.facility_name))
-    count = texts.BOARD_COUNT.format(
-        total=len(board.rows),
-        started=board.count(ReportStatus.STARTED),
-        ended=board.count(ReportStatus.ENDED),
-        absent=board.count(ReportStatus.ABSENT),
-        missing=board.missing,
-    )
-    if ending := board.count(ReportStatus.ENDING):
-        count += texts.BOARD_COUNT_ENDING.format(ending=ending)
-    head = [section(f"*{title}*"), context(count)]
+    if board.plan:
+        count = texts.PLAN_BOARD_COUNT.format(total=len(board.rows))
+    else:
+        count = texts.BOARD_COUNT.format(
+            total=len(board.rows),
+            started=board.count(ReportStatus.STARTED),
+            ended=board.count(ReportStatus.ENDED),
+            absent=board.count(ReportStatus.ABSENT),
+            missing=board.missing,
+        )
+        if ending := board.count(ReportStatus.ENDING):
+            count += texts.BOARD_COUNT_ENDING.format(ending=ending)
+    head = [section(f"*{_board_title(board)}*"), context(count)]
     if not board.rows:
         head.append(section(texts.BOARD_EMPTY))
     head.append(divider())
     return head
 
 
-def member_section(row: BoardRow, board: Board, *, full: bool = True) -> Block:
+BOARD_NAME = 40  # characters of a name on a board line
+BOARD_TEXT = 30  # … and of a free-text answer
+
+
+def board_line(row: BoardRow, board: Board, *, full: bool = True) -> str:
+    """One member on one line: state, open alerts (who has them), how late, and when `full`
+    the times, 体調 and the work in a few words."""
     r = row.report
-    headline = f"*{escape(row.name)}*  {texts.STATUS_LABELS.get(r.status.value, r.status.value)}"
-    if row.overdue_minutes is not None and board.is_today:
-        headline += "  " + texts.BOARD_MISSING.format(duration=duration(row.overdue_minutes))
-    elif row.overdue_minutes is not None:
-        headline += "  " + texts.BOARD_MISSING_PAST
+    status = texts.STATUS_LABELS.get(r.status.value, r.status.value)
+    parts = [f"{_line_icon(row)} *{escape(clip(row.name, BOARD_NAME))}*  {status}"]
+    for a in row.alerts:
+        taken = f"(👤{escape(a.acked_by)})" if a.acked_by else ""
+        parts.append(f"{LEVEL_ICONS.get(a.level, '•')}{escape(a.title)}{taken}")
+    if row.overdue_minutes is not None:
+        missing = texts.BOARD_MISSING.format(duration=duration(row.overdue_minutes))
+        parts.append(missing if board.is_today else texts.BOARD_MISSING_PAST)
     if not full:
-        return section(headline)
-    if r.status.value == "absent" and row.absence_note:
-        headline += f"  {user(row.absence_note, 100)}"
+        return "  ".join(parts)
+    if r.status is ReportStatus.ABSENT:
+        if row.absence_note:
+            parts.append(user(row.absence_note, BOARD_TEXT))
+        return "  ".join(parts)
     if r.start_at is None and r.end_at is None:  # nothing reported yet: just the plan
-        plan = f"{_hm(row.planned_start)}〜{_hm(row.planned_end)}"
-        return section(headline, [f"*{texts.PLAN_LABEL}*\n{plan}"])
-    return section(headline, _answer_fields(r, board.tz, row.planned_start, row.planned_end))
+        parts.append(texts.PLANNED.format(time=f"{_hm(row.planned_start)}〜{_hm(row.planned_end)}"))
+        return "  ".join(parts)
+    parts.append(f"{hm(r.start_at, board.tz)}〜{hm(r.end_at, board.tz) if r.end_at else ''}")
+    health = r.health_end if r.health_end is not None else r.health_start
+    if health is not None:
+        parts.append(texts.BOARD_HEALTH.format(health=health))
+    if r.status is ReportStatus.ENDED and r.outputs:
+        parts.append(user(r.outputs, BOARD_TEXT))
+    elif r.planned_work:
+        parts.append(user(r.planned_work, BOARD_TEXT))
+    return "  ".join(parts)
+
+
+# An icon for each standing; a line with alerts shows its worst alert's instead.
+STANDING_ICONS = {
+    Standing.ALERT: "🔴",
+    Standing.MISSING: "⏰",
+    Standing.WORRYING: "🟠",
+    Standing.WORKING: "🟢",
+    Standing.UPCOMING: "⚪",
+    Standing.ENDED: "✅",
+    Standing.ABSENT: "💤",
+}
+
+
+def _line_icon(row: BoardRow) -> str:
+    if row.alerts and row.standing is Standing.ALERT:
+        return LEVEL_ICONS.get(row.alerts[0].level, "•")
+    return STANDING_ICONS[row.standing]
 
 
 def _hm(t: time | None) -> str:
@@ -248,14 +333,6 @@ def _answer_fields(
         f"*{labels['end_at']}*\n{with_plan(r.end_at, planned_end)}",
         f"*{labels['outputs']}*\n{user(r.outputs)}",
     ]
-
-
-def _alert_summary_groups(alerts: Sequence[AlertItem], tz: str) -> list[list[Block]]:
-    if not alerts:
-        return [[context(texts.NO_ALERTS)]]
-    groups = [[section(f"*{texts.ALERTS_HEADER.format(count=len(alerts))}*")]]
-    groups.extend([section(_alert_line(a, tz))] for a in alerts)
-    return groups
 
 
 def _alert_line(a: AlertItem, tz: str) -> str:
@@ -307,9 +384,12 @@ def alert_blocks(
         blocks.append(
             context(texts.ALERT_TAKEN_BY.format(name=escape(a.acked_by), time=hm(a.acked_at, tz)))
         )
+    if a.kind in QUIET_KINDS:  # an absence or early finish informs; nobody need act
+        return blocks
     buttons = []
     if a.state == AlertState.OPEN:
         buttons.append(button(texts.ALERT_TAKE, ACTION_TAKE, str(a.alert_id), "primary"))
+    buttons.append(button(texts.STAFF_MESSAGE_BUTTON, ACTION_MESSAGE, str(a.alert_id)))
     buttons.append(button(texts.ALERT_DONE, ACTION_RESOLVE, str(a.alert_id)))
     blocks.append({"type": "actions", "block_id": f"alert:{a.alert_id}", "elements": buttons})
     return blocks
@@ -436,6 +516,64 @@ def _option(label: str) -> Block:
     return {"text": _plain(label), "value": label}
 
 
+def message_modal(
+    a: AlertItem, metadata: str, *, staff: str, platform: str, text: str = "", version: int = 0
+) -> Block:
+    """The 「メッセージを送る」 form: a 文例 to start from and the words, editable. Choosing a
+    文例 redraws the form with it as the text; the text block's id carries `version`, since
+    Slack keeps what was typed in a block whose id stays the same."""
+    templates = texts.STAFF_MESSAGE_TEMPLATES
+    field: Block = {
+        "type": "plain_text_input",
+        "action_id": MESSAGE_TEXT,
+        "multiline": True,
+        "max_length": MESSAGE_MAX,
+        "placeholder": _plain(texts.STAFF_MESSAGE_HINT),
+    }
+    if text:
+        field["initial_value"] = text[:MESSAGE_MAX]
+    intro = texts.STAFF_MESSAGE_INTRO.format(
+        name=escape(a.member_name), platform=escape(platform), staff=escape(staff)
+    )
+    return {
+        "type": "modal",
+        "callback_id": VIEW_MESSAGE,
+        "private_metadata": metadata[:3000],
+        "title": _plain(texts.STAFF_MESSAGE_TITLE, MAX_MODAL_TITLE),
+        "submit": _plain(texts.STAFF_MESSAGE_SUBMIT, MAX_MODAL_TITLE),
+        "close": _plain(texts.RESOLVE_CLOSE, MAX_MODAL_TITLE),
+        "blocks": [
+            section(intro),
+            {
+                "type": "actions",
+                "block_id": "template",
+                "elements": [
+                    {
+                        "type": "static_select",
+                        "action_id": ACTION_MESSAGE_TEMPLATE,
+                        "placeholder": _plain(texts.STAFF_MESSAGE_TEMPLATE),
+                        "options": [_option(t) for t in templates],
+                    }
+                ],
+            },
+            {
+                "type": "input",
+                "block_id": f"{MESSAGE_TEXT}:{version}",
+                "label": _plain(texts.STAFF_MESSAGE_TEXT),
+                "element": field,
+            },
+        ],
+    }
+
+
+def message_text(view: Block) -> str:
+    """What the form's text block holds (whichever version of it the form shows)."""
+    for block_id, values in (view.get("state") or {}).get("values", {}).items():
+        if block_id.split(":")[0] == MESSAGE_TEXT:
+            return str((values.get(MESSAGE_TEXT) or {}).get("value") or "").strip()
+    return ""
+
+
 def notice_blocks(title: str, text: str) -> list[Block]:
     """A plain staff notice (delivery failure, quota warning, anything with a text)."""
     return [section(f"*{escape(title)}*\n{user(text, 2500)}" if title else user(text, 2900))]
@@ -560,8 +698,16 @@ def _mark(mode: str, snap: ReportSnapshot) -> str:
 # --- App Home ------------------------------------------------------------------------------
 
 
-def home_view(board: Board | None, mine: Sequence[AlertItem], note: str = "") -> Block:
-    """The App Home tab: the day's board (compact) and the alerts this staff member holds."""
+def home_view(
+    board: Board | None,
+    mine: Sequence[AlertItem],
+    note: str = "",
+    *,
+    full: bool = True,
+    details: AbstractSet[int] | None = None,
+) -> Block:
+    """The App Home tab: the day's board (as `board_messages` has it, problems first) and the
+    alerts this staff member holds; `full`, `details` as for the board."""
     if board is None:
         return {"type": "home", "blocks": [section(note or texts.SLACK_NOT_STAFF)]}
     tail: list[Block] = [divider(), section(f"*{texts.HOME_MINE}*")]
@@ -569,12 +715,11 @@ def home_view(board: Board | None, mine: Sequence[AlertItem], note: str = "") ->
         tail.extend(section(_alert_line(a, board.tz)) for a in mine[:20])
     else:
         tail.append(context(texts.HOME_MINE_NONE))
-    head = _board_head(board)
-    room = MAX_VIEW_BLOCKS - len(head) - len(tail) - 1
-    rows = [member_section(r, board) for r in board.rows]
-    blocks = head + rows[:room]
-    if len(rows) > room:
-        blocks.append(context(texts.HOME_MORE.format(count=len(rows) - room)))
+    body = [b for group in _board_groups(board, full, details) for b in group]
+    room = MAX_VIEW_BLOCKS - len(tail) - 1
+    blocks = body[:room]
+    if len(body) > room:
+        blocks.append(context(texts.HOME_MORE))
     return {"type": "home", "blocks": blocks + tail}
 
 

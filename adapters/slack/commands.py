@@ -19,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.slack import blocks as bk
-from adapters.slack import recordkeeping
+from adapters.slack import recordkeeping, web_link
 from adapters.slack.answer import Answer, _say
 from adapters.slack.deps import Deps
 from adapters.slack.errors import slack_error
@@ -48,7 +48,9 @@ ALIASES = {
     "評価": "eval",
     "月": "month",
     "出力": "export",
+    "明日": "tomorrow",
 }
+MINE = ("mine", "担当")
 RECORD_VERBS = {
     "log": recordkeeping.log_contact,
     "eval": recordkeeping.evaluation_form,
@@ -70,12 +72,15 @@ def register(bolt: AsyncApp, deps: Deps) -> None:
 async def post(
     client: AsyncWebClient, respond: Any, command: dict[str, Any], answer: Answer
 ) -> None:
-    """Post the answer as the bot; where the bot is not a member, through the response_url."""
+    """Post the answer as the bot; where the bot is not a member, through the response_url.
+    Nothing fails silently: a failed upload or post is answered to the person who asked."""
     channel, user = command["channel_id"], command["user_id"]
     if answer.modal is not None:
         await client.views_open(trigger_id=command["trigger_id"], view=answer.modal)
     if answer.upload is not None:
-        await recordkeeping.upload(client, user, answer.upload)
+        failed = await recordkeeping.upload(client, user, answer.upload)
+        if failed is not None:  # said instead of 「出力しました」
+            answer = _say(failed)
     for blocks in answer.messages:
         try:
             if answer.share:
@@ -85,10 +90,15 @@ async def post(
                     channel=channel, user=user, text=answer.text, blocks=blocks
                 )
         except SlackApiError as exc:
-            if slack_error(exc) not in NOT_A_MEMBER:
-                raise
+            error = slack_error(exc)
             kind = "in_channel" if answer.share else "ephemeral"
-            await respond(text=answer.text, blocks=blocks, response_type=kind)
+            if error in NOT_A_MEMBER:
+                await respond(text=answer.text, blocks=blocks, response_type=kind)
+                continue
+            log.warning("slack command answer failed: %s", error)
+            text = texts.SLACK_POST_FAILED.format(error=bk.escape(error))
+            await respond(text=text, blocks=[bk.section(text)], response_type="ephemeral")
+            return
 
 
 async def run(deps: Deps, command: dict[str, Any]) -> Answer:
@@ -104,9 +114,16 @@ async def run(deps: Deps, command: dict[str, Any]) -> Answer:
         facility = await session.get_one(Facility, staff.facility_id)
         ctx = _Ctx(session, staff, facility, now, str(command.get("channel_id") or ""))
         if verb == "help":
-            return _say(texts.SLACK_HELP + texts.SLACK_HELP_ACCOUNTS + texts.SLACK_HELP_RECORDS)
+            return _say(
+                texts.SLACK_HELP + texts.SLACK_HELP_ACCOUNTS + texts.SLACK_HELP_RECORDS
+                + texts.SLACK_HELP_CONSOLE
+            )  # fmt: skip
+        if verb == "web":
+            return await web_link.answer(session, staff, now, deps.public_url)
         if verb == "status":
             return await ctx.status(args)
+        if verb == "tomorrow":
+            return await ctx.tomorrow()
         if verb == "report":
             return await ctx.report(args)
         if verb == "week":
@@ -143,7 +160,8 @@ class _Ctx:
 
     async def status(self, args: Sequence[str]) -> Answer:
         share = any(a.lower() in ("share", "共有") for a in args)
-        rest = [a for a in args if a.lower() not in ("share", "共有")]
+        mine = any(a.lower() in MINE for a in args)
+        rest = [a for a in args if a.lower() not in ("share", "共有", *MINE)]
         if share and self.staff.role != "manager":
             return _say(texts.SLACK_MANAGERS_ONLY)
         if share and (
@@ -157,10 +175,27 @@ class _Ctx:
             if parsed is None:
                 return _say(texts.SLACK_BAD_DATE)
             day = parsed
-        b = await board.status_board(self.session, self.facility, day, self.now)
-        await self.audit(
-            "slack.status", f"facility:{self.facility.id}", day=day.isoformat(), share=share
+        b = await board.status_board(
+            self.session, self.facility, day, self.now, staff_id=self.staff.id if mine else None
         )
+        await self.audit(
+            "slack.status",
+            f"facility:{self.facility.id}",
+            day=day.isoformat(),
+            share=share,
+            mine=mine,
+        )
+        return await self._board(b, share)
+
+    async def tomorrow(self) -> Answer:
+        """The next business day's 在宅 plan: who, and when they mean to start."""
+        today = business_date(self.facility.tz, self.now)
+        day = await board.next_business_day(self.session, self.facility, today)
+        b = await board.status_board(self.session, self.facility, day, self.now)
+        await self.audit("slack.tomorrow", f"facility:{self.facility.id}", day=day.isoformat())
+        return await self._board(b, False)
+
+    async def _board(self, b: board.Board, share: bool) -> Answer:
         full = self.facility.disclosure != "minimal"  # APPI: what Slack may hold is a setting
         # ... and each member's consent (bot.services.consent): answers only for those who agreed
         details = await consent.slack_detail_members(

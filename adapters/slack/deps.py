@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.sender import SlackSender
+from bot.core.ports import Sender
 from bot.services import delivery
 from storage.db import Database
 
@@ -23,11 +24,16 @@ class Deps:
     db: Database
     clock: Callable[[], datetime]
     sender: SlackSender
+    # every platform's sender: what staff send a member goes out on the member's platform
+    senders: Mapping[str, Sender] = field(default_factory=dict)
+    public_url: str | None = None  # PUBLIC_URL: where `/nippo web`'s console link points
 
-    async def flush(self) -> None:
-        """Deliver the replies and alerts this request produced without waiting for a loop."""
+    async def flush(self, *, everywhere: bool = False) -> None:
+        """Deliver the replies and alerts this request produced without waiting for a loop;
+        `everywhere`: on every platform (a message to a member on LINE), not Slack alone."""
+        senders = {**self.senders, "slack": self.sender} if everywhere else {"slack": self.sender}
         try:
-            await delivery.flush(self.db, {"slack": self.sender}, self.clock())
+            await delivery.flush(self.db, senders, self.clock())
         except Exception:  # the delivery loop will pick the rows up again
             log.exception("slack flush failed")
 

@@ -11,7 +11,7 @@ from adapters.slack import blocks as bk
 from adapters.slack.deps import Deps
 from bot.core.calendar import business_date
 from bot.queries import board
-from bot.services import admin
+from bot.services import admin, consent
 from storage.models import Facility
 
 
@@ -35,6 +35,10 @@ async def home_for(deps: Deps, user: str) -> bk.Block:
         day = business_date(facility.tz, now)
         b = await board.status_board(session, facility, day, now)
         mine = await board.open_alerts(session, facility, acked_by=staff.id)
+        # what Slack may show is the facility's setting and each member's consent (APPI)
+        details = await consent.slack_detail_members(
+            session, facility, [r.member_id for r in b.rows]
+        )
         await admin.audit(
             session,
             actor=f"staff:{staff.id}",
@@ -43,4 +47,4 @@ async def home_for(deps: Deps, user: str) -> bk.Block:
             now=now,
             day=day.isoformat(),
         )
-    return bk.home_view(b, mine)
+    return bk.home_view(b, mine, full=facility.disclosure != "minimal", details=details)

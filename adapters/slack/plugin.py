@@ -27,6 +27,8 @@ class SlackSettings(Protocol):
     @property
     def slack_team_id(self) -> str | None: ...
     @property
+    def public_url(self) -> str | None: ...
+    @property
     def outbox_backlog_alert_seconds(self) -> int: ...
 
 
@@ -82,6 +84,8 @@ def mount(
         sender=sender,
         platform=platform,
         clock=clock,
+        senders=app.state.senders,  # the composition root's, every configured platform's
+        public_url=settings.public_url,
     )
     slack_app.mount(
         app, bolt, settings.slack_signing_secret.get_secret_value(), settings.slack_team_id

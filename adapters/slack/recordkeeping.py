@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -144,12 +145,37 @@ async def report_footer(ctx: _Ctx, member: Member, day: date) -> list[bk.Block]:
     return rb.report_actions(history, ctx.facility.tz)
 
 
-async def upload(client: AsyncWebClient, user: str, file: tuple[str, bytes, str]) -> None:
-    """Exports go to the manager's DM with the bot, never to the channel they typed in."""
+# Slack's answers that no retry fixes: the app lacks a permission or the workspace forbids it.
+UPLOAD_REFUSED = {
+    "missing_scope",
+    "not_allowed_token_type",
+    "no_permission",
+    "restricted_action",
+    "file_uploads_disabled",
+    "file_uploads_except_images_disabled",
+    "invalid_auth",
+    "not_authed",
+    "account_inactive",
+}
+
+
+async def upload(client: AsyncWebClient, user: str, file: tuple[str, bytes, str]) -> str | None:
+    """Exports go to the manager's DM with the bot, never to the channel they typed in.
+    None once uploaded; else what to tell the manager (in Japanese: what failed, what to do)."""
     name, data, title = file
-    opened = await client.conversations_open(users=user)
-    channel = str((opened.get("channel") or {}).get("id") or "")
-    await client.files_upload_v2(channel=channel, content=data, filename=name, title=title)
+    try:
+        opened = await client.conversations_open(users=user)
+        channel = str((opened.get("channel") or {}).get("id") or "")
+        await client.files_upload_v2(channel=channel, content=data, filename=name, title=title)
+    except SlackApiError as exc:
+        error = slack_error(exc)
+    except (SlackRequestError, aiohttp.ClientError, TimeoutError) as exc:  # no answer at all
+        error = type(exc).__name__
+    else:
+        return None
+    log.warning("export upload failed: %s", error)
+    what = texts.SLACK_EXPORT_REFUSED if error in UPLOAD_REFUSED else texts.SLACK_EXPORT_RETRY
+    return texts.SLACK_EXPORT_FAILED.format(title=bk.escape(title), error=bk.escape(error)) + what
 
 
 # --- buttons and modals --------------------------------------------------------------------

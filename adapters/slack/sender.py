@@ -5,8 +5,14 @@ channel, with the staff buttons; a crisis alert always alone, never folded into 
 `Renotify` (an untaken alert again, as a new message that mentions the step's people; nothing
 is posted once the alert is taken), `Digest`, the staff notices (`DeliveryFailed`,
 `QuotaWarning`, `OutageSummary` … and any other text), and `Replies` (check-in replies to a
-member in a DM: conversations.open, then chat.postMessage). Mentions are staff ids in the
-payload; they become `<@U…>` here, from the staff rows as they are when the message is posted.
+member in a DM: conversations.open, then chat.postMessage), and `EvidenceShared` (a member's
+photo, file, voice or video uploaded into the alert channel with its caption:
+files.getUploadURLExternal, the upload, files.completeUploadExternal; or the caption alone when
+consent does not cover Slack). `StaffMessage` (words staff wrote a member on Slack) goes to
+the member's DM like `Replies`; `ThreadNote` is posted in its alert's thread (`thread_ts`);
+`AlertResolved` posts nothing but edits the alerts' own messages (chat.update: resolved, no
+buttons). Mentions are staff ids in the payload; they become `<@U…>`
+here, from the staff rows as they are when the message is posted.
 
 An alert or re-notification that lands more than `late_after` after it was queued (Slack was
 down) says so in a context line: 「⏱ Slack の障害のため、N分遅れて届きました(発生 HH:MM)」.
@@ -24,11 +30,11 @@ looks for it in the channel's recent history.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import aiohttp
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,11 +45,12 @@ from adapters.slack import views
 from adapters.slack.errors import slack_error
 from bot.core import payloads as pl
 from bot.core import texts
-from bot.core.domain import AlertLevel
+from bot.core.domain import AlertLevel, Reply
 from bot.core.ports import OutboxItem, Outcome, SendResult
+from bot.queries import evidence
 from bot.services import alert_actions
 from storage.db import Database
-from storage.models import Facility, Member, OutboxMessage
+from storage.models import Alert, Attachment, DailyReport, Facility, Member, OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +73,6 @@ LATE_KINDS = (pl.Alert, pl.Renotify)
 NOTICE_TITLES: dict[type[pl.Payload], str] = {
     pl.DeliveryFailed: texts.DELIVERY_FAILED_TITLE,
     pl.QuotaWarning: texts.QUOTA_WARNING_TITLE,
-    pl.AlertResolved: texts.ALERT_RESOLVED_TITLE,
     pl.EvaluationDue: texts.EVALUATION_DUE_TITLE,
     pl.ApprovalExpiring: texts.APPROVAL_EXPIRING_TITLE,
     pl.OutageSummary: texts.OUTAGE_SUMMARY_TITLE,
@@ -85,6 +91,10 @@ class SlackSender:
         posted = await self._posted_before(item)
         if posted is not None:
             return SendResult(Outcome.SENT, via="api", external_id=posted)
+        if isinstance(item.payload, pl.EvidenceShared) and item.payload.attach:
+            return await self._upload(item, item.payload, now)
+        if isinstance(item.payload, pl.AlertResolved):
+            return await self._edit_resolved(item.payload)
         try:
             rendered = await self._render(item, now)
             if rendered is None:  # a re-notification for an alert taken meanwhile
@@ -103,6 +113,7 @@ class SlackSender:
                 meta = {"key": item.key, "joined": [outbox_id for outbox_id, _ in joined]}
                 resp = await self.client.chat_postMessage(
                     channel=channel,
+                    thread_ts=await _thread_of(self.db, item.payload),
                     text=text,
                     blocks=blocks,
                     unfurl_links=False,
@@ -117,6 +128,57 @@ class SlackSender:
             return SendResult(Outcome.RETRY, error=f"unknown outcome: {type(exc).__name__}")
         await self._remember(item, channel, ts, joined, now)
         return SendResult(Outcome.SENT, via="api", external_id=ts)
+
+    async def _upload(
+        self, item: OutboxItem, payload: pl.EvidenceShared, now: datetime
+    ) -> SendResult:
+        """The member's file into the facility's alert channel, its caption as the message.
+        Named by ids like the evidence ZIP (YYYY-MM-DD_<member id>_<attachment id>), never
+        by the member's name. Slack takes no idempotency key for uploads: the file id is kept
+        at once, and a lost answer may, rarely, upload twice (better than losing it)."""
+        async with self.db.transaction() as session:
+            channel = item.recipient or await _staff_channel(session, payload, item.member_id)
+            found = await session.get(Attachment, payload.attachment_id)
+            report = await session.get(DailyReport, found.report_id) if found else None
+        if found is None or report is None:
+            return SendResult(Outcome.FAILED, error="the evidence is no longer kept")
+        if not channel:
+            return SendResult(Outcome.FAILED, error="no Slack channel for this message")
+        ext = evidence.extension(found.content_type, found.filename)
+        name = f"{report.business_date.isoformat()}_{report.member_id}_{found.id}.{ext}"
+        try:
+            resp = await self.client.files_upload_v2(
+                channel=channel,
+                content=found.data,
+                filename=name,
+                title=name,
+                initial_comment=payload.text,
+            )
+        except SlackApiError as exc:
+            return _classify(exc)
+        except (SlackRequestError, aiohttp.ClientError, TimeoutError) as exc:
+            return SendResult(Outcome.RETRY, error=f"upload failed: {type(exc).__name__}")
+        file_id = str((resp.get("file") or {}).get("id") or "")
+        await self._remember(item, channel, file_id, [], now)
+        return SendResult(Outcome.SENT, via="api", external_id=file_id)
+
+    async def _edit_resolved(self, payload: pl.AlertResolved) -> SendResult:
+        """The member's own report closed these alerts: each one's message is edited in place
+        (no buttons, 「本人から連絡があり解消」) rather than followed by a post of its own."""
+        async with self.db.transaction() as session:
+            edits = {}
+            for alert_id in payload.alert_ids:
+                rendered = await views.alert_message(session, alert_id)
+                if rendered is not None and rendered[2].slack_channel and rendered[2].slack_ts:
+                    edits[(rendered[2].slack_channel, rendered[2].slack_ts)] = rendered[:2]
+        try:
+            for (channel, ts), (text, blocks) in edits.items():  # a digest is edited once
+                await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+        except SlackApiError as exc:
+            return _classify(exc)
+        except (aiohttp.ClientError, TimeoutError) as exc:  # an edit is safe to repeat
+            return SendResult(Outcome.RETRY, error=f"unknown outcome: {type(exc).__name__}")
+        return SendResult(Outcome.SENT, via="update")
 
     # --- idempotency ---------------------------------------------------------------------
 
@@ -187,16 +249,11 @@ class SlackSender:
         """Channel, fallback text, blocks, and the (outbox id, alert id) rows carried along;
         None when there is nothing to post any more."""
         payload = item.payload
-        if isinstance(payload, pl.Replies):
-            replies = list(payload.replies)
+        if isinstance(payload, pl.Replies | pl.StaffMessage):  # to a member, in a DM
+            replies, day = _to_member(payload)
             opened = await self.client.conversations_open(users=item.recipient)
             channel = str((opened.get("channel") or {}).get("id") or "")
-            return (
-                channel,
-                bk.reply_fallback(replies),
-                bk.reply_blocks(replies, payload.business_date),
-                [],
-            )
+            return channel, bk.reply_fallback(replies), bk.reply_blocks(replies, day), []
         async with self.db.transaction() as session:
             channel = item.recipient or await _staff_channel(session, payload, item.member_id)
             match payload:
@@ -215,7 +272,8 @@ class SlackSender:
                         return channel, text, [*mentions, *blocks][: bk.MAX_MESSAGE_BLOCKS], joined
                     rendered = await views.alert_message(session, alert_id)
                     if rendered is not None:
-                        mentions = await views.alert_mentions(session, alert_id)
+                        quiet = rendered[2].kind in alert_actions.QUIET_KINDS  # informs only
+                        mentions = [] if quiet else await views.alert_mentions(session, alert_id)
                         return channel, rendered[0], [*mentions, *rendered[1]], []
                 case pl.Digest():
                     facility = await session.get_one(Facility, payload.facility_id)
@@ -226,6 +284,22 @@ class SlackSender:
                     mentions = await views.mention_blocks(session, payload.mentions)
                     return channel, *_notice(payload, mentions), []
         return channel, *_notice(payload, []), []
+
+
+def _to_member(payload: pl.Replies | pl.StaffMessage) -> tuple[list[Reply], date | None]:
+    """What a member is sent, as neutral replies, and the business date its buttons carry."""
+    if isinstance(payload, pl.Replies):
+        return list(payload.replies), payload.business_date
+    return [Reply(payload.text)], None
+
+
+async def _thread_of(db: Database, payload: pl.Payload) -> str | None:
+    """The message a thread note answers (its alert's), None for a post of its own."""
+    if not isinstance(payload, pl.ThreadNote):
+        return None
+    async with db.transaction() as session:
+        alert = await session.get(Alert, payload.alert_id)
+        return alert.slack_ts if alert is not None else None
 
 
 def _notice(payload: pl.Payload, mentions: list[bk.Block]) -> tuple[str, list[bk.Block]]:

@@ -21,6 +21,7 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
+from adapters.line.richmenu import NAME as RICH_MENU_NAME
 from bot.app.settings import Settings
 from storage.db import Database, alembic_config
 from storage.models import Facility, Identity, Member, Schedule, Staff
@@ -153,8 +154,7 @@ async def line_checks(settings: Settings, client: httpx.AsyncClient) -> list[Che
         if checks[-1].ok:
             test = await client.post(f"{base}/v2/bot/channel/webhook/test", headers=auth, json={})
             checks.append(judge_webhook_test(test.status_code, _json(test)))
-        menu = await client.get(f"{base}/v2/bot/user/all/richmenu", headers=auth)
-        checks.append(judge_rich_menu(menu.status_code))
+        checks.append(await rich_menu_check(client, base, auth))
     except httpx.HTTPError as exc:
         return [_network_failure(name, exc, "LINE の API ")]
     return checks
@@ -210,18 +210,32 @@ def judge_webhook_test(status: int, body: dict[str, Any]) -> Check:
     )
 
 
-def judge_rich_menu(status: int) -> Check:
-    name = "LINE リッチメニュー"
-    if status == 200:
-        return Check(name, True, "既定のリッチメニューが設定されています")
+async def rich_menu_check(client: httpx.AsyncClient, base: str, auth: dict[str, str]) -> Check:
+    """The default rich menu set through the API, and whether it is Nippo's own."""
+    menu = await client.get(f"{base}/v2/bot/user/all/richmenu", headers=auth)
+    menu_id = str(_json(menu).get("richMenuId") or "") if menu.status_code == 200 else ""
+    name: str | None = None
+    if menu_id:
+        detail = await client.get(f"{base}/v2/bot/richmenu/{menu_id}", headers=auth)
+        name = str(_json(detail).get("name") or "") if detail.status_code == 200 else None
+    return judge_rich_menu(menu.status_code, menu_id, name)
+
+
+def judge_rich_menu(status: int, menu_id: str = "", name: str | None = None) -> Check:
+    label = "LINE リッチメニュー"
+    if status == 200 and menu_id:
+        if name == RICH_MENU_NAME:
+            return Check(label, True, f"Nippo のメニューが既定に設定されています（{menu_id}）")
+        return Check(label, True, f"既定のリッチメニューが設定されています（{menu_id}）")
+    if status not in (200, 404):
+        return Check(label, None, f"既定のリッチメニューを確認できませんでした（HTTP {status}）")
     return Check(
-        name,
+        label,
         None,
         "既定のリッチメニューはまだありません（LINE Official Account Manager で作ったメニューは"
         "ここからは見えません。なくても使えます）",
-        "まだなら LINE Official Account Manager でリッチメニューを作り、ボタンに「開始します」"
-        "「終了します」「今日は休みます」「相談したい」のテキストを設定すると、"
-        "利用者が操作しやすくなります（docs/go-live.md）",
+        "`nippo line richmenu install` で、開始・終了・休み・相談・今日の記録・ヘルプの"
+        "メニューを設定できます（docs/line.md）",
     )
 
 

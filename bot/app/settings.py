@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     line_channel_access_token: SecretStr | None = None
     line_api_base_url: str = "https://api.line.me"
     line_data_api_base_url: str = "https://api-data.line.me"
+    # The font `nippo line richmenu install` draws the menu's words with (a .ttf/.otf file);
+    # unset: IPA Gothic from Debian's fonts-ipafont-gothic.
+    line_rich_menu_font: str | None = None
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
     slack_api_base_url: str = "https://slack.com/api/"
@@ -53,6 +56,13 @@ class Settings(BaseSettings):
     # nippo serve: the reverse proxies (comma-separated addresses or CIDRs, "*" for any) whose
     # X-Forwarded-For/-Proto uvicorn believes; from anyone else they are ignored
     forwarded_allow_ips: str = "127.0.0.1"
+
+    # The staff console (/console, docs/console.md): the key that signs its session cookies
+    # (python -c "import secrets; print(secrets.token_urlsafe(32))"). Unset: a key of the
+    # process's own, so sign-ins end at a restart and do not carry across replicas.
+    console_session_secret: SecretStr | None = None
+    # Minutes without a page view after which a console sign-in ends.
+    console_idle_minutes: int = 30
 
     # Encryption at rest (storage/crypto.py): base64 of 32 random bytes, and older keys
     # (comma-separated) still read during a rotation. The database layer reads them from the

@@ -18,6 +18,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import PlainTextResponse
 
 from adapters.plugin import StepAside, inbox_pass
+from adapters.staff_console import web as staff_console
 from bot.app.platforms import REGISTRY as PLATFORM_REGISTRY
 from bot.app.platforms import build_platforms
 from bot.app.settings import Settings
@@ -132,6 +133,7 @@ def create_app(
             gauges = await database_gauges(session, clock(), sorted(senders))
         return Response(REGISTRY.render(gauges), media_type=METRICS_CONTENT_TYPE)
 
+    staff_console.mount(app, settings, db, clock)  # /console (docs/console.md)
     app.state.senders = senders
     app.state.inbox_workers = []
     steps: list[StepAside] = []

@@ -7,17 +7,20 @@ from typing import Annotated
 
 import typer
 
+from adapters.line import linking
 from bot.app.settings import Settings
 from bot.cli.base import (
     FacilityOpt,
     _run,
     db_app,
     facility_app,
+    line_api,
     member_app,
     now,
     schedule_app,
     staff_app,
 )
+from bot.core import texts
 from bot.services import admin
 from bot.services.admin import AdminError
 from storage import db as storage_db
@@ -158,10 +161,23 @@ def member_import(file: Path, facility: FacilityOpt = None) -> None:
 
 
 @member_app.command("link-code")
-def member_link_code(member: str, facility: FacilityOpt = None) -> None:
+def member_link_code(
+    member: str,
+    facility: FacilityOpt = None,
+    qr: Annotated[
+        Path | None,
+        typer.Option(
+            "--qr",
+            help="Also write a printable QR PNG: scanned with LINE, it opens the chat with the"
+            " code typed in.",
+        ),
+    ] = None,
+) -> None:
     """Print a single-use 6-digit code (valid 24 h) for the member to send to the bot."""
 
     async def work(database: Database) -> None:
+        # LINE is asked first: when it cannot say the account's id, no new code voids the old.
+        account = await _line_basic_id() if qr is not None else None
         async with database.transaction() as session:
             f = await admin.pick_facility(session, facility)
             m = await admin.find_member(session, f, member)
@@ -169,9 +185,27 @@ def member_link_code(member: str, facility: FacilityOpt = None) -> None:
             await admin.audit(
                 session, actor="cli", action="link_code", target=f"member:{m.id}", now=now()
             )
+            if qr is not None and account is not None:  # a file that cannot be written: no code
+                linking.write_qr(linking.oa_message_url(account, code), qr)
             typer.echo(code)
+        if qr is not None:
+            typer.echo(
+                f"QR: {qr}（印刷してお渡しください。読み取るとコード入りでトークが開きます）"
+            )
 
     _run(work)
+
+
+async def _line_basic_id() -> str:
+    api = line_api(Settings())
+    try:
+        return await linking.basic_id(api)
+    except linking.LinkingUnavailable as exc:
+        raise AdminError(
+            f"LINE からアカウントの ID を取得できません。トークンと通信を確かめてください ({exc})"
+        ) from exc
+    finally:
+        await api.aclose()
 
 
 @member_app.command("list")
@@ -240,11 +274,13 @@ def member_unlink(
 @staff_app.command("add")
 def staff_add(
     name: Annotated[str, typer.Option("--name")],
-    slack_user: Annotated[str, typer.Option("--slack-user")],
+    slack_user: Annotated[
+        str | None, typer.Option("--slack-user", help="Without Slack: leave out (console only).")
+    ] = None,
     role: Annotated[str, typer.Option("--role")] = "staff",
     facility: FacilityOpt = None,
 ) -> None:
-    """Register a staff member or manager by their Slack user id."""
+    """Register a staff member or manager (by their Slack user id when the facility uses Slack)."""
 
     async def work(database: Database) -> None:
         async with database.transaction() as session:
@@ -253,6 +289,25 @@ def staff_add(
                 session, f, name=name, slack_user=slack_user, role=role, now=now()
             )
             typer.echo(f"staff {s.id}: {s.name} ({s.role})")
+
+    _run(work)
+
+
+@staff_app.command("login-link")
+def staff_login_link(staff: str, facility: FacilityOpt = None) -> None:
+    """Print a one-time link (valid 10 minutes) that signs the staff member in to the console."""
+    from bot.services import console_auth
+
+    base_url = Settings().public_url
+
+    async def work(database: Database) -> None:
+        async with database.transaction() as session:
+            f = await admin.pick_facility(session, facility)
+            s = await admin.find_staff(session, f, staff)
+            url = await console_auth.issue_link(
+                session, s, now(), issued_by="cli", base_url=base_url
+            )
+            typer.echo(texts.CONSOLE_LINK_CLI.format(name=s.name, url=url))
 
     _run(work)
 

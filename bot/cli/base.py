@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import date
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -15,6 +15,9 @@ from bot.core.ports import system_clock
 from bot.services.admin import AdminError
 from storage import db as storage_db
 from storage.db import Database
+
+if TYPE_CHECKING:
+    from adapters.line.sender import LineApi
 
 T = TypeVar("T")
 DEMO_DATABASE_URL = "sqlite:///nippo-demo.db"
@@ -50,6 +53,23 @@ def parse_date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError as exc:
         raise AdminError(f"dates are YYYY-MM-DD, not {text!r}") from exc
+
+
+def line_api(settings: Settings) -> LineApi:
+    """LINE's API clients from the settings (close them with `aclose`); an operator's mistake
+    when LINE is not set up."""
+    from adapters.line.sender import LineApi  # the SDK loads only for commands that use it
+
+    if settings.line_channel_access_token is None:
+        raise AdminError(
+            "LINE_CHANNEL_ACCESS_TOKEN が未設定です。.env に LINE のチャネルアクセストークンを"
+            "入れてください (LINE is not configured)"
+        )
+    return LineApi(
+        settings.line_channel_access_token.get_secret_value(),
+        settings.line_api_base_url,
+        settings.line_data_api_base_url,
+    )
 
 
 def _run(work: Callable[[Database], Awaitable[T]], url: str | None = None) -> T:

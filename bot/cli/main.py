@@ -15,9 +15,11 @@ from bot.cli import (  # noqa: F401  (imported for the commands they register)
     days,
     doctor,
     inbox,
+    line,
     members,
     records,
     run,
+    settings,
 )
 from bot.cli.base import app
 

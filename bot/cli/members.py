@@ -172,7 +172,8 @@ def contact_remove(
 def export_evidence(
     month: str, member: str | None, out: Path | None, force: bool, facility: str | None
 ) -> None:
-    """`nippo export evidence`: the month's photos and files as a ZIP with index.csv."""
+    """`nippo export evidence`: the month's photos, files, voice and video as a ZIP with
+    index.csv."""
 
     async def work(database: Database) -> None:
         async with database.transaction() as session:

@@ -359,8 +359,8 @@ def export(
     """Write a monthly record file (UTF-8 CSV with BOM, or XLSX); the export is audited.
 
     The file is created readable by its owner only (0600); a symlink is refused, and an
-    existing file unless --force. `evidence` writes a ZIP of the month's photos and files
-    with an index.csv (bot/queries/evidence.py)."""
+    existing file unless --force. `evidence` writes a ZIP of the month's photos, files, voice
+    and video with an index.csv (bot/queries/evidence.py)."""
     if kind == "evidence":  # not a table: a ZIP, written file by file
         from bot.cli.members import export_evidence
 

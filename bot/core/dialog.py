@@ -18,6 +18,7 @@ from bot.core.domain import (
     AbsenceNoticed,
     AlertLevel,
     Card,
+    CardTone,
     CheckInCompleted,
     Choice,
     Concern,
@@ -30,6 +31,7 @@ from bot.core.domain import (
     DialogState,
     EntryFlagCleared,
     EntryFlagged,
+    EvidenceSent,
     Facts,
     FieldRecorded,
     FieldValue,
@@ -42,6 +44,7 @@ from bot.core.domain import (
     ReportStatus,
     StepResult,
     UnplannedDayReported,
+    WorkedDay,
     report_status,
 )
 from bot.core.ports import Analyser
@@ -76,6 +79,7 @@ CHOICE_INTENTS = {
     "consult": Intent.CONSULT,
     "fix": Intent.CORRECTION,
     "summary": Intent.SUMMARY,
+    "month": Intent.MONTH,
     "cancel": Intent.CANCEL,
     "help": Intent.HELP,
 }
@@ -143,7 +147,9 @@ def step(
         turn = turn.say(Reply(texts.EXPIRED))
         state = IDLE
 
-    if state.idle:
+    if said.evidence is not None:
+        result = _evidence(turn, state, said.evidence)
+    elif state.idle:
         result = _idle(turn, said, text, parsed)
     else:
         result = _in_flow(turn, state, said, text, parsed)
@@ -234,6 +240,8 @@ def _idle(
         return _begin_fix(turn)
     if intent is Intent.SUMMARY:
         return turn.say(_summary(turn)).result(IDLE)
+    if intent is Intent.MONTH:
+        return turn.say(_month(turn)).result(IDLE)
     if intent is Intent.HELP:
         return turn.say(Reply(texts.HELP, _menu(turn.report))).result(IDLE)
     if intent is Intent.CANCEL:
@@ -320,12 +328,10 @@ def _begin(
         expires_at=(turn.now + DIALOG_TTL).isoformat(),
         quick=parsed.work is not None or parsed.health is not None,
     )
-    if done_at is not None and report.status is ReportStatus.ENDING and phase is Phase.END:
-        return _resume_end(turn, replace(state, step="time"), parsed, done_at)
+    if done_at is not None and _resumable(turn, phase, state):
+        return _resume(turn, phase, state, parsed, done_at)
     if done_at is not None:
-        template = texts.ALREADY_STARTED if phase is Phase.START else texts.ALREADY_ENDED
-        reply = Reply(template.format(time=_hm(turn.local(done_at))), _menu(report))
-        return turn.say(reply).result(IDLE)
+        return turn.say(_already(turn, phase)).result(IDLE)
 
     if turn.facts.day_kind is DayKind.UNPLANNED and report.start_at is None:
         # Not planned as a 在宅 day: everything is recorded as said; staff decide what it was.
@@ -341,18 +347,42 @@ def _begin(
     return _nudge_one_line(turn, state, phase, parsed) or _ask_next(turn, state)
 
 
-def _resume_end(
-    turn: _Turn, state: DialogState, parsed: parsing.ParsedMessage, end_at: datetime
+def _resumable(turn: _Turn, phase: Phase, state: DialogState) -> bool:
+    """A check begun but not finished: 開始 (the rich menu's, a button, typed) or 終了 again
+    goes on where it stopped instead of saying it is recorded. A start lacks an answer the
+    start check asks for; an end is 終了報告の途中 (R2 needs the outputs too)."""
+    if phase is Phase.END:
+        return turn.report.status is ReportStatus.ENDING
+    resumed = replace(state, step="time", quick=True)
+    return turn.report.status is ReportStatus.STARTED and _next_step(turn, resumed) is not None
+
+
+def _resume(
+    turn: _Turn, phase: Phase, state: DialogState, parsed: parsing.ParsedMessage, at: datetime
 ) -> StepResult:
-    """終了報告の途中: the end time stays; the member goes on where they left off (R2 needs
-    the outputs too). A one-line 「終了 入力120件」 completes it at once."""
-    turn = _record_parsed(turn, Phase.END, parsed)
-    nudged = _nudge_one_line(turn, state, Phase.END, parsed)
+    """The recorded time stays; the member goes on where they left off, with fresh buttons.
+    A resumed start asks only what the start check needs (optional questions were had), and
+    a one-line 「終了 入力120件」 completes an end at once."""
+    quick = state.quick or phase is Phase.START
+    state = replace(state, step="time", quick=quick, checked=_complete(turn.report, phase))
+    turn = _record_parsed(turn, phase, parsed)
+    nudged = _nudge_one_line(turn, state, phase, parsed)
     if nudged is not None:
         return nudged
     if _next_step(turn, state) is not None:
-        turn = turn.say(Reply(texts.END_RESUMED.format(time=_hm(turn.local(end_at)))))
+        template = texts.START_RESUMED if phase is Phase.START else texts.END_RESUMED
+        turn = turn.say(Reply(template.format(time=_hm(turn.local(at)))))
     return _ask_next(turn, state)
+
+
+def _already(turn: _Turn, phase: Phase) -> Reply:
+    """開始 or 終了 once that check is complete: said kindly, with the day's buttons (after
+    the start, 終了 is among them; after the end, the day's record)."""
+    r = turn.report
+    started_only = phase is Phase.START and r.end_at is None
+    at = r.start_at if started_only else r.end_at
+    template = texts.ALREADY_STARTED if started_only else texts.ALREADY_ENDED
+    return Reply(template.format(time=_hm(turn.local(at)) if at else ""), _menu(r))
 
 
 def _nudge_one_line(
@@ -369,10 +399,25 @@ def _nudge_one_line(
 def _nudge(turn: _Turn, state: DialogState, f: ReportField, value: str) -> StepResult:
     """Ask once, kindly, for one concrete detail. What was said is kept, and flagged for staff
     until a detail comes, so an answer left there still shows as one to check."""
-    turn = turn.emit(EntryFlagged(f, _vague_reason(turn, f, value)))
+    reason = _vague_reason(turn, f, value)
+    turn = turn.emit(EntryFlagged(f, reason))
     turn, state = _check_if_complete(turn, state)
     state = replace(state, nudged=(*state.nudged, f.value))
-    return turn.say(Reply(texts.ASK_DETAIL)).result(state)
+    return turn.say(_detail_request(f, value, reason)).result(state)
+
+
+def _detail_request(f: ReportField, value: str, reason: str) -> Reply:
+    """The one request for detail. For 成果 it offers a photo, a voice message or keeping
+    the answer as it is, so it needs no typing either."""
+    if reason == "same_as_previous_day":
+        text = texts.ASK_DETAIL_SAME
+    elif value in _UNSPECIFIC_OUTPUTS:
+        text = texts.ASK_DETAIL_PARTWAY
+    else:
+        text = texts.ASK_DETAIL
+    if f is not ReportField.OUTPUTS:
+        return Reply(text)
+    return Reply(text, (texts.OUTPUTS_BY_PHOTO, texts.OUTPUTS_BY_VOICE, texts.OUTPUTS_KEEP))
 
 
 def _stated_instant(turn: _Turn, stated: time | None, *, later_ok: bool = False) -> datetime | None:
@@ -491,7 +536,7 @@ def _in_flow(
         return _absence(turn, text, parsed.day_offset).result(IDLE)
     if intent is Intent.EARLY_FINISH:
         return _early_finish(turn, text).say(_ask(turn, state)).result(state)
-    if intent in (Intent.START, Intent.END, Intent.CORRECTION, Intent.SUMMARY):
+    if intent in (Intent.START, Intent.END, Intent.CORRECTION, Intent.SUMMARY, Intent.MONTH):
         return _idle(turn, said, text, parsed)
 
     if state.flow == "correct":
@@ -546,6 +591,9 @@ def _answer_temperature(
 
 def _answer_text(turn: _Turn, state: DialogState, said: InboundMessage, text: str) -> StepResult:
     f = STEP_FIELD[state.step or ""]
+    if f is ReportField.OUTPUTS and said.choice in _SEND_MEDIA:
+        # 写真で送る / 声で送る: how, and the question stays open for the photo or voice
+        return turn.say(Reply(_SEND_MEDIA[said.choice])).result(state)
     value = _text_answer(turn, said, text, f)
     if value is None:
         return turn.say(_ask(turn, state)).result(state)
@@ -596,6 +644,8 @@ def _text_answer(turn: _Turn, said: InboundMessage, text: str, f: ReportField) -
         return ""
     if said.choice == "same_as_plan" and turn.report.planned_work:
         return turn.report.planned_work
+    if f is ReportField.OUTPUTS:
+        return _outputs_answer(turn, said.choice)
     if said.choice.startswith("task:"):
         idx = said.choice.removeprefix("task:")
         tasks = turn.facts.usual_tasks
@@ -607,6 +657,8 @@ def _text_answer(turn: _Turn, said: InboundMessage, text: str, f: ReportField) -
 def _needs_detail(turn: _Turn, f: ReportField, value: str) -> bool:
     if f not in (ReportField.PLANNED_WORK, ReportField.WORK_DONE, ReportField.OUTPUTS):
         return False
+    if f is ReportField.OUTPUTS and value in _UNSPECIFIC_OUTPUTS:
+        return True
     return parsing.is_vague(value) or _copied(turn, f, value)
 
 
@@ -620,7 +672,8 @@ def _copied(turn: _Turn, f: ReportField, value: str) -> bool:
 
 
 def _vague_reason(turn: _Turn, f: ReportField, value: str) -> str:
-    return "vague" if parsing.is_vague(value) else "same_as_previous_day"
+    copied = not parsing.is_vague(value) and _copied(turn, f, value)
+    return "same_as_previous_day" if copied else "vague"
 
 
 ANSWERS: dict[str, Callable[[_Turn, DialogState, InboundMessage, str], StepResult]] = {
@@ -691,7 +744,7 @@ def _ask(turn: _Turn, state: DialogState) -> Reply:
         same = (Choice(_label(f"予定どおり: {plan}"), "same_as_plan"),) if plan else ()
         return Reply(texts.ASK_WORK_DONE, same + _task_choices(turn.facts.usual_tasks))
     if s == "outputs":
-        return Reply(texts.ASK_OUTPUTS)
+        return Reply(texts.ASK_OUTPUTS, _outputs_choices(turn))
     if s == "note":
         return Reply(texts.ASK_NOTE, (texts.NONE_NOTE,))
     if s == "time":
@@ -708,6 +761,60 @@ def _task_choices(tasks: Sequence[str]) -> tuple[Choice, ...]:
 def _label(s: str) -> str:
     """Button labels stay short (LINE allows 20 characters)."""
     return s if len(s) <= 20 else s[:19] + "…"
+
+
+# --- 成果 without typing: buttons, a photo or a voice message --------------------------------
+
+_UNSPECIFIC_OUTPUTS = (texts.OUTPUTS_PARTWAY_NOTE, texts.OUTPUTS_NOT_DONE_NOTE)
+_SEND_MEDIA = {
+    texts.OUTPUTS_BY_PHOTO.value: texts.ASK_OUTPUTS_PHOTO,
+    texts.OUTPUTS_BY_VOICE.value: texts.ASK_OUTPUTS_VOICE,
+}
+# A plan that says how much (「入力100件」「封入 三百枚」): 「予定どおりできた」 then says it all.
+_QUANTITY = re.compile(r"\d|[一二三四五六七八九十百千万]+\s*(?:件|枚|個|本|冊|頁|ページ|箱|袋|部)")
+
+
+def _outputs_choices(turn: _Turn) -> tuple[Choice, ...]:
+    plan = turn.report.planned_work
+    counted = plan is not None and _QUANTITY.search(parsing.normalize(plan)) is not None
+    return ((texts.OUTPUTS_AS_PLANNED,) if counted else ()) + texts.OUTPUTS_CHOICES
+
+
+def _outputs_answer(turn: _Turn, choice: str) -> str | None:
+    """The 成果 a button stands for; None for a button that is not an answer."""
+    plan = turn.report.planned_work
+    if choice == texts.OUTPUTS_AS_PLANNED.value and plan:
+        return texts.OUTPUTS_AS_PLANNED_NOTE.format(plan=plan)[:500]
+    if choice == texts.OUTPUTS_PARTWAY.value:
+        return texts.OUTPUTS_PARTWAY_NOTE
+    if choice == texts.OUTPUTS_NOT_DONE.value:
+        return texts.OUTPUTS_NOT_DONE_NOTE
+    if choice == texts.OUTPUTS_KEEP.value:  # after the request for detail: as it was said
+        return turn.report.outputs
+    return None
+
+
+def _outputs_note(sent: EvidenceSent) -> str:
+    """The 成果 a photo, file, voice or video stands as: 「音声で報告(12秒)」."""
+    note = texts.EVIDENCE_OUTPUTS_NOTE[sent.media]
+    return note + (texts.EVIDENCE_SECONDS.format(seconds=sent.seconds) if sent.seconds else "")
+
+
+def _evidence(turn: _Turn, state: DialogState, sent: EvidenceSent) -> StepResult:
+    """Content the shell has kept. Sent while 成果 is asked, it is the answer (staff listen
+    or look later; said so), and after a request for detail it is that detail. Otherwise it
+    is thanked for and the open question, if any, is asked again."""
+    if state.flow != Phase.END.value or state.step != "outputs":
+        thanks = Reply(texts.EVIDENCE_SAVED[sent.media])
+        if state.idle:
+            return turn.say(thanks).result(state)
+        return turn.say(thanks, _ask(turn, state)).result(state)
+    said = turn.report.outputs  # the answer the request for detail was about, if any
+    value = f"{said} / {_outputs_note(sent)}" if said else _outputs_note(sent)
+    turn = turn.emit(FieldRecorded(ReportField.OUTPUTS, value[:500]))
+    if ReportField.OUTPUTS.value in state.nudged:
+        turn = turn.emit(EntryFlagCleared(ReportField.OUTPUTS))
+    return _ask_next(turn.say(Reply(texts.EVIDENCE_AS_OUTPUTS[sent.media])), state)
 
 
 def _complete(r: ReportSnapshot, phase: Phase) -> bool:
@@ -734,7 +841,7 @@ def _finish(turn: _Turn, state: DialogState) -> StepResult:
     report = turn.report
     at = report.start_at if phase is Phase.START else report.end_at
     hm = _hm(turn.local(at)) if at else "--:--"
-    title = (texts.START_TITLE if phase is Phase.START else texts.END_TITLE).format(time=hm)
+    title = texts.SUMMARY_TITLE.format(date=_md(turn.facts.business_date))  # the text says when
     text = (texts.STARTED if phase is Phase.START else texts.ENDED).format(time=hm)
     if phase is Phase.START and at is not None and _stated_later(state, at):
         text = texts.START_LATER.format(time=hm)
@@ -874,18 +981,103 @@ def _fix_value(
 
 
 def _summary(turn: _Turn) -> Reply:
+    """今日の記録: everything reported today (the card adds the hours once there is an end),
+    and the way on to 今月の記録."""
     title = texts.SUMMARY_TITLE.format(date=_md(turn.facts.business_date))
-    return Reply(title, _menu(turn.report), _card(turn, turn.report, title, None))
+    r = turn.report
+    return Reply(title, (*_menu(r), texts.MONTH), _card(turn, r, title, None))
+
+
+def _month(turn: _Turn) -> Reply:
+    """今月の記録: the days with work recorded this month, as they were; no target and no
+    comparison with anyone or any other month."""
+    today = turn.report
+    days = [*turn.facts.month_days]
+    if today.start_at is not None:
+        days.append(WorkedDay(today.business_date, today.start_at, today.end_at))
+    month = turn.facts.business_date.month
+    title = texts.MEMBER_MONTH_TITLE.format(month=month)
+    if not days:
+        return Reply(texts.MEMBER_MONTH_NONE.format(month=month), _menu(today))
+    rows = tuple(
+        (
+            texts.MEMBER_MONTH_DAY.format(
+                md=_md(d.business_date), weekday=texts.WEEKDAY_NAMES[d.business_date.weekday()]
+            ),
+            _times(turn, d),
+        )
+        for d in days
+    )
+    text = texts.MEMBER_MONTH_DAYS.format(month=month, days=len(days))
+    menu = _menu(today)
+    menu = menu if texts.SUMMARY in menu else (*menu, texts.SUMMARY)
+    return Reply(text, menu, Card(title=title, rows=rows))
+
+
+def _times(turn: _Turn, d: WorkedDay) -> str:
+    start = _hm(turn.local(d.start_at))
+    if d.end_at is None:
+        return texts.MEMBER_MONTH_TIMES.format(start=start, end="")
+    end = _hm(turn.local(d.end_at))
+    span = texts.MEMBER_MONTH_TIMES.format(start=start, end=end)
+    return f"{span}({_duration(d.end_at - d.start_at)})"
 
 
 def _card(turn: _Turn, r: ReportSnapshot, title: str, phase: Phase | None) -> Card:
-    shown = START_ROWS if phase is Phase.START else END_ROWS if phase is Phase.END else ALL_ROWS
-    rows = tuple(
-        (texts.FIELD_LABELS[f.value], _show(turn, f, r.value(f)))
-        for f in shown
-        if r.value(f) not in (None, "")
-    )
-    return Card(title=title, rows=rows)
+    shown = START_ROWS if phase is Phase.START else END_CARD if phase is Phase.END else ALL_ROWS
+    rows: list[tuple[str, str]] = []
+    for f in shown:
+        if r.value(f) in (None, ""):
+            continue
+        rows.append((texts.FIELD_LABELS[f.value], _show(turn, f, r.value(f))))
+        if f is ReportField.END_AT and r.start_at is not None and r.end_at is not None:
+            rows.append((texts.WORKED_LABEL, _duration(r.end_at - r.start_at)))
+    return Card(title=title, rows=tuple(rows), tone=_tone(turn, r, phase, shown))
+
+
+def _tone(
+    turn: _Turn, r: ReportSnapshot, phase: Phase | None, shown: Sequence[ReportField]
+) -> CardTone:
+    """A worrying value on the card (or worrying words just now) first, then the day's state."""
+    if _worrying(r, shown) or any(
+        isinstance(e, Concern) and e.kind in CARD_WORRIES for e in turn.events
+    ):
+        return CardTone.CONCERN
+    if phase is Phase.END or (phase is None and r.status is ReportStatus.ENDED):
+        return CardTone.END
+    if phase is Phase.START or (phase is None and r.status in _WORKING):
+        return CardTone.START
+    return CardTone.PLAIN
+
+
+def _worrying(r: ReportSnapshot, shown: Sequence[ReportField]) -> bool:
+    """A value shown on the card that sits in one of concern.py's tiers."""
+
+    def on(f: ReportField) -> FieldValue:
+        return r.value(f) if f in shown else None
+
+    health = (on(ReportField.HEALTH_START), on(ReportField.HEALTH_END))
+    levels = [concern.health_level(h) for h in health if isinstance(h, int)]
+    sleep, temperature = on(ReportField.SLEEP_HOURS), on(ReportField.TEMPERATURE)
+    if isinstance(sleep, int | float):  # 4 may be the 「4時間以下」 button
+        levels.append(concern.sleep_level(sleep, at_most=sleep == SLEEP_AT_MOST))
+    if isinstance(temperature, int | float):
+        levels.append(concern.temperature_level(temperature))
+    return any(levels)
+
+
+def _duration(span: timedelta) -> str:
+    hours, minutes = divmod(max(int(span.total_seconds()) // 60, 0), 60)
+    return texts.WORKED_SPAN.format(hours=hours, minutes=minutes)
+
+
+CARD_WORRIES = (
+    ConcernKind.LOW_HEALTH,
+    ConcernKind.SHORT_SLEEP,
+    ConcernKind.FEVER,
+    ConcernKind.DISTRESS,
+)
+_WORKING = (ReportStatus.STARTED, ReportStatus.ENDING)
 
 
 START_ROWS = (
@@ -903,6 +1095,7 @@ END_ROWS = (
     ReportField.NOTE,
 )
 ALL_ROWS = START_ROWS + END_ROWS
+END_CARD = (ReportField.START_AT, *END_ROWS)  # the end card shows the whole span
 
 
 def _show(turn: _Turn, f: ReportField, value: FieldValue) -> str:

@@ -99,6 +99,7 @@ class Intent(StrEnum):
     HELP = "help"
     CANCEL = "cancel"
     SUMMARY = "summary"
+    MONTH = "month"  # 今月の記録: the member's own days of the month
     EARLY_FINISH = (
         "early_finish"  # 「午後から病院なので早めに終わります」: tells staff, ends nothing
     )
@@ -193,12 +194,31 @@ class ContactRef:
     user_id: str
 
 
+class MediaKind(StrEnum):
+    """What kind of content a member sent as evidence of the day."""
+
+    PHOTO = "photo"
+    FILE = "file"
+    AUDIO = "audio"  # a voice message
+    VIDEO = "video"
+
+
+@dataclass(frozen=True)
+class EvidenceSent:
+    """Content a member sent (and the shell kept): what it is and, for voice or video, how
+    long it runs."""
+
+    media: MediaKind = MediaKind.PHOTO
+    seconds: int | None = None
+
+
 @dataclass(frozen=True)
 class InboundMessage:
     """A normalised message from any front door.
 
     `choice` is the value of a tapped button (already decoded and checked by the adapter);
     `text` is what the member typed. `sent_at` is the platform's timestamp of the event.
+    `evidence` is set when the message was a photo, file, voice or video that was kept.
     """
 
     event_id: str
@@ -207,6 +227,7 @@ class InboundMessage:
     text: str = ""
     choice: str | None = None
     reply_token: str | None = None
+    evidence: EvidenceSent | None = None
 
 
 # --- outbound ------------------------------------------------------------------------------
@@ -220,13 +241,30 @@ class Choice:
     value: str
 
 
+class CardTone(StrEnum):
+    """What a summary card says at a glance (its colour band and badge on LINE)."""
+
+    PLAIN = "plain"
+    START = "start"  # the start check was just recorded
+    END = "end"  # the end check was just recorded
+    CONCERN = "concern"  # a worrying answer (体調, 睡眠, 体温, words) is on the card
+
+
 @dataclass(frozen=True)
 class Card:
-    """A small summary card: a title, label/value rows, and an optional footer."""
+    """A small summary card: a title, label/value rows, an optional footer and its tone."""
 
     title: str
     rows: tuple[tuple[str, str], ...]
     footer: str = ""
+    tone: CardTone = CardTone.PLAIN
+
+
+class StickerMood(StrEnum):
+    """A sticker sent back to a member's sticker; platforms with stickers pick one (LINE)."""
+
+    THANKS = "thanks"
+    HELLO = "hello"
 
 
 @dataclass(frozen=True)
@@ -236,6 +274,7 @@ class Reply:
     text: str
     choices: tuple[Choice, ...] = ()
     card: Card | None = None
+    sticker: StickerMood | None = None  # shown before the text where the platform has them
 
 
 # --- the day's report as the core sees it --------------------------------------------------
@@ -388,6 +427,17 @@ class Facts:
     business_hours: BusinessHours = field(default_factory=BusinessHours)
     crisis_contacts: tuple[CrisisContact, ...] = NATIONAL_CRISIS_CONTACTS
     day_kind: DayKind = DayKind.PLANNED  # planned 在宅, planned 通所 (ask), or unplanned
+    # 今月の記録: the month's earlier days with a start (today is `report`), oldest first
+    month_days: tuple[WorkedDay, ...] = ()
+
+
+@dataclass(frozen=True)
+class WorkedDay:
+    """A day with work recorded: when it started and, once said, when it ended."""
+
+    business_date: date
+    start_at: datetime
+    end_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -441,11 +491,16 @@ def reply_to_json(reply: Reply) -> dict[str, object]:
     if reply.choices:
         out["choices"] = [{"label": c.label, "value": c.value} for c in reply.choices]
     if reply.card is not None:
-        out["card"] = {
+        card: dict[str, object] = {
             "title": reply.card.title,
             "rows": [list(r) for r in reply.card.rows],
             "footer": reply.card.footer,
         }
+        if reply.card.tone is not CardTone.PLAIN:  # rows stored before tones read back alike
+            card["tone"] = reply.card.tone.value
+        out["card"] = card
+    if reply.sticker is not None:
+        out["sticker"] = reply.sticker.value
     return out
 
 
@@ -456,10 +511,14 @@ def reply_from_json(data: Mapping[str, object]) -> Reply:
     if isinstance(card_raw, Mapping):
         rows_raw = card_raw.get("rows") or []
         rows = tuple((str(r[0]), str(r[1])) for r in rows_raw) if isinstance(rows_raw, list) else ()
-        card = Card(str(card_raw.get("title", "")), rows, str(card_raw.get("footer", "")))
+        tones = {t.value: t for t in CardTone}  # a row stored before tones: plain
+        tone = tones.get(str(card_raw.get("tone", "")), CardTone.PLAIN)
+        card = Card(str(card_raw.get("title", "")), rows, str(card_raw.get("footer", "")), tone)
     choices = (
         tuple(Choice(str(c["label"]), str(c["value"])) for c in choices_raw)
         if isinstance(choices_raw, list)
         else ()
     )
-    return Reply(text=str(data.get("text", "")), choices=choices, card=card)
+    moods = {m.value: m for m in StickerMood}
+    sticker = moods.get(str(data.get("sticker", "")))
+    return Reply(text=str(data.get("text", "")), choices=choices, card=card, sticker=sticker)

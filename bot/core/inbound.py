@@ -18,9 +18,9 @@ class Kind(StrEnum):
     TEXT = "text"
     CHOICE = "choice"  # one of our buttons
     STALE = "stale"  # a button we cannot read (old format or foreign)
-    EVIDENCE = "evidence"  # a photo or file of the day's outputs, to download and keep
+    EVIDENCE = "evidence"  # a photo, file, voice or video of the day, to download and keep
     STICKER = "sticker"
-    UNSUPPORTED = "unsupported"  # a message type we cannot use (video, audio, location …)
+    UNSUPPORTED = "unsupported"  # a message type we cannot use (location …)
     FOLLOW = "follow"  # the account added the bot (or came back)
     UNFOLLOW = "unfollow"  # the account blocked or removed the bot
 
@@ -41,6 +41,7 @@ class Inbound:
     msg: InboundMessage
     button_day: date | None = None  # the business date a pressed button was made for
     evidence: EvidenceRef | None = None
+    keywords: tuple[str, ...] = ()  # STICKER: words the platform gives for the sticker
     note: str | None = None  # why `msg.sent_at` is not the event's own timestamp
 
 

@@ -441,6 +441,7 @@ _INTENT_WORDS: tuple[tuple[Intent, tuple[str, ...]], ...] = (
                   "おえました", "終える", "おしまい", "オワリ", "上がります", "あがります",
                   "ここまでに(?:します|する)", "しまいに(?:します|する)",
                   "(?<=[件枚個袋本つ])(?:でき|出来)ました")),
+    (Intent.MONTH, ("今月の記録", "今月のきろく", "こんげつの(?:記録|きろく)")),
     (Intent.SUMMARY, ("今日の記録", "きろく")),
     (Intent.HELP, ("ヘルプ", "(?<![a-z])help(?![a-z])", "使い方", "つかいかた")),
 )  # fmt: skip
@@ -921,3 +922,18 @@ def render_one_line(
     if work is not None and normalize(work):
         parts.append(normalize(work))
     return " ".join(parts)
+
+
+# A sticker's keywords (LINE gives up to 15, often English) that say hello.
+_GREETING_WORDS = frozenset(
+    {"good morning", "morning", "hello", "hi", "hey", "howdy", "greetings", "こんにちは", "やあ"}
+)
+
+
+def greets(keywords: Iterable[str]) -> bool:
+    """A sticker whose keywords say hello: 「おはよう」, "Good morning", "Hello" …"""
+    for word in keywords:
+        folded = _fold_kana(normalize(word)).casefold()
+        if folded in _GREETING_WORDS or folded.startswith("おはよ"):
+            return True
+    return False

@@ -82,6 +82,27 @@ class AlertResolved:
 
 
 @dataclass(frozen=True)
+class StaffMessage:
+    """Words a staff member wrote to a member from an alert, signed, as the member reads
+    them (sent on the member's own platform; the row's member_id says whose)."""
+
+    alert_id: int
+    staff_id: int
+    text: str
+    kind = "staff_message"
+
+
+@dataclass(frozen=True)
+class ThreadNote:
+    """A line in an alert's thread on the staff platform: a message staff sent, the member's
+    answer (as the disclosure allows)."""
+
+    alert_id: int
+    text: str
+    kind = "thread_note"
+
+
+@dataclass(frozen=True)
 class Renotify:
     """An untaken alert posted again, pinging the step's people."""
 
@@ -199,6 +220,18 @@ class QuotaWarning:
 
 
 @dataclass(frozen=True)
+class EvidenceShared:
+    """A member's kept photo, file, voice or video for staff: uploaded with `text` as its
+    caption when `attach` (consent covers Slack), else `text` alone (where to find it)."""
+
+    attachment_id: int
+    member_id: int
+    text: str
+    attach: bool
+    kind = "evidence_shared"
+
+
+@dataclass(frozen=True)
 class OutageSummary:
     facility_id: int
     text: str
@@ -222,6 +255,8 @@ Payload = (
     | OutageNotice
     | Alert
     | AlertResolved
+    | StaffMessage
+    | ThreadNote
     | Renotify
     | Digest
     | EvaluationDue
@@ -231,6 +266,7 @@ Payload = (
     | DeliveryFailed
     | QuotaWarning
     | OutageSummary
+    | EvidenceShared
     | Notice
 )
 
@@ -331,6 +367,15 @@ def to_json(payload: Payload) -> Json:
                 "alert_ids": list(payload.alert_ids),
                 "text": payload.text,
             }
+        case StaffMessage():
+            return {
+                "kind": payload.kind,
+                "alert_id": payload.alert_id,
+                "staff_id": payload.staff_id,
+                "text": payload.text,
+            }
+        case ThreadNote():
+            return {"kind": payload.kind, "alert_id": payload.alert_id, "text": payload.text}
         case Renotify():
             return {
                 "kind": payload.kind,
@@ -414,6 +459,14 @@ def to_json(payload: Payload) -> Json:
                 "text": payload.text,
                 "count": payload.count,
                 **_mentions_json(payload.mentions),
+            }
+        case EvidenceShared():
+            return {
+                "kind": payload.kind,
+                "attachment_id": payload.attachment_id,
+                "member_id": payload.member_id,
+                "text": payload.text,
+                "attach": payload.attach,
             }
         case Notice():
             out = dict(payload.fields)
@@ -589,6 +642,10 @@ _DECODERS: dict[str, Callable[[_Reader], Payload]] = {
         r.integer("alert_id"), r.enum("level", AlertLevel), r.string("text", "")
     ),
     "alert_resolved": lambda r: AlertResolved(r.ints("alert_ids"), r.string("text", "")),
+    "staff_message": lambda r: StaffMessage(
+        r.integer("alert_id"), r.integer("staff_id"), r.string("text")
+    ),
+    "thread_note": lambda r: ThreadNote(r.integer("alert_id"), r.string("text")),
     "renotify": lambda r: Renotify(
         alert_id=r.integer("alert_id"),
         step=r.integer("step"),
@@ -639,6 +696,12 @@ _DECODERS: dict[str, Callable[[_Reader], Payload]] = {
         text=r.string("text", ""),
         count=r.integer("count"),
         mentions=r.mentions(),
+    ),
+    "evidence_shared": lambda r: EvidenceShared(
+        attachment_id=r.integer("attachment_id"),
+        member_id=r.integer("member_id"),
+        text=r.string("text", ""),
+        attach=r.flag("attach"),
     ),
 }
 

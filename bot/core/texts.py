@@ -5,7 +5,7 @@ B型 members choose their own hours; a missed report is never a fault, so nothin
 
 from __future__ import annotations
 
-from bot.core.domain import Choice, ContactMethod
+from bot.core.domain import Choice, ContactMethod, MediaKind
 
 # --- buttons -------------------------------------------------------------------------------
 
@@ -16,16 +16,19 @@ ABSENT = Choice("今日は休みます", "absent")
 CONSULT = Choice("相談したい", "consult")
 FIX = Choice("修正する", "fix")
 SUMMARY = Choice("今日の記録", "summary")
+MONTH = Choice("今月の記録", "month")
+HELP_BUTTON = Choice("ヘルプ", "help")
 NONE_NOTE = Choice("なし", "none")
 SKIP = Choice("スキップ", "skip")
 CANCEL = Choice("やめる", "cancel")
 
+# A face for each step, read before the words (LINE's labels: 20 characters at most).
 HEALTH_CHOICES = (
-    Choice("5 とても良い", "health:5"),
-    Choice("4 良い", "health:4"),
-    Choice("3 ふつう", "health:3"),
-    Choice("2 少し悪い", "health:2"),
-    Choice("1 悪い", "health:1"),
+    Choice("😄 5 とても良い", "health:5"),
+    Choice("🙂 4 良い", "health:4"),
+    Choice("😐 3 ふつう", "health:3"),
+    Choice("😟 2 少し悪い", "health:2"),
+    Choice("😣 1 悪い", "health:1"),
 )
 SLEEP_CHOICES = (
     Choice("4時間以下", "sleep:4"),
@@ -75,12 +78,42 @@ UNPLANNED_DAY_ACK = (
     "念のため職員にも伝えておきます。"
 )
 END_RESUMED = "{time}の終了報告のつづきですね。"
+START_RESUMED = "{time}の開始報告のつづきですね。"
 ASK_HEALTH = "今日の体調はいかがですか?"
 ASK_SLEEP = "昨夜は何時間くらい眠れましたか?"
 ASK_TEMPERATURE = "体温を教えてください(例: 36.5)。測っていなければ「スキップ」で大丈夫です。"
 ASK_PLAN = "今日はどんな作業をする予定ですか?"
 ASK_WORK_DONE = "今日はどんな作業をしましたか?"
 ASK_OUTPUTS = "できたもの・進んだことを教えてください(例: 入力120件)。"
+# 成果 without typing: honest common answers, a photo or a voice message (free text still works).
+# 「予定どおりできた」 is offered only when the plan said how much (入力100件).
+OUTPUTS_AS_PLANNED = Choice("予定どおりできた", "outputs:as_planned")
+OUTPUTS_PARTWAY = Choice("途中まで", "outputs:partway")
+OUTPUTS_NOT_DONE = Choice("できなかった", "outputs:not_done")
+OUTPUTS_BY_PHOTO = Choice("写真で送る", "outputs:photo")
+OUTPUTS_BY_VOICE = Choice("声で送る", "outputs:voice")
+OUTPUTS_CHOICES = (OUTPUTS_PARTWAY, OUTPUTS_NOT_DONE, OUTPUTS_BY_PHOTO, OUTPUTS_BY_VOICE)
+OUTPUTS_KEEP = Choice("このまま記録する", "outputs:keep")  # after the one request for detail
+# What each button records as the 成果 (見たまま: staff read the member's own answer).
+OUTPUTS_AS_PLANNED_NOTE = "予定どおりできた({plan})"
+OUTPUTS_PARTWAY_NOTE = "途中まで"
+OUTPUTS_NOT_DONE_NOTE = "できなかった"
+ASK_OUTPUTS_PHOTO = "写真を1枚送ってください。届いたら、今日の成果として記録します。"
+ASK_OUTPUTS_VOICE = (
+    "入力欄の横のマイクのボタンを押したまま話して、指をはなすと送れます。"
+    "届いたら、今日の成果として記録します。"
+)
+# The one gentle request after 「途中まで」「できなかった」 (R2 asks what was done).
+ASK_DETAIL_PARTWAY = (
+    "教えてくださってありがとうございます。できなかった日も、途中までの日も大切な記録です。"
+    "よければ、どこまで進んだか・むずかしかったことを、文字か写真か声で教えてください。"
+    "このままでも大丈夫です。"
+)
+# The one gentle question when 成果 reads exactly like the previous day's.
+ASK_DETAIL_SAME = (
+    "ありがとうございます。前回と同じ内容になっています。"
+    "よければ、今日の数や進み具合をひとつ教えてください。同じでよければ、このままで大丈夫です。"
+)
 ASK_HEALTH_END = "いまの体調はいかがですか?"
 ASK_NOTE = "ひとことあればどうぞ。なければ「なし」を押してください。"
 ASK_DETAIL = (
@@ -93,8 +126,6 @@ ASK_FIX_VALUE = "{label}の正しい内容を教えてください。"
 
 STARTED = "{time} 開始を記録しました。無理せず、ご自分のペースでどうぞ。"
 ENDED = "{time} 終了を記録しました。今日もおつかれさまでした。"
-START_TITLE = "{time} 開始 記録しました"
-END_TITLE = "{time} 終了 記録しました"
 SUMMARY_TITLE = "{date} の記録"
 FIXED = "{label}を「{after}」に直しました。"
 ABSENCE = "わかりました。今日はゆっくり休んでください。職員にも伝えておきます。"
@@ -155,7 +186,11 @@ RETRY_TIME = (
 )
 FUTURE_TIME = "{time}はまだ先のようです。始めた(終えた)時刻をもう一度教えてください。"
 RETRY_TEXT = "すみません、もう一度教えてください。"
-ALREADY_STARTED = "今日は{time}に開始を記録しています。直すときは「修正する」を押してください。"
+# 開始 again (the rich menu is always there) once the start report is complete.
+ALREADY_STARTED = (
+    "今日は{time}に開始を記録しています。作業が終わったら「終了します」で教えてください。"
+    "直すときは「修正する」を押してください。"
+)
 ALREADY_ENDED = "今日は{time}に終了を記録しています。直すときは「修正する」を押してください。"
 NOTHING_TO_FIX = "今日はまだ記録がありません。始めるときは「開始します」を押してください。"
 
@@ -165,9 +200,24 @@ HELP = (
     "・終わるとき: 「終了します」(例: 終了 入力120件 体調3)\n"
     "・休むとき: 「今日は休みます」\n"
     "・話したいとき: 「相談したい」\n"
-    "・直したいとき: 「修正」"
+    "・直したいとき: 「修正」\n"
+    "・記録を見るとき: 「今日の記録」「今月の記録」"
 )
 MENU_PROMPT = "記録や連絡は、下のボタンからもできます。"
+# A member's own view of their records (今日の記録 / 今月の記録): what was said, never a
+# comparison or a target, so nothing here can read as a judgement.
+WORKED_LABEL = "作業時間"
+WORKED_SPAN = "{hours}時間{minutes}分"
+MEMBER_MONTH_TITLE = "{month}月の記録"
+MEMBER_MONTH_DAYS = (
+    "{month}月は、これまでに{days}日、作業の記録があります。"
+    "記録してくださって、ありがとうございます。ご自分のペースでどうぞ。"
+)
+MEMBER_MONTH_NONE = (
+    "{month}月の作業の記録は、まだありません。作業をする日は「開始します」から教えてください。"
+)
+MEMBER_MONTH_DAY = "{md}({weekday})"
+MEMBER_MONTH_TIMES = "{start}〜{end}"
 UNKNOWN = "ありがとうございます。下のボタンから選ぶか、「ヘルプ」と送ってください。"
 
 # --- linking an account --------------------------------------------------------------------
@@ -190,16 +240,66 @@ LINK_PAUSED = (
 )
 
 STICKER = "スタンプありがとうございます。"
+# The LINE rich menu (adapters/line/richmenu.py): six areas, 3 × 2, in reading order; the big
+# word on the image, a short line under it, and the button the tap is (its label is what the
+# member's chat shows).
+RICH_MENU_AREAS = (
+    ("開始", "作業をはじめる", START),
+    ("終了", "作業をおえる", END),
+    ("休み", "今日は休む", ABSENT),
+    ("相談", "職員と話したい", CONSULT),
+    ("今日の記録", "記録を見る", SUMMARY),
+    ("ヘルプ", "使い方", HELP_BUTTON),
+)
+RICH_MENU_CHAT_BAR = "メニュー"
+# What the member sent, as the answers about it name it ({what} below).
+MEDIA_WORDS = {
+    MediaKind.PHOTO: "写真(ファイル)",
+    MediaKind.FILE: "写真(ファイル)",
+    MediaKind.AUDIO: "声のメッセージ",
+    MediaKind.VIDEO: "動画",
+}
 PHOTO_SAVED = "写真(ファイル)を今日の記録に保存しました。ありがとうございます。"
-# A photo from a member whose consent does not cover keeping evidence (APPI, 日立市 (1)):
+EVIDENCE_SAVED = {
+    MediaKind.PHOTO: PHOTO_SAVED,
+    MediaKind.FILE: PHOTO_SAVED,
+    MediaKind.AUDIO: (
+        "声のメッセージを今日の記録に保存しました。ありがとうございます。職員があとで聞きますね。"
+    ),
+    MediaKind.VIDEO: "動画を今日の記録に保存しました。ありがとうございます。職員があとで見ますね。",
+}
+# Sent as the answer to 成果: recorded as such, and the member knows staff will write it up.
+EVIDENCE_AS_OUTPUTS = {
+    MediaKind.PHOTO: "写真をありがとうございます。今日の成果として記録しました。",
+    MediaKind.FILE: "ファイルをありがとうございます。今日の成果として記録しました。",
+    MediaKind.AUDIO: (
+        "声で教えてくださって、ありがとうございます。今日の成果として記録しました。"
+        "職員があとで聞いて、文字に書きおこしますね。"
+    ),
+    MediaKind.VIDEO: (
+        "動画をありがとうございます。今日の成果として記録しました。"
+        "職員があとで見て、記録に書きおこしますね。"
+    ),
+}
+# The 成果 it stands as in the 日報 (staff see at once that there is something to listen to).
+EVIDENCE_OUTPUTS_NOTE = {
+    MediaKind.PHOTO: "写真で報告",
+    MediaKind.FILE: "ファイルで報告",
+    MediaKind.AUDIO: "音声で報告",
+    MediaKind.VIDEO: "動画で報告",
+}
+EVIDENCE_SECONDS = "({seconds}秒)"
+# Content from a member whose consent does not cover keeping evidence (APPI, 日立市 (1)):
 # thanked, told plainly why it was not kept and how to change that; never a fault of theirs.
-PHOTO_NOT_KEPT_NO_CONSENT = (
-    "写真(ファイル)を送ってくださり、ありがとうございます。"
-    "写真を記録として保存することへの同意をまだいただいていないため、今回は保存していません。"
+EVIDENCE_NOT_KEPT_NO_CONSENT = (
+    "{what}を送ってくださり、ありがとうございます。"
+    "{what}を記録として保存することへの同意をまだいただいていないため、今回は保存していません。"
     "送ってくださったことは記録しておきます。保存を希望されるときは、職員にお声がけください。"
 )
-# The 支援記録 line staff see instead of the photo.
-EVIDENCE_NOT_KEPT_NOTE = "写真(ファイル)が送られました。証拠保存の同意がないため保存していません。"
+PHOTO_NOT_KEPT_NO_CONSENT = EVIDENCE_NOT_KEPT_NO_CONSENT.format(what="写真(ファイル)")
+# The 支援記録 line staff see instead of the content.
+EVIDENCE_NOT_KEPT = "{what}が送られました。証拠保存の同意がないため保存していません。"
+EVIDENCE_NOT_KEPT_NOTE = EVIDENCE_NOT_KEPT.format(what="写真(ファイル)")
 UNSUPPORTED = "すみません、この種類のメッセージには対応していません。文字かボタンで教えてください。"
 STALE_BUTTON = "このボタンは前の日のものです。今日の記録は下のボタンからどうぞ。"
 
@@ -225,6 +325,20 @@ WHEN_TOMORROW = "あした{time}"
 WHEN_DAY = "{month}/{day}({weekday}){time}"
 STAFF_ALERT = "【{title}】{member}さん({date}) {detail}"
 STAFF_INFO = "【お知らせ】{member}さん: {title}({date}) {detail}"
+# A member's photo, file, voice or video for staff (Slack): who, when and what came, never
+# what it says; the file itself only as consent and the disclosure setting allow.
+STAFF_EVIDENCE = "【記録が届きました】{member}さん({date})から{what}が届きました。"
+STAFF_MEDIA_WORDS = {
+    MediaKind.PHOTO: "写真",
+    MediaKind.FILE: "ファイル",
+    MediaKind.AUDIO: "声のメッセージ",
+    MediaKind.VIDEO: "動画",
+}
+STAFF_EVIDENCE_AS_OUTPUTS = "今日の成果の報告です。内容を日報の成果に書きおこしてください。"
+STAFF_EVIDENCE_ELSEWHERE = (
+    "同意の範囲・開示の設定により、Slackには載せていません。"
+    "`nippo export evidence` で確認できます。"
+)
 STAFF_CRISIS = "【至急】{title} {member}さん({date}) {detail}"
 # Said to the member, once, when a staff member takes their alert (「対応します」).
 ALERT_TAKEN_MEMBER = "{staff}さんが確認しました。このあと連絡します。"
@@ -406,15 +520,24 @@ DIGEST_ALERT_TAKEN = "👤 {name}さんが対応中"
 
 # --- LINE front door -----------------------------------------------------------------------
 
-PHOTO_FAILED = (
-    "すみません、写真(ファイル)を受け取れませんでした。お手数ですが、もう一度送ってください。"
+EVIDENCE_FAILED = "すみません、{what}を受け取れませんでした。お手数ですが、もう一度送ってください。"
+PHOTO_FAILED = EVIDENCE_FAILED.format(what="写真(ファイル)")
+EVIDENCE_TOO_LARGE = (
+    "すみません、{what}が大きすぎて保存できませんでした。小さく(声や動画は短く)して送ってください。"
 )
-PHOTO_TOO_LARGE = "すみません、ファイルが大きすぎて保存できませんでした。小さくして送ってください。"
+PHOTO_TOO_LARGE = EVIDENCE_TOO_LARGE.format(what="写真(ファイル)")
 CARD_EMPTY = "まだ記録はありません。"
+# The badge in a card's colour band (never colour alone): by bot.core.domain.CardTone.
+CARD_BADGES = {
+    "plain": "記録",
+    "start": "開始",
+    "end": "終了",
+    "concern": "無理せず、ゆっくりどうぞ",
+}
 QUOTA_WARNING = (
     "【LINE送信数のお知らせ】今月のプッシュ送信が上限の{percent}%に達しました"
-    "({used}/{limit}通)。上限を超えるとリマインドが届かなくなります。"
-    "プランの見直しをご検討ください。"
+    "({used}/{limit}通)。このままのペースだと、今月は約{projected}通になる見込みです。"
+    "上限を超えるとリマインドが届かなくなります。プランの見直しをご検討ください。"
 )
 
 # --- Slack: staff and managers -------------------------------------------------------------
@@ -425,7 +548,9 @@ SLACK_NOT_STAFF = (
 SLACK_HELP = (
     "*Nippo のコマンド*\n"
     "`/nippo status [YYYY-MM-DD]` その日の在宅の状況(自分だけに表示)\n"
+    "`/nippo status mine` 自分が担当する利用者だけの状況\n"
     "`/nippo status share` 状況を職員用チャンネルに共有(管理者)\n"
+    "`/nippo tomorrow` 次の営業日の在宅の予定\n"
     "`/nippo report 利用者 [YYYY-MM-DD]` 1日分の日報と修正履歴\n"
     "`/nippo week [利用者]` 直近7日間\n"
     "`/nippo alerts` 未対応のアラート\n"
@@ -482,6 +607,20 @@ BOARD_EMPTY = "この日に在宅予定の利用者はいません。"
 BOARD_MISSING = "⚠ 開始の連絡がありません({duration}経過)"
 BOARD_MISSING_PAST = "⚠ 報告がありません"
 BOARD_CONTINUED = "({part}/{parts})"
+BOARD_MINE = " 担当のみ"
+BOARD_GROUPS = {  # the board's groups, problems first (bot.queries.board.Standing)
+    "alert": "至急・緊急のアラート",
+    "missing": "未報告",
+    "worrying": "気になる回答",
+    "working": "作業中",
+    "upcoming": "これから",
+    "ended": "終了",
+    "absent": "休み",
+}
+BOARD_HEALTH = "体調{health}"
+BOARD_OTHER_ALERTS = "ほかの未対応のアラート {count}件"
+PLAN_BOARD_TITLE = "{date} 在宅の予定({facility})"
+PLAN_BOARD_COUNT = "在宅の予定 {total}名"
 ALERTS_HEADER = "未対応のアラート {count}件"
 NO_ALERTS = "未対応のアラートはありません。"
 PLANNED = "予定 {time}"
@@ -514,10 +653,9 @@ ALERT_DONE = "対応済み"
 ALERT_SINCE = "発生 {time}"
 ALERT_SINCE_LABEL = "発生"
 ALERT_DIGEST_TITLE = "アラートが {count}件 届いています"
-PLAN_LABEL = "予定"
 ALERT_TAKEN_BY = "👤 {name}さんが対応中({time}〜)"
 ALERT_RESOLVED_BY = "✅ {name}さんが対応済み({time}) {resolution}"
-ALERT_RESOLVED_BY_REPORT = "✅ 本人から連絡があり解決しました({time})"
+ALERT_RESOLVED_BY_REPORT = "✅ 本人から連絡があり解消({time})"
 ALERT_ALREADY_TAKEN = "このアラートはすでに{name}さんが対応しています。"
 ALERT_ALREADY_DONE = "このアラートはすでに対応済みです。"
 ALERT_NOT_YOURS = "このアラートは表示できません。"
@@ -541,7 +679,39 @@ RESOLVE_OUTCOME_HINT = "例: 電話で体調を確認。午後は休むとのこ
 
 HOME_MINE = "あなたが対応中のアラート"
 HOME_MINE_NONE = "対応中のアラートはありません。"
-HOME_MORE = "ほか {count}名は `/nippo status` で確認できます。"
+HOME_MORE = "続きは `/nippo status` で確認できます。"
+
+# --- Slack: staff answer the member from an alert (#19) ------------------------------------
+
+STAFF_MESSAGE_BUTTON = "メッセージを送る"
+STAFF_MESSAGE_TITLE = "メッセージを送る"
+STAFF_MESSAGE_SUBMIT = "送る"
+STAFF_MESSAGE_INTRO = (
+    "{name}さんに{platform}でメッセージを送ります。最後に「({staff}より)」と添えて届きます。"
+)
+STAFF_MESSAGE_TEMPLATE = "文例から選ぶ"
+STAFF_MESSAGE_TEMPLATES = (
+    "お電話してもよいですか?",
+    "無理せず休んでくださいね",
+    "ご連絡ありがとうございます。様子を教えてくださいね。",
+)
+STAFF_MESSAGE_TEXT = "送る文章"
+STAFF_MESSAGE_HINT = "文例を選ぶとここに入ります。書き直してから送れます。"
+STAFF_MESSAGE_EMPTY = "送る文章を入力してください。"
+STAFF_MESSAGE_SIGNED = "{text}\n({staff}より)"
+STAFF_MESSAGE_SENT = "{name}さんにメッセージを送りました。支援記録にも残しています。"
+STAFF_MESSAGE_NO_ACCOUNT = (
+    "{name}さんには連携済みのアカウントがないため、送れませんでした。電話などで連絡してください。"
+)
+STAFF_MESSAGE_RECORD = "アラート「{title}」についてメッセージを送信: {text}"
+# The alert's thread: the conversation in one place (the member's words as disclosure allows).
+THREAD_STAFF_SENT = "✉️ {staff}さんがメッセージを送りました({time})\n{text}"
+THREAD_STAFF_SENT_SHORT = "✉️ {staff}さんがメッセージを送りました({time})"
+THREAD_MEMBER_SAID = "💬 {name}さんから({time})\n{text}"
+THREAD_MEMBER_WITHHELD = (
+    "💬 {name}さんから返信がありました({time})。"
+    "内容は、事業所の設定または本人の同意によりSlackには表示していません。"
+)
 
 # --- Slack: records (支援記録, evaluations, corrections, sign-off, month, exports) ----------
 
@@ -569,6 +739,23 @@ SLACK_EXPORT_USAGE = (
     " の形で入力してください。"
 )
 SLACK_EXPORT_DONE = "{title}({month})を出力しました。"
+# A failed upload or post, answered to whoever asked (never silence): what failed, what to do.
+SLACK_EXPORT_FAILED = (
+    "すみません、{title}のファイルをSlackに送れませんでした(Slackの応答: {error})。"
+)
+SLACK_EXPORT_REFUSED = (
+    "Slackアプリにファイルを送る権限がないようです。管理者にアプリの設定"
+    "(files:write の権限)を確認してもらってください。"
+    "それまでは、サーバーで `nippo export` を実行すると同じファイルを出力できます。"
+)
+SLACK_EXPORT_RETRY = (
+    "少し時間をおいて、もう一度 `/nippo export` をお試しください。"
+    "続くときは、サーバーで `nippo export` を実行すると同じファイルを出力できます。"
+)
+SLACK_POST_FAILED = (
+    "すみません、Slackにメッセージを投稿できませんでした(Slackの応答: {error})。"
+    "少し時間をおいて、もう一度お試しください。"
+)
 SLACK_RECORDS_ERROR = "すみません、受け付けられませんでした: {reason}"
 EVAL_MODAL_TITLE = {"weekly": "週1回の評価", "monthly": "月1回の評価(評価シート)"}
 EVAL_SHEET_LABELS = {
@@ -593,7 +780,6 @@ REPORT_EDIT_HINT = "時刻は HH:MM、体調は 1〜5、睡眠時間・体温は
 REPORT_SIGNED = "✅ {name}さんが確認しました {time}"
 DIGEST_SIGN_OFF_BUTTON = "確認しました"
 DIGEST_SIGNED = "✅ {name}さんが確認しました {time}"
-ALERT_RESOLVED_TITLE = "✅ アラートが解消しました"
 EVALUATION_DUE_TITLE = "📝 評価の予定"
 # A long platform outage (issue #23): late alerts say so; staff hear of it on any platform.
 OUTAGE_LATE_NOTE = "⏱ Slack の障害のため、{minutes}分遅れて届きました(発生 {time})"
@@ -609,6 +795,86 @@ OUTAGE_LINE_NOTICE = (
     "Slack が戻ると、まとめて届きます。"
 )
 REVISION_SIGN_OFF_LINE = "{time} 職員が確認(サイン)"
+
+# --- the staff console (/console, adapters/staff_console, issue #20) ----------------------
+
+CONSOLE_LINK_TOO_MANY = (
+    "サインイン用のリンクを短い間に何度も作っています。"
+    "しばらく時間をおいてから、もう一度お試しください。"
+)
+CONSOLE_LINK_STAFF_INACTIVE = "この職員は登録が外れているため、リンクを作れません。"
+CONSOLE_LINK_CLI = "職員コンソールのサインイン用リンク({name}さん、10分間・1回だけ有効):\n{url}"
+SLACK_CONSOLE_LINK = (
+    "職員コンソールを開くリンクです(10分間、1回だけ使えます。ほかの人には渡さないでください)。\n"
+    "<{url}|職員コンソールを開く>"
+)
+SLACK_CONSOLE_NO_URL = (
+    "職員コンソールの公開アドレス(PUBLIC_URL)が設定されていないため、リンクを作れません。"
+    "管理者に設定をお願いしてください。"
+)
+SLACK_HELP_CONSOLE = "\n`/nippo web` — 職員コンソール(ブラウザ)を開くリンク"
+CONSOLE_LINK_REFUSED = {
+    "unknown": "このリンクは確認できませんでした。お手数ですが、新しいリンクを作ってください。",
+    "used": "このリンクはすでに使われています。お手数ですが、新しいリンクを作ってください。",
+    "expired": (
+        "このリンクは有効期限(10分)が過ぎています。お手数ですが、新しいリンクを作ってください。"
+    ),
+    "inactive": "この職員は登録が外れているため、サインインできません。管理者にご相談ください。",
+}
+CONSOLE_LINK_HOW = (
+    "Slack で `/nippo web` と送るか、管理者に `nippo staff login-link` で作ってもらえます。"
+)
+CONSOLE_SIGNED_OUT = "サインアウトしました。おつかれさまでした。"
+CONSOLE_SESSION_ENDED = (
+    "しばらく操作がなかったため、サインインが切れました。もう一度サインインしてください。"
+)
+CONSOLE_NOT_SIGNED_IN = "この画面を見るにはサインインが必要です。"
+CONSOLE_NOT_FOUND = "お探しのページが見つかりませんでした。"
+CONSOLE_MANAGERS_ONLY = "すみません、この画面は管理者だけが使えます。"
+CONSOLE_CSRF = (
+    "画面の有効期限が切れたため、受け付けられませんでした。"
+    "ページを開き直してから、もう一度お試しください。"
+)
+CONSOLE_SAVED = "保存しました。"
+CONSOLE_CONFIRM_NEEDED = "確認のチェックを入れてから、もう一度押してください。"
+CONSOLE_NOT_YOURSELF = "ご自分の役割の変更や削除は、ほかの管理者にお願いしてください。"
+CONSOLE_EDITED = "{label}を修正しました。"
+CONSOLE_UNCHANGED = "{label}は今の値と同じため、変更はありません。"
+CONSOLE_SIGNED_OFF = "日報を確認(サイン)しました。"
+CONSOLE_ALERT_TAKEN = "アラートの対応を始めました。"
+CONSOLE_ALERT_RESOLVED = "アラートを対応済みにしました。"
+CONSOLE_NOT_ACCEPTED = "すみません、受け付けられませんでした: {reason}"
+CONSOLE_EXPORT_KINDS = {
+    "nippo": "日報",
+    "support-records": "支援記録",
+    "revisions": "修正履歴",
+    "zaitaku-list": "在宅就労支援対象者リスト",
+    "eval-sheet": "評価シート",
+    "consent": "同意書の記録",
+}
+CONSOLE_LADDER_LABELS = {
+    "start_reminder": "開始のリマインド(予定の開始から、分。マイナスは前)",
+    "start_second": "開始の2回目のリマインド(分)",
+    "start_staff": "開始の連絡がないとき職員へ(分)",
+    "start_manager": "開始の連絡がないとき管理者へ(分)",
+    "end_reminder": "終了のリマインド(予定の終了から、分。マイナスは前)",
+    "end_staff": "終了の連絡がないとき職員へ(分)",
+    "stale_after": "これより遅いリマインドは送らない(分)",
+    "digest_after_end": "職員へのまとめ(既定の終了から、分)",
+    "evaluation_hour": "評価の予定を知らせる時刻(時)",
+    "renotify_primary": "未対応の緊急アラートを担当へ再通知(分)",
+    "renotify_managers": "未対応の緊急アラートを管理者へ再通知(分)",
+    "renotify_every": "その後の再通知の間隔(分、0 で再通知なし)",
+    "consult_promise": "相談の折り返しを待てる時間(営業時間の分)",
+}
+CONSOLE_DAY_MARKS = {
+    "zaitaku": "在宅",
+    "tsusho": "通所",
+    "absent": "休み",
+    "missing": "未報告",
+    "off": "予定なし",
+    "planned": "予定",
+}
 
 # --- records as evidence: who entered what, and when (issue #16 §1) ------------------------
 

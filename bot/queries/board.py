@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from enum import IntEnum
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -16,10 +17,36 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import texts
 from bot.core.calendar import business_date
-from bot.core.domain import DayMode, ReportSnapshot, ReportStatus
+from bot.core.domain import AlertLevel, DayMode, ReportSnapshot, ReportStatus
+from bot.core.hours import BusinessHours
 from bot.services import admin
 from storage import repo
-from storage.models import Alert, DailyReport, Facility, Member, ReportRevision, Staff
+from storage.models import (
+    Alert,
+    DailyReport,
+    Facility,
+    FacilityClosure,
+    Member,
+    ReportRevision,
+    Staff,
+)
+
+
+class Standing(IntEnum):
+    """Where a member stands on the board, problems first (the board's order)."""
+
+    ALERT = 0  # an open crisis or urgent alert
+    MISSING = 1  # 未報告: the planned start has passed with no word
+    WORRYING = 2  # an open watch-level alert, or a low 体調 answer
+    WORKING = 3  # started (or half-way through the end)
+    UPCOMING = 4  # nothing yet, and the planned start is still to come
+    ENDED = 5
+    ABSENT = 6
+
+
+SERIOUS = (AlertLevel.CRISIS.value, AlertLevel.URGENT.value)
+LEVEL_ORDER = {"crisis": 0, "urgent": 1, "warning": 2, "info": 3}  # worst first
+LOW_HEALTH = 2  # 体調 2 and below are worrying (bot.core.concern: 2 watch, 1 urgent)
 
 
 @dataclass(frozen=True)
@@ -31,6 +58,25 @@ class BoardRow:
     report: ReportSnapshot
     overdue_minutes: int | None  # planned start passed and no start reported (today only)
     absence_note: str | None = None
+    alerts: tuple[AlertItem, ...] = ()  # the member's open alerts (notices aside), worst first
+
+    @property
+    def standing(self) -> Standing:
+        levels = {a.level for a in self.alerts}
+        r = self.report
+        if levels & set(SERIOUS):
+            return Standing.ALERT
+        if self.overdue_minutes is not None:
+            return Standing.MISSING
+        health = [h for h in (r.health_start, r.health_end) if h is not None]
+        if AlertLevel.WARNING.value in levels or (health and min(health) <= LOW_HEALTH):
+            return Standing.WORRYING
+        return {
+            ReportStatus.STARTED: Standing.WORKING,
+            ReportStatus.ENDING: Standing.WORKING,
+            ReportStatus.ENDED: Standing.ENDED,
+            ReportStatus.ABSENT: Standing.ABSENT,
+        }.get(r.status, Standing.UPCOMING)
 
 
 @dataclass(frozen=True)
@@ -59,9 +105,23 @@ class Board:
     rows: tuple[BoardRow, ...]
     alerts: tuple[AlertItem, ...]
     is_today: bool = True  # a past day's missing reports are not "overdue by N minutes"
+    mine: bool = False  # only the viewer's 担当 (`/nippo status mine`)
+    plan: bool = False  # a day to come: who is planned, and when (`/nippo tomorrow`)
 
     def count(self, status: ReportStatus) -> int:
         return sum(1 for r in self.rows if r.report.status is status)
+
+    @property
+    def ranked(self) -> list[BoardRow]:
+        """Problems first: serious alerts (worst, oldest first), then 未報告 (longest overdue
+        first), worrying answers, working, yet to start, ended, absent."""
+
+        def key(r: BoardRow) -> tuple[int, int, int, str, int]:
+            worst = min((LEVEL_ORDER.get(a.level, 9) for a in r.alerts), default=9)
+            start = r.planned_start.hour * 60 + r.planned_start.minute if r.planned_start else 0
+            return (r.standing, worst, -(r.overdue_minutes or 0), f"{start:04d}", r.member_id)
+
+        return sorted(self.rows, key=key)
 
     @property
     def missing(self) -> int:
@@ -98,13 +158,26 @@ async def staff_by_slack(session: AsyncSession, slack_user_id: str) -> Staff | N
 
 
 async def status_board(
-    session: AsyncSession, facility: Facility, day: date, now: datetime
+    session: AsyncSession,
+    facility: Facility,
+    day: date,
+    now: datetime,
+    *,
+    staff_id: int | None = None,
 ) -> Board:
-    """Every member working from home on `day`, with what they reported and what is missing."""
+    """Every member working from home on `day`, with what they reported and what is missing;
+    `staff_id`: only the members that staff member is 担当 (or 代理) of."""
     tz = ZoneInfo(facility.tz)
     members = await admin.list_members(session, facility)
+    if staff_id is not None:
+        members = [m for m in members if staff_id in (m.primary_staff_id, m.substitute_staff_id)]
     reports = await _reports(session, [m.id for m in members], day, day)
     plans = await repo.day_plans(session, [m.id for m in members], day)
+    alerts = await open_alerts(session, facility)
+    if staff_id is not None:
+        alerts = [a for a in alerts if a.member_id in {m.id for m in members}]
+    # notices (an absence) inform; the row says it already
+    pressing = [a for a in alerts if a.level != AlertLevel.INFO.value]
     rows = []
     for m in members:
         mode, plan = plans[m.id]
@@ -122,16 +195,45 @@ async def status_board(
                 report=snap,
                 overdue_minutes=_overdue(snap, day, start, tz, now),
                 absence_note=report.absence_note if report is not None else None,
+                alerts=tuple(
+                    sorted(
+                        (a for a in pressing if a.member_id == m.id),
+                        key=lambda a: (LEVEL_ORDER.get(a.level, 9), a.opened_at),
+                    )
+                ),
             )
         )
+    today = business_date(facility.tz, now)
     return Board(
         facility_name=facility.name,
         tz=facility.tz,
         day=day,
         rows=tuple(rows),
-        alerts=tuple(await open_alerts(session, facility)),
-        is_today=day == business_date(facility.tz, now),
+        alerts=tuple(alerts),
+        is_today=day == today,
+        mine=staff_id is not None,
+        plan=day > today,
     )
+
+
+async def next_business_day(session: AsyncSession, facility: Facility, after: date) -> date:
+    """The facility's next open day after `after`: its business weekdays, not a public
+    holiday (unless it opens on those) nor a closure day."""
+    hours = BusinessHours.from_json(facility.business_hours)
+    closed = set(
+        await session.scalars(
+            select(FacilityClosure.date).where(
+                FacilityClosure.facility_id == facility.id,
+                FacilityClosure.date > after,
+                FacilityClosure.date <= after + timedelta(days=31),
+            )
+        )
+    )
+    for ahead in range(1, 32):
+        day = after + timedelta(days=ahead)
+        if hours.is_open_day(day) and day not in closed:
+            return day
+    return after + timedelta(days=1)
 
 
 def _overdue(

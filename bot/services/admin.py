@@ -6,9 +6,10 @@ import csv
 import io
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select, update
@@ -18,11 +19,20 @@ from bot.core.domain import DayMode, StaffRole
 from bot.core.hours import BusinessHours, crisis_contacts_from_json
 from bot.core.policy import Ladder
 from storage import audit_chain, repo
-from storage.models import Facility, LinkCode, Member, Schedule, Staff
+from storage.models import (
+    Facility,
+    FacilityClosure,
+    LinkCode,
+    Member,
+    Schedule,
+    ScheduleException,
+    Staff,
+)
 
 LINK_CODE_TTL = timedelta(hours=24)
 PROFILES = ("national", "higashiosaka", "hitachi", "sapporo")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+T = TypeVar("T")
 
 
 class AdminError(Exception):
@@ -336,13 +346,15 @@ async def find_member(session: AsyncSession, facility: Facility, query: str) -> 
 
 
 def match_members(members: Sequence[Member], query: str) -> list[Member]:
+    return _match(members, query, lambda m: [n for n in (m.name, m.kana) if n])
+
+
+def _match(items: Sequence[T], query: str, names: Callable[[T], list[str]]) -> list[T]:
+    """By id, full name, family name or a unique prefix, in that order."""
     q = query.strip().replace("\u3000", " ")
     if q.isdigit():
-        return [m for m in members if m.id == int(q)]
+        return [i for i in items if getattr(i, "id", None) == int(q)]
     squeeze = q.replace(" ", "")
-
-    def names(m: Member) -> list[str]:
-        return [n for n in (m.name, m.kana) if n]
 
     def full(n: str) -> bool:
         return n.replace("\u3000", " ") == q or n.replace(" ", "").replace("\u3000", "") == squeeze
@@ -354,7 +366,7 @@ def match_members(members: Sequence[Member], query: str) -> list[Member]:
         return n.replace(" ", "").replace("\u3000", "").startswith(squeeze)
 
     for rule in (full, family, prefix):
-        found = [m for m in members if any(rule(n) for n in names(m))]
+        found = [i for i in items if any(rule(n) for n in names(i))]
         if found:
             return found
     return []
@@ -392,20 +404,43 @@ async def issue_link_code(session: AsyncSession, member: Member, now: datetime) 
     raise AdminError("could not find a free link code; try again")
 
 
+async def find_staff(session: AsyncSession, facility: Facility, query: str) -> Staff:
+    """An active staff member of the facility by id, name, family name, a unique prefix or
+    Slack user id."""
+    stmt = select(Staff).where(Staff.facility_id == facility.id, Staff.active.is_(True))
+    staff = (await session.execute(stmt.order_by(Staff.id))).scalars().all()
+    matches = _match(staff, query, lambda s: [n for n in (s.name, s.slack_user_id) if n])
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise AdminError(f"no active staff member matches {query!r}")
+    names = ", ".join(f"{s.name} (id {s.id})" for s in matches)
+    raise AdminError(f"{query!r} matches several staff members: {names}")
+
+
 async def add_staff(
     session: AsyncSession,
     facility: Facility,
     *,
     name: str,
-    slack_user: str,
+    slack_user: str | None,
     role: str,
     now: datetime,
 ) -> Staff:
+    """A staff member or manager; with a Slack user id already known, that one is updated
+    (and made active again). Without Slack, staff sign in to the console by link."""
     if role not in (StaffRole.STAFF.value, StaffRole.MANAGER.value):
         raise AdminError("role must be staff or manager")
+    name, slack_user = name.strip(), (slack_user or "").strip() or None
+    if not name:
+        raise AdminError("a staff member needs a name")
     existing = (
-        await session.execute(select(Staff).where(Staff.slack_user_id == slack_user))
-    ).scalar_one_or_none()
+        (
+            await session.execute(select(Staff).where(Staff.slack_user_id == slack_user))
+        ).scalar_one_or_none()
+        if slack_user
+        else None
+    )
     if existing is not None:
         existing.name, existing.role, existing.active = name, role, True
         existing.facility_id = facility.id
@@ -421,6 +456,12 @@ async def add_staff(
     session.add(staff)
     await session.flush()
     return staff
+
+
+def set_role(staff: Staff, role: str) -> None:
+    if role not in (StaffRole.STAFF.value, StaffRole.MANAGER.value):
+        raise AdminError("role must be staff or manager")
+    staff.role = role
 
 
 @dataclass(frozen=True)
@@ -471,6 +512,107 @@ async def set_schedule(session: AsyncSession, member: Member, spec: ScheduleSpec
             session.add(row)
         row.mode, row.start, row.end = spec.mode.value, spec.start, spec.end
     await session.flush()
+
+
+async def set_day(
+    session: AsyncSession,
+    member: Member,
+    day: date,
+    mode: str,
+    start: str | None,
+    end: str | None,
+    note: str | None = None,
+) -> ScheduleException:
+    """A one-off plan for one date (通所 instead of 在宅, a day off, other hours): it wins
+    over the weekly pattern (`repo.day_plan`)."""
+    spec = parse_schedule(WEEKDAYS[day.weekday()], mode, start, end)
+    row = await _one_off(session, member, day)
+    if row is None:
+        row = ScheduleException(member_id=member.id, date=day, mode=spec.mode.value)
+        session.add(row)
+    row.mode, row.start, row.end = spec.mode.value, spec.start, spec.end
+    row.note = (note or "").strip() or None
+    await session.flush()
+    return row
+
+
+async def _one_off(session: AsyncSession, member: Member, day: date) -> ScheduleException | None:
+    stmt = select(ScheduleException).where(
+        ScheduleException.member_id == member.id, ScheduleException.date == day
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def _closure(session: AsyncSession, facility: Facility, day: date) -> FacilityClosure | None:
+    stmt = select(FacilityClosure).where(
+        FacilityClosure.facility_id == facility.id, FacilityClosure.date == day
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def _delete(session: AsyncSession, row: ScheduleException | FacilityClosure | None) -> bool:
+    if row is None:
+        return False
+    await session.delete(row)
+    await session.flush()
+    return True
+
+
+async def clear_day(session: AsyncSession, member: Member, day: date) -> bool:
+    """Back to the weekly pattern on that date; False when the date had no one-off plan."""
+    return await _delete(session, await _one_off(session, member, day))
+
+
+async def one_off_days(
+    session: AsyncSession, member: Member, since: date
+) -> Sequence[ScheduleException]:
+    stmt = select(ScheduleException).where(
+        ScheduleException.member_id == member.id, ScheduleException.date >= since
+    )
+    return (await session.execute(stmt.order_by(ScheduleException.date))).scalars().all()
+
+
+async def add_closure(
+    session: AsyncSession, facility: Facility, day: date, note: str | None = None
+) -> FacilityClosure:
+    """A day the facility is closed (年末年始, a holiday of its own): no check-ins are
+    expected, nobody is reminded or escalated."""
+    row = await _closure(session, facility, day)
+    if row is None:
+        row = FacilityClosure(facility_id=facility.id, date=day)
+        session.add(row)
+    row.note = (note or "").strip() or None
+    await session.flush()
+    return row
+
+
+async def remove_closure(session: AsyncSession, facility: Facility, day: date) -> bool:
+    return await _delete(session, await _closure(session, facility, day))
+
+
+async def closures(
+    session: AsyncSession, facility: Facility, since: date
+) -> Sequence[FacilityClosure]:
+    stmt = select(FacilityClosure).where(
+        FacilityClosure.facility_id == facility.id, FacilityClosure.date >= since
+    )
+    return (await session.execute(stmt.order_by(FacilityClosure.date))).scalars().all()
+
+
+def set_usual_tasks(member: Member, tasks: Sequence[str]) -> list[str]:
+    """The work the member usually does (offered as buttons when they plan the day)."""
+    cleaned = list(dict.fromkeys(t.strip() for t in tasks if t.strip()))
+    if any(len(t) > 40 for t in cleaned):
+        raise AdminError("a usual task is a short name (40 characters at most)")
+    member.usual_tasks = cleaned
+    return cleaned
+
+
+def set_active(person: Member | Staff, active: bool) -> None:
+    """A member who stops using the service, or staff who leave, are kept (their records
+    name them) but set inactive: off the boards, the reminders and the mentions, and a staff
+    member's console sign-ins end at once."""
+    person.active = active
 
 
 async def audit(

@@ -1,4 +1,5 @@
-"""Staff act on alerts: take one (「対応します」) and close it (「対応済み」).
+"""Staff act on alerts: take one (「対応します」), write to the member (「メッセージを送る」)
+and close it (「対応済み」).
 
 Each change is a conditional UPDATE, so two staff pressing at once cannot both win; each
 winning action leaves a 支援記録 entry naming the staff member. Taking an alert also tells the
@@ -22,6 +23,7 @@ from bot.core.domain import (
     Reply,
     SupportKind,
 )
+from bot.services import alert_thread, records
 from storage import repo
 from storage.models import Alert, Identity, Member, Staff, SupportRecord
 
@@ -45,8 +47,11 @@ async def _alert_for(session: AsyncSession, alert_id: int, staff: Staff) -> Aler
     return alert if member.facility_id == staff.facility_id else None
 
 
-async def take(session: AsyncSession, alert_id: int, staff: Staff, now: datetime) -> ActionResult:
-    """Claim an open alert; only the first of several concurrent presses wins."""
+async def take(
+    session: AsyncSession, alert_id: int, staff: Staff, now: datetime, *, channel: str = "slack"
+) -> ActionResult:
+    """Claim an open alert; only the first of several concurrent presses wins. `channel`:
+    where staff pressed it (the 支援記録's 手段)."""
     alert = await _alert_for(session, alert_id, staff)
     if alert is None:
         return ActionResult(False, "", allowed=False)
@@ -67,7 +72,7 @@ async def take(session: AsyncSession, alert_id: int, staff: Staff, now: datetime
         business_date=alert.business_date,
         at=now,
         kind=SupportKind.ALERT_ACTION.value,
-        channel="slack",
+        channel=channel,
         staff_id=staff.id,
         entered_at=now,
         entered_by=f"staff:{staff.id}",
@@ -88,14 +93,7 @@ async def tell_member_taken(
     """「○○さんが確認しました」 to the member's most recently linked active account, once."""
     if alert.kind in QUIET_KINDS or alert.level == AlertLevel.INFO.value:
         return False
-    ident = (
-        await session.execute(
-            select(Identity.platform, Identity.platform_user_id)
-            .where(Identity.member_id == alert.member_id, Identity.active.is_(True))
-            .order_by(Identity.id.desc())
-            .limit(1)
-        )
-    ).first()
+    ident = await member_account(session, alert.member_id)
     if ident is None:
         return False
     crisis = alert.level == AlertLevel.CRISIS.value
@@ -112,6 +110,68 @@ async def tell_member_taken(
         now=now,
     )
     return new is not None
+
+
+async def member_account(session: AsyncSession, member_id: int) -> tuple[str, str] | None:
+    """The member's most recently linked active account: (platform, platform user id)."""
+    row = (
+        await session.execute(
+            select(Identity.platform, Identity.platform_user_id)
+            .where(Identity.member_id == member_id, Identity.active.is_(True))
+            .order_by(Identity.id.desc())
+            .limit(1)
+        )
+    ).first()
+    return (str(row[0]), str(row[1])) if row is not None else None
+
+
+@dataclass(frozen=True)
+class MessageResult:
+    sent: bool  # queued for the member (now or by an earlier submission of the same form)
+    platform: str | None = None  # the member's platform it goes to
+    allowed: bool = True  # False: the alert belongs to another facility or does not exist
+
+
+async def send_message(
+    session: AsyncSession, alert_id: int, staff: Staff, text: str, *, ref: str, now: datetime
+) -> MessageResult:
+    """Words from a staff member to the member, signed 「(名前より)」, on the member's own
+    platform; kept as a 支援記録 (method メッセージ, by this staff member, entered now) and
+    noted in the alert's thread, whose mirroring of the member's answers it starts.
+    `ref`: what makes this submission one (the form's id), so a repeat sends nothing."""
+    alert = await _alert_for(session, alert_id, staff)
+    if alert is None:
+        return MessageResult(False, allowed=False)
+    account = await member_account(session, alert.member_id)
+    if account is None:
+        return MessageResult(False)
+    platform, user_id = account
+    text = text.strip()
+    signed = texts.STAFF_MESSAGE_SIGNED.format(text=text, staff=staff.name)
+    new = await repo.enqueue(
+        session,
+        key=f"staff_message:{ref}",
+        platform=platform,
+        recipient=user_id,
+        payload=payloads.StaffMessage(alert.id, staff.id, signed),
+        member_id=alert.member_id,
+        now=now,
+    )
+    if new is None:
+        return MessageResult(True, platform)
+    title = texts.CONCERN_TITLES.get(alert.kind, alert.kind)
+    await records.log_contact(
+        session,
+        alert.member_id,
+        staff.id,
+        ContactMethod.MESSAGE.value,
+        texts.STAFF_MESSAGE_RECORD.format(title=title, text=text),
+        now,
+        now,
+        key=alert_thread.message_key(alert.id, ref),
+    )
+    await alert_thread.staff_sent(session, alert, staff, text, ref, now)
+    return MessageResult(True, platform)
 
 
 async def resolve(

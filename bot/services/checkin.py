@@ -48,7 +48,7 @@ from bot.core.domain import (
 )
 from bot.core.hours import BusinessHours, crisis_contacts_from_json
 from bot.core.payloads import Replies
-from bot.services import accounts, nlp
+from bot.services import accounts, alert_thread, nlp
 from bot.services.alerting import raise_alert
 from bot.services.records import record_change
 from storage import repo
@@ -85,6 +85,7 @@ async def handle_message(session: AsyncSession, msg: InboundMessage, now: dateti
         replies = await _link(session, identity, msg, now)
     else:
         replies, day = await _converse(session, identity.member_id, msg, now)
+        await alert_thread.mirror(session, identity.member_id, msg, now)  # staff wrote to them
     await _send(session, msg, replies, now, identity.member_id, day)
 
 
@@ -206,6 +207,7 @@ async def load_facts(
         business_hours=BusinessHours.from_json(facility.business_hours),
         crisis_contacts=crisis_contacts_from_json(facility.crisis_contacts),
         day_kind=kind,
+        month_days=await repo.worked_days(session, member.id, day.replace(day=1), day),
     )
     return facts, report, mode.value
 

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, case, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -42,6 +42,7 @@ LEASE = timedelta(seconds=60)
 MAX_BACKOFF = timedelta(minutes=5)
 JITTER = 0.25  # at the cap, a retry comes up to this share of it sooner (3¾–5 minutes)
 BATCH = 50
+SEND_AT_ONCE = 16  # concurrent sends of a round, over each platform's one HTTP client
 BACKLOG_ALERT = timedelta(seconds=300)  # OUTBOX_BACKLOG_ALERT_SECONDS; see `configure`
 OUTAGE_LOOKBACK = timedelta(days=7)  # how far back a recovery summary looks for late rows
 WAITING = ("pending", "sending")
@@ -112,10 +113,16 @@ async def claim(
             ),
             ~blocked,
         )
-        .order_by(OutboxMessage.id)
+        # Replies whose token runs out soonest first (an answer sent later becomes a paid
+        # push), then the rest, oldest first.
+        .order_by(
+            case((OutboxMessage.reply_token_until > now, 0), else_=1),
+            OutboxMessage.reply_token_until,
+            OutboxMessage.id,
+        )
         .limit(limit)
     )
-    async with db.transaction() as session:
+    async with db.transaction(on_loop=True) as session:  # short: one statement, then leases
         if db.dialect == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)
         rows = (await session.execute(stmt)).scalars().all()
@@ -149,24 +156,68 @@ async def claim(
 
 async def record(db: Database, item: OutboxItem, result: SendResult, now: datetime) -> None:
     async with db.transaction() as session:
-        row = await session.get_one(OutboxMessage, item.id)
-        row.attempts += 1
-        row.via = result.via or row.via
-        if result.outcome is Outcome.SENT:
-            row.status, row.sent_at, row.last_error = "sent", now, None
-            row.external_id = result.external_id or row.external_id
-            row.reply_token = None  # single use
-            await _observe_handling(session, row, now)
-            return
-        row.last_error = (result.error or "")[:2000]
-        if result.outcome is Outcome.RETRY:  # the platform's trouble: never a failure
-            row.status = "pending"
-            wait = backoff(row.attempts, result.retry_after, jitter_for(row.id, row.attempts))
-            row.next_attempt_at = now + wait
-            return
-        row.status = "failed"
-        log.warning("outbox message failed", extra={"outbox_id": row.id, "platform": row.platform})
-        await _tell_staff_failed(session, row, now)
+        await _record(session, item, result, now)
+
+
+async def record_all(
+    db: Database, results: Sequence[tuple[OutboxItem, SendResult]], now: datetime
+) -> None:
+    """The outcomes of one round of sends, in one transaction (one commit for the round);
+    if that fails, each on its own, so one row's trouble never loses the others'."""
+    if not results:
+        return
+    try:
+        async with db.transaction(on_loop=True) as session:
+            ids = [item.id for item, _ in results]
+            await session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids)))
+            for item, result in results:  # the rows are in the session: no query each
+                await _record(session, item, result, now)
+        return
+    except Exception:
+        if len(results) == 1:
+            raise
+        log.warning("outbox round not recorded at once; recording rows one at a time")
+    for item, result in results:
+        await record(db, item, result, now)
+
+
+async def _record(
+    session: AsyncSession, item: OutboxItem, result: SendResult, now: datetime
+) -> None:
+    row = await session.get_one(OutboxMessage, item.id)
+    row.attempts += 1
+    row.via = result.via or row.via
+    if result.outcome is Outcome.SENT:
+        row.status, row.sent_at, row.last_error = "sent", now, None
+        row.external_id = result.external_id or row.external_id
+        row.reply_token = None  # single use
+        _count_push(item, result, now)
+        await _observe_handling(session, row, now)
+        return
+    row.last_error = (result.error or "")[:2000]
+    if result.outcome is Outcome.RETRY:  # the platform's trouble: never a failure
+        row.status = "pending"
+        wait = backoff(row.attempts, result.retry_after, jitter_for(row.id, row.attempts))
+        row.next_attempt_at = now + wait
+        return
+    row.status = "failed"
+    log.warning("outbox message failed", extra={"outbox_id": row.id, "platform": row.platform})
+    await _tell_staff_failed(session, row, now)
+
+
+def _count_push(item: OutboxItem, result: SendResult, now: datetime) -> None:
+    """An answer to a member's message that went out as a push (paid, on LINE), and why."""
+    if result.via != "push" or not item.key.startswith("reply:"):
+        return
+    if item.reply_token is None:
+        reason = "no_token"  # the event came without one (or it was used)
+    elif item.attempts > 0:
+        reason = "reply_failed"  # a reply attempt failed; a token is single-use
+    elif item.reply_token_until is None or item.reply_token_until <= now:
+        reason = "token_expired"  # answered too late for the token's window
+    else:
+        reason = "token_refused"  # LINE refused a token we thought fresh
+    REGISTRY.inc("nippo_answers_pushed_total", platform=item.platform, reason=reason)
 
 
 async def _tell_staff_failed(session: AsyncSession, row: OutboxMessage, now: datetime) -> None:
@@ -216,35 +267,40 @@ async def flush(
     threshold = backlog_alert if backlog_alert is not None else POLICY.backlog_alert
     sent = retried = failed = 0
     staff_refused = staff_late = False
+    slots = asyncio.Semaphore(SEND_AT_ONCE)
+
+    async def send(item: OutboxItem) -> SendResult:
+        async with slots:
+            try:
+                return await senders[item.platform].send(item, now)
+            except Exception as exc:  # a sender bug must not stop the others
+                log.exception("sender raised", extra={"outbox_id": item.id})
+                return SendResult(Outcome.RETRY, error=type(exc).__name__)
+
     for _ in range(rounds):
         items = await claim(db, set(senders), now)
         if not items:
             break
-        blocked: set[tuple[str, str]] = set()
-        for index, item in enumerate(items):
-            tried = False
-            try:
-                if (item.platform, item.recipient) in blocked:
-                    await _release(db, [item], now)
-                    continue
-                tried = True
-                try:
-                    result = await senders[item.platform].send(item, now)
-                except Exception as exc:  # a sender bug must not stop the others
-                    log.exception("sender raised", extra={"outbox_id": item.id})
-                    result = SendResult(Outcome.RETRY, error=type(exc).__name__)
-                await record(db, item, result, now)
-            except Exception:
-                # The database went away mid-pass. A row just sent has an unknown outcome and
-                # keeps its lease; the rows not tried yet go back to the queue at once rather
-                # than hold up their recipients' later messages for the lease's whole minute.
-                await _release_untried(db, items[index + 1 if tried else index :], now)
-                raise
+        # A round holds each recipient's oldest unsent row only (`claim`). Its first row goes
+        # out and is recorded alone: if the database has gone away, that one row's outcome is
+        # unknown (it keeps its lease) and the untried rows go back to the queue at once rather
+        # than hold up their recipients for the lease's minute. The rest go out side by side,
+        # SEND_AT_ONCE at a time, and are recorded together (an outage now leaves them leased;
+        # LINE's retry key covers a repeated push).
+        first = (items[0], await send(items[0]))
+        try:
+            await record(db, *first, now)
+        except Exception:
+            await _release_untried(db, items[1:], now)
+            raise
+        rest = items[1:]
+        results = [first, *zip(rest, await asyncio.gather(*(send(i) for i in rest)), strict=True)]
+        await record_all(db, results[1:], now)
+        for item, result in results:
             if result.outcome is Outcome.SENT:
                 sent += 1
             elif result.outcome is Outcome.RETRY:
                 retried += 1
-                blocked.add((item.platform, item.recipient))
             else:
                 failed += 1
             if item.platform == STAFF_PLATFORM:

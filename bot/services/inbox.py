@@ -7,11 +7,15 @@ pending. The platform's plug-in (bot/services/platforms.py) says how its raw eve
 `dispatch` is the one place an event's kind becomes a use case. The console and the tests go
 through `receive`: the same store and the same dispatch, in the caller's transaction.
 
-Each event is handled in its own transaction that first re-checks and locks its inbox row
-(`FOR UPDATE SKIP LOCKED` and a per-user advisory lock on PostgreSQL), so two processors
-never handle one event twice and one sender's events go one at a time, in order. Photos and
-files are downloaded before that transaction (platforms delete user content after a while,
-and no lock is held during the download).
+A pass claims a batch of pending rows (each sender's oldest first, oldest senders first: an
+event's reply token is as old as its row) and handles them in transactions of up to
+TXN_EVENTS events that first re-check and lock their rows (`FOR UPDATE SKIP LOCKED` and a
+per-sender advisory lock on PostgreSQL, where batches run side by side), each event in a
+savepoint, so two processors never handle one event twice, one sender's events go one at a
+time, in order, and one member's failure never fails the others. Photos and files are
+downloaded before that transaction (platforms delete user content after a while, and no lock
+is held during the download). `drain` runs passes back to back until nothing is left that
+they can take (the after-ack worker, and the scheduler's recovery as a safety net).
 
 An event whose handling raises is counted on its row (attempts, a short error without the
 body) and retried by later passes; after its last try it is quarantined (status "failed") and
@@ -26,10 +30,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
@@ -55,12 +59,53 @@ UNLINKED_BACKLOG = 5  # waiting events of an account not linked to a member that
 UNLINKED_FLOOD_NOTE = "not answered: too many waiting events from an account not linked"
 MAX_CONTENT_BYTES = 20 * 1024 * 1024
 BATCH = 100
+# A pass's events are handled in transactions of up to TXN_EVENTS events, each event in a
+# savepoint: one commit for many events, while a transaction holding SQLite's one write lock
+# stays short enough not to keep the webhooks' acknowledgements waiting behind it.
+TXN_EVENTS = 10
 SCAN = 5  # a pass looks at up to SCAN × its limit of pending rows to serve senders in turn
 MAX_SCANS = 20  # windows a pass may set an unlinked account's flood aside in
-PARALLEL_USERS = 8  # below the PostgreSQL pool size (10 + 10 overflow)
+PARALLEL_BATCHES = 4  # PostgreSQL: one connection each, well below the pool (10 + 10)
 
-# A pass over one platform's pending rows: (now, only these ids or None) → events handled.
-InboxPass = Callable[[datetime, list[int] | None], Awaitable[int]]
+
+@dataclass
+class SetAside:
+    """What the passes of one drain leave for later: senders whose event failed (their later
+    events wait behind it, in order) and rows that failed, were held or another processor
+    has. The next drain (a new webhook, the scheduler's recovery) tries them again, so a
+    failing event is retried once per drain, never in a tight loop."""
+
+    users: set[str] = field(default_factory=set)
+    ids: set[int] = field(default_factory=set)
+
+
+class InboxPass(Protocol):
+    """A pass over one platform's pending inbox rows (only `ids`, when given); the number of
+    events handled. Rows it leaves for later go into `aside`, which later passes skip."""
+
+    async def __call__(
+        self, now: datetime, ids: list[int] | None = None, *, aside: SetAside | None = None
+    ) -> int: ...
+
+
+async def drain(
+    run_pass: Callable[[SetAside], Awaitable[int]], *, passes: int | None = None
+) -> int:
+    """Run passes back to back while they make progress (events handled, or rows newly set
+    aside), whoever stored the rows: this process, a dead one or another replica; at most
+    `passes` of them when given. The number of events handled."""
+    aside, handled, turn = SetAside(), 0, 0
+    while passes is None or turn < passes:
+        turn += 1
+        before = len(aside.ids)
+        done = await run_pass(aside)
+        handled += done
+        if done == 0 and len(aside.ids) == before:
+            break
+    return handled
+
+
+Queued = tuple[int, Any, datetime]  # a pending row: id, raw body, received at
 
 
 # --- the one dispatch ----------------------------------------------------------------------
@@ -71,7 +116,7 @@ class Fetched:
     """What came of downloading an EVIDENCE event's content, before its transaction."""
 
     evidence: Evidence | None = None
-    problem: str = texts.PHOTO_FAILED  # what the member hears when there is none
+    problem: str = texts.EVIDENCE_FAILED  # what the member hears when there is none
 
 
 async def dispatch(
@@ -91,7 +136,7 @@ async def dispatch(
         case Kind.STALE:
             await intake.stale_button(session, msg, now)
         case Kind.STICKER:
-            await intake.sticker(session, msg, now)
+            await intake.sticker(session, msg, event.keywords, now)
         case Kind.EVIDENCE:
             await intake.save_evidence(session, msg, fetched.evidence, now, problem=fetched.problem)
         case Kind.UNSUPPORTED:
@@ -137,15 +182,17 @@ async def process_pending(
     ids: list[int] | None = None,
     limit: int = BATCH,
     step_aside: Callable[[], Awaitable[None]] | None = None,
+    aside: SetAside | None = None,
 ) -> int:
     """Handle one platform's pending inbox rows, round-robin over their senders; the number
     handled.
 
     Call it from the scheduler loop with the current instant; `ids` narrows it to the rows
-    one request just stored; `step_aside` is awaited before each event (the webhooks'
-    acknowledgements go first). Each event is handled on its own: one that fails is counted
-    on its row and retried by later passes (then quarantined), and never stops the other
-    events of the pass. Only reading the pending rows can make the pass raise.
+    one request just stored; `step_aside` is awaited before each batch's transaction (the
+    webhooks' acknowledgements go first). Each event is handled on its own: one that fails
+    is counted on its row and retried by later passes (then quarantined), and never stops
+    the other events of the pass. Only reading the pending rows can make the pass raise. Rows and
+    senders in `aside` are skipped; what this pass leaves for later is added to it (`drain`).
 
     Fairness: of the oldest `SCAN × limit` pending rows, the pass takes every sender's oldest
     event first, then every sender's second, and so on (at most `limit`), and handles them in
@@ -163,6 +210,9 @@ async def process_pending(
     )
     if ids is not None:
         stmt = stmt.where(InboxEvent.id.in_(ids))
+    aside = aside if aside is not None else SetAside()
+    if aside.ids:
+        stmt = stmt.where(InboxEvent.id.not_in(sorted(aside.ids)))
     dropped: set[int] = set()
     for _ in range(MAX_SCANS):  # a flood bigger than the window: set it aside, look again
         async with db.transaction() as session:
@@ -172,31 +222,38 @@ async def process_pending(
         dropped |= flood
         if not flood or len(scanned) < limit * SCAN:
             break
-    rows = _round_robin(platform, [r for r in scanned if r[0] not in dropped], limit)
+    waiting = [r for r in scanned if r[0] not in dropped]
+    aside.ids.update(int(r[0]) for r in waiting if platform.user_of(r[1]) in aside.users)
+    rows = _round_robin(platform, [r for r in waiting if r[0] not in aside.ids], limit)
     # One sender's events in order; different senders side by side where the database
     # takes concurrent writers (PostgreSQL). SQLite has one writer: one at a time.
     by_user: dict[str, list[tuple[int, Any, datetime]]] = {}
     for row_id, body, received_at in sorted(rows, key=lambda r: int(r[0])):
         by_user.setdefault(platform.user_of(body), []).append((row_id, body, received_at))
-    slots = asyncio.Semaphore(PARALLEL_USERS if db.dialect == "postgresql" else 1)
-    held: set[str] = set()
+    slots = asyncio.Semaphore(PARALLEL_BATCHES if db.dialect == "postgresql" else 1)
 
-    async def one(user: str, rid: int, body: Any, received_at: datetime) -> bool:
+    async def run(batch: list[list[Queued]]) -> int:
         async with slots:
             if step_aside is not None:
                 await step_aside()
-            outcome = await _process(db, platform, rid, body, received_at, now)
-        if outcome is Outcome.HOLD:
-            # This sender's later events wait for the next pass, behind this one: a
-            # member's events are handled in the order they were sent.
-            held.add(user)
-        return outcome is Outcome.HANDLED
+            return await _run_batch(db, platform, batch, now, aside)
 
-    handled = 0
-    for turn in range(max((len(q) for q in by_user.values()), default=0)):
-        round_ = [(u, *q[turn]) for u, q in by_user.items() if turn < len(q) and u not in held]
-        handled += sum(await asyncio.gather(*(one(*event) for event in round_)))
-    return handled
+    batches = _batches(list(by_user.values()), TXN_EVENTS)
+    return sum(await asyncio.gather(*(run(batch) for batch in batches)))
+
+
+def _batches(queues: list[list[Queued]], size: int) -> list[list[list[Queued]]]:
+    """Senders' queues (oldest first) packed into batches of about `size` events; a sender's
+    events all in one batch, so their order holds without a lock between batches."""
+    batches: list[list[list[Queued]]] = []
+    count = size
+    for queue in queues:
+        if count >= size:
+            batches.append([])
+            count = 0
+        batches[-1].append(queue)
+        count += len(queue)
+    return batches
 
 
 async def _linked(session: AsyncSession, platform: str, users: set[str]) -> set[str]:
@@ -275,14 +332,66 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first}"[:ERROR_CHARS]
 
 
-async def _process(
+def _outcome(exc: Exception, downloading: bool) -> Outcome:
+    unreadable = isinstance(exc, MalformedEvent | Unanswerable)
+    return Outcome.LATER if downloading or unreadable else Outcome.HOLD
+
+
+@dataclass(frozen=True)
+class _Ready:
+    """An event read, and its content downloaded, before its batch's transaction."""
+
+    row_id: int
+    event: Inbound | None  # None: nothing to handle (the row is set "ignored")
+    fetched: Fetched
+
+
+async def _run_batch(
+    db: Database,
+    platform: PlatformPlugin,
+    batch: list[list[Queued]],
+    now: datetime,
+    aside: SetAside,
+) -> int:
+    """Read the batch's events, handle them in one transaction, note what is left for
+    later in `aside`; the number handled."""
+    ready: dict[str, list[_Ready]] = {}
+    for queue in batch:
+        user = platform.user_of(queue[0][1])
+        mine = ready.setdefault(user, [])
+        for row_id, body, received_at in queue:
+            got = await _read(db, platform, row_id, body, received_at, now)
+            if isinstance(got, _Ready):
+                mine.append(got)
+                continue
+            aside.ids.add(row_id)
+            if got is Outcome.HOLD:  # the sender's later events wait behind it, in order
+                aside.users.add(user)
+                break
+    outcomes = await _handle_ready(db, platform, ready, now)
+    handled = 0
+    for user, events in ready.items():
+        for r in events:
+            outcome = outcomes.get(r.row_id)  # None: not tried (behind a failure, or locked)
+            if outcome is Outcome.HANDLED:
+                handled += 1
+                continue
+            aside.ids.add(r.row_id)
+            if outcome is Outcome.HOLD:
+                aside.users.add(user)
+    return handled
+
+
+async def _read(
     db: Database,
     platform: PlatformPlugin,
     row_id: int,
     body: Any,
     received_at: datetime,
     now: datetime,
-) -> Outcome:
+) -> _Ready | Outcome:
+    """The stored event as a neutral one, its content downloaded (no lock is held); a
+    failure is counted on its row here."""
     event: Inbound | None = None
     downloading = False
     try:
@@ -290,37 +399,142 @@ async def _process(
             raise MalformedEvent("the event is not an object")
         event = platform.normalise(body, received_at)
         downloading = True
-        fetched = await _download(db, platform, event)
-        downloading = False
-        async with db.transaction() as session:
-            if db.dialect == "postgresql":
-                # One member's events one at a time, in order, across replicas.
-                user = event.msg.sender.user_id if event else ""
-                await session.execute(
-                    text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
-                    {"k": f"{platform.name}:{user}"},
-                )
-            row = await _locked_pending(session, db, row_id)
-            if row is None:  # another processor got there first
-                return Outcome.SKIPPED
-            if event is not None:
-                await _handle(session, platform, event, fetched, now)
-            row.status = "done" if event is not None else "ignored"
-            row.processed_at, row.attempts = now, row.attempts + 1
-            if event is not None and event.note is not None:
-                row.error = event.note  # the row says why the report time is its receipt
-        if event is not None and event.note is not None:
-            REGISTRY.inc("nippo_inbox_timestamps_replaced_total", platform=platform.name)
-            log.warning(
-                "%s event timestamp not believed; the receipt time is used",
-                platform.label,
-                extra={"inbox_id": row_id, "event_id": event.msg.event_id},
-            )
-        return Outcome.HANDLED
-    except Exception as exc:  # this event only; the next pass retries it
+        return _Ready(row_id, event, await _download(db, platform, event))
+    except Exception as exc:  # this event only; the next drain retries it
         await _failed(db, platform, row_id, exc, event, now, downloading)
-        unreadable = isinstance(exc, MalformedEvent | Unanswerable)
-        return Outcome.LATER if downloading or unreadable else Outcome.HOLD
+        return _outcome(exc, downloading)
+
+
+async def _handle_ready(
+    db: Database, platform: PlatformPlugin, ready: dict[str, list[_Ready]], now: datetime
+) -> dict[int, Outcome]:
+    """Handle a batch in one transaction; when the transaction itself fails (the database
+    went away, a commit refused), its events one at a time, each in its own."""
+    try:
+        return await _one_transaction(db, platform, ready, now)
+    except Exception as exc:
+        events = [(user, r) for user, rs in ready.items() for r in rs]
+        if not events:
+            return {}
+        if len(events) == 1:
+            await _failed(db, platform, events[0][1].row_id, exc, events[0][1].event, now, False)
+            return {events[0][1].row_id: _outcome(exc, False)}
+        log.warning(
+            "%s inbox batch failed; its events are handled one at a time",
+            platform.label,
+            extra={"events": len(events), "error_type": type(exc).__name__},
+        )
+    outcomes: dict[int, Outcome] = {}
+    for user, rs in ready.items():
+        for r in rs:
+            got = (await _handle_ready(db, platform, {user: [r]}, now)).get(r.row_id)
+            if got is None:
+                break
+            outcomes[r.row_id] = got
+            if got is not Outcome.HANDLED:
+                break
+    return outcomes
+
+
+async def _one_transaction(
+    db: Database, platform: PlatformPlugin, ready: dict[str, list[_Ready]], now: datetime
+) -> dict[int, Outcome]:
+    """Each event in a savepoint of one transaction that first re-checks and locks the
+    batch's rows: one member's failure is counted on its row and never fails the others."""
+    outcomes: dict[int, Outcome] = {}
+    noted: list[_Ready] = []
+    quarantined: list[tuple[int, Exception, int]] = []
+    async with db.transaction(on_loop=True) as session:
+        users = await _lock_users(session, db, platform, list(ready))
+        ids = [r.row_id for u in users for r in ready[u]]  # only the senders locked here
+        pending = select(InboxEvent.id).where(
+            InboxEvent.id.in_(ids), InboxEvent.status == "pending"
+        )
+        if db.dialect == "postgresql":
+            pending = pending.with_for_update(skip_locked=True)
+        mine = set((await session.scalars(pending)).all())
+        for user in users:
+            for r in ready[user]:
+                if r.row_id not in mine:  # another processor has handled it, or holds it
+                    outcomes[r.row_id] = Outcome.SKIPPED
+                    if await _still_pending(session, r.row_id):
+                        break  # held elsewhere (a failure being counted): order first
+                    continue
+                try:
+                    async with session.begin_nested():
+                        await _apply(session, platform, r, now)
+                    outcomes[r.row_id] = Outcome.HANDLED
+                    if r.event is not None and r.event.note is not None:
+                        noted.append(r)
+                except Exception as exc:  # this event only; the next drain retries it
+                    limit = await _count_failure(
+                        session, db, platform, r.row_id, exc, r.event, now, False
+                    )
+                    if limit is not None:
+                        quarantined.append((r.row_id, exc, limit))
+                    outcomes[r.row_id] = _outcome(exc, False)
+                finally:
+                    # Each event reads afresh what the one before it wrote: statements that
+                    # bypass the identity map (bulk updates) leave no stale object behind.
+                    await session.flush()
+                    session.expunge_all()
+                if outcomes[r.row_id] is not Outcome.HANDLED:
+                    break
+    for row_id, error, limit in quarantined:
+        _quarantined(platform, row_id, error, limit)
+    for r in noted:
+        assert r.event is not None
+        REGISTRY.inc("nippo_inbox_timestamps_replaced_total", platform=platform.name)
+        log.warning(
+            "%s event timestamp not believed; the receipt time is used",
+            platform.label,
+            extra={"inbox_id": r.row_id, "event_id": r.event.msg.event_id},
+        )
+    return outcomes
+
+
+async def _still_pending(session: AsyncSession, row_id: int) -> bool:
+    status = select(InboxEvent.status).where(InboxEvent.id == row_id)
+    return await session.scalar(status) == "pending"
+
+
+async def _lock_users(
+    session: AsyncSession, db: Database, platform: PlatformPlugin, users: list[str]
+) -> list[str]:
+    """The senders whose events this transaction may handle. On PostgreSQL a per-sender
+    advisory lock keeps one member's events one at a time, in order, across replicas; a
+    sender another processor is handling right now is left for a later pass (no waiting)."""
+    if db.dialect != "postgresql" or not users:
+        return users
+    keys = {f"{platform.name}:{u}": u for u in users}
+    got = await session.scalars(
+        text(
+            "SELECT k FROM unnest(CAST(:keys AS text[])) AS k"
+            " WHERE pg_try_advisory_xact_lock(hashtext(k))"
+        ),
+        {"keys": sorted(keys)},
+    )
+    locked = {keys[k] for k in got.all()}
+    return [u for u in users if u in locked]
+
+
+async def _apply(session: AsyncSession, platform: PlatformPlugin, r: _Ready, now: datetime) -> None:
+    """Handle one event and mark its row, inside the caller's savepoint."""
+    if r.event is not None:
+        await _handle(session, platform, r.event, r.fetched, now)
+    values: dict[str, Any] = {
+        "status": "done" if r.event is not None else "ignored",
+        "processed_at": now,
+        "attempts": InboxEvent.attempts + 1,
+    }
+    if r.event is not None and r.event.note is not None:
+        values["error"] = r.event.note  # the row says why the report time is its receipt
+    await session.execute(
+        update(InboxEvent)
+        .where(InboxEvent.id == r.row_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def _handle(
@@ -341,7 +555,11 @@ async def _handle(
 
 async def _locked_pending(session: AsyncSession, db: Database, row_id: int) -> InboxEvent | None:
     """The row, locked, if it is still pending and no other processor holds it."""
-    locked = select(InboxEvent).where(InboxEvent.id == row_id, InboxEvent.status == "pending")
+    locked = (
+        select(InboxEvent)
+        .where(InboxEvent.id == row_id, InboxEvent.status == "pending")
+        .execution_options(populate_existing=True)  # after a savepoint, read it afresh
+    )
     if db.dialect == "postgresql":
         locked = locked.with_for_update(skip_locked=True)
     return (await session.execute(locked)).scalar_one_or_none()
@@ -356,10 +574,41 @@ async def _failed(
     now: datetime,
     downloading: bool,
 ) -> None:
-    """Count the failure on the row; quarantine it (status "failed") after its last try. A
-    download that keeps failing gets MAX_ATTEMPTS passes (the platform may be down for a
-    while); an Unanswerable event one; any other failure MAX_HANDLING_ATTEMPTS (it is most
-    likely the event itself)."""
+    """Count a failure met outside a batch's transaction (reading, downloading, or the
+    transaction itself failing) in a transaction of its own."""
+    try:
+        async with db.transaction() as session:
+            limit = await _count_failure(
+                session, db, platform, row_id, exc, event, now, downloading
+            )
+        if limit is not None:
+            _quarantined(platform, row_id, exc, limit)
+    except Exception as lost:  # the database itself failed: nothing counted, retried later
+        log.warning(
+            "%s inbox: could not record a failure",
+            platform.label,
+            extra={
+                "inbox_id": row_id,
+                "platform": platform.name,
+                "error_type": type(lost).__name__,
+            },
+        )
+
+
+async def _count_failure(
+    session: AsyncSession,
+    db: Database,
+    platform: PlatformPlugin,
+    row_id: int,
+    exc: Exception,
+    event: Inbound | None,
+    now: datetime,
+    downloading: bool,
+) -> int | None:
+    """Count the failure on the row; quarantine it (status "failed") after its last try,
+    then the number of tries it had (else None). A download that keeps failing gets
+    MAX_ATTEMPTS passes (the platform may be down for a while); an Unanswerable event one;
+    any other failure MAX_HANDLING_ATTEMPTS (it is most likely the event itself)."""
     error = describe(exc)
     if downloading:
         limit = MAX_ATTEMPTS
@@ -370,39 +619,40 @@ async def _failed(
         "%s inbox event failed", platform.label, extra={**extra, "error_type": type(exc).__name__}
     )
     log.debug("%s inbox event failed", platform.label, exc_info=exc, extra=extra)
-    try:
-        async with db.transaction() as session:
-            row = await _locked_pending(session, db, row_id)
-            if row is None:
-                return
-            row.attempts += 1
-            row.error = error
-            if row.attempts < limit:
-                return
-            row.status, row.processed_at = "failed", now
-            if event is not None and event.kind is Kind.EVIDENCE:
-                # Giving up: the member hears the photo was not kept (if that can be said).
-                try:
-                    async with session.begin_nested():
-                        await intake.save_evidence(session, event.msg, None, now)
-                except Exception as told:
-                    log.warning(
-                        "%s inbox: could not tell the member a photo was lost",
-                        platform.label,
-                        extra={**extra, "error_type": type(told).__name__},
-                    )
-        REGISTRY.inc("nippo_inbox_quarantined_total", platform=platform.name)
-        log.warning(
-            "%s inbox event quarantined",
-            platform.label,
-            extra={**extra, "attempts": limit, "error_type": type(exc).__name__},
-        )
-    except Exception as lost:  # the database itself failed: nothing counted, retried later
-        log.warning(
-            "%s inbox: could not record a failure",
-            platform.label,
-            extra={**extra, "error_type": type(lost).__name__},
-        )
+    row = await _locked_pending(session, db, row_id)
+    if row is None:
+        return None
+    row.attempts += 1
+    row.error = error
+    if row.attempts < limit:
+        return None
+    row.status, row.processed_at = "failed", now
+    if event is not None and event.kind is Kind.EVIDENCE:
+        # Giving up: the member hears the photo was not kept (if that can be said).
+        try:
+            async with session.begin_nested():
+                await intake.save_evidence(session, event.msg, None, now)
+        except Exception as told:
+            log.warning(
+                "%s inbox: could not tell the member a photo was lost",
+                platform.label,
+                extra={**extra, "error_type": type(told).__name__},
+            )
+    return limit
+
+
+def _quarantined(platform: PlatformPlugin, row_id: int, exc: Exception, attempts: int) -> None:
+    REGISTRY.inc("nippo_inbox_quarantined_total", platform=platform.name)
+    log.warning(
+        "%s inbox event quarantined",
+        platform.label,
+        extra={
+            "inbox_id": row_id,
+            "platform": platform.name,
+            "attempts": attempts,
+            "error_type": type(exc).__name__,
+        },
+    )
 
 
 async def _download(db: Database, platform: PlatformPlugin, event: Inbound | None) -> Fetched:
@@ -415,18 +665,18 @@ async def _download(db: Database, platform: PlatformPlugin, event: Inbound | Non
         if not await intake.wants_evidence(session, event.msg):
             return Fetched()
     if ref.file_size is not None and ref.file_size > MAX_CONTENT_BYTES:
-        return Fetched(problem=texts.PHOTO_TOO_LARGE)
+        return Fetched(problem=texts.EVIDENCE_TOO_LARGE)
     if platform.content is None or ref.external:
         return Fetched()
     try:
-        data, media_type = await platform.content.fetch(ref.message_id)
+        data, media_type = await platform.content.fetch(ref.message_id, event.msg.sender.user_id)
     except ContentGone:
         log.warning(
             "%s content unavailable", platform.label, extra={"event_id": event.msg.event_id}
         )
         return Fetched()
     if len(data) > MAX_CONTENT_BYTES:
-        return Fetched(problem=texts.PHOTO_TOO_LARGE)
+        return Fetched(problem=texts.EVIDENCE_TOO_LARGE)
     return Fetched(Evidence(ref.message_id, media_type, data, ref.filename))
 
 
@@ -443,8 +693,9 @@ class AfterAckWorker:
     does not wait for the handling, and no request stays in memory until its events are
     handled. Pokes arriving during a pass share the next one. One pass at a time keeps the
     database's writers few, so acknowledgements are not queued behind a crowd of concurrent
-    handlers (SQLite has a single writer). What a pass misses (a crash, a failure) the
-    scheduler's recovery pass handles from the inbox.
+    handlers (SQLite has a single writer). A pass drains (`drain`): it goes on while there
+    are pending rows it can take, whoever stored them. What it misses (a crash, a failure)
+    the next drain or the scheduler's recovery pass handles from the inbox.
     """
 
     def __init__(self, run_pass: Callable[[], Awaitable[None]]) -> None:

@@ -66,6 +66,12 @@ COUNTERS = {
         "Inbound events whose implausible timestamp was replaced by the receipt time.",
         ("platform",),
     ),
+    "nippo_answers_pushed_total": Spec(
+        "Answers to a member's message sent as a (paid) push instead of a reply, by platform "
+        "and why: token_expired (answered after the token's window), reply_failed (a reply "
+        "attempt failed; the token is single-use), token_refused, no_token.",
+        ("platform", "reason"),
+    ),
     "nippo_inbox_flood_ignored_total": Spec(
         "Waiting events of an account not linked to a member left unanswered (a flood).",
         ("platform",),

@@ -30,8 +30,9 @@ class ContentGone(Exception):
 
 
 class ContentSource(Protocol):
-    async def fetch(self, message_id: str) -> tuple[bytes, str]:
-        """The content bytes and their media type; ContentGone when it cannot be had."""
+    async def fetch(self, message_id: str, chat: str) -> tuple[bytes, str]:
+        """The content bytes and their media type; ContentGone when it cannot be had.
+        `chat`: whose message it is (the platform may show them an answer is coming)."""
         ...
 
 

@@ -499,9 +499,12 @@ async def log_contact(
     text: str,
     at: datetime,
     now: datetime,
+    *,
+    key: str | None = None,
 ) -> SupportRecord:
     """A contact a named staff member made by phone, visit, 通所, message or video, as a
-    支援記録 entry: `at` is when it happened, `now` when it is written down.
+    支援記録 entry: `at` is when it happened, `now` when it is written down. `key`: what the
+    contact belongs to (a message sent from an alert: `alert:{id}:message:{ref}`).
 
     A text an inspector would doubt (「特になし」, a copy of the previous contact) is kept and
     flagged (`flags["content"]`); the caller tells staff once.
@@ -537,6 +540,7 @@ async def log_contact(
         channel=channel,
         staff_id=staff_id,
         content=text.strip(),
+        key=key,
         entered_at=now,
         entered_by=staff_ref(staff_id),
         late=provenance.is_late(at, now, facility.late_entry_grace_hours),

@@ -9,6 +9,7 @@ event is handled once, and each message is shown to its member once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from datetime import datetime, timedelta
 
@@ -20,6 +21,7 @@ from adapters.line.sender import LineApi, LineSender
 from bot.app.settings import Settings
 from bot.app.web import create_app
 from bot.services import delivery, ticks
+from storage import repo
 from storage.db import Database
 from storage.models import Alert, InboxEvent, OutboxMessage, SupportRecord
 from tests.faults.webhooks import link_members
@@ -32,13 +34,15 @@ MEMBERS = 12
 
 
 class Replica:
-    def __init__(self, db_url: str, fake: FakeLine, at: datetime) -> None:
+    def __init__(
+        self, db_url: str, fake: FakeLine, at: datetime, token: str = "test-access-token"
+    ) -> None:
         self.db = Database(db_url)
         self.clock = FakeClock(at)
         settings = Settings(
             database_url=db_url,
             line_channel_secret=SecretStr(SECRET),
-            line_channel_access_token=SecretStr("test-access-token"),
+            line_channel_access_token=SecretStr(token),
             line_api_base_url=fake.url,
             line_data_api_base_url=fake.url,
             scheduler_enabled=False,  # the test is the clock: it ticks both replicas itself
@@ -128,3 +132,57 @@ async def test_two_replicas_under_load_each_effect_and_event_once(
     pushed = [o for o in line_rows if o.via == "push"]
     assert {o.retry_key for o in pushed} <= set(fake_line.accepted_keys)
     assert len(fake_line.shown) == len(line_rows)  # each message shown once, none twice
+
+
+async def test_replicas_drain_one_backlog_together_each_event_once_in_order(
+    db: Database, db_url: str, fake_line: FakeLine, t0: datetime
+) -> None:
+    """Issue #18: a backlog several batches long, stored by a process that died, and three
+    replicas poked at once. Each claims batches (on PostgreSQL side by side, `FOR UPDATE SKIP
+    LOCKED` and a per-member lock; on SQLite one writer at a time): every event is handled
+    once, every member answered once per message and in the order they wrote."""
+    fake_line.quota_limit = None
+    members = 40
+    users = await link_members(db, t0, "Uback", members)
+    at = jst(DAY, "09:55")
+    texts = ("開始 体調4 睡眠7 データ入力", "ヘルプ", "今日の記録", "こんにちは", "ありがとう")
+    evs = [event("00_message_text", at, user=u, message={"text": t}) for t in texts for u in users]
+    async with db.transaction() as s:
+        for ev in evs:
+            assert await repo.add_inbox(s, "line", ev["webhookEventId"], ev, at) is not None
+    replicas = [Replica(db_url, fake_line, at, token=f"token-{n}") for n in range(3)]
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            for r in replicas:
+                await stack.enter_async_context(r.app.router.lifespan_context(r.app))
+            for r in replicas:
+                r.app.state.line_worker.poke()
+            await asyncio.gather(*(r.app.state.line_worker.settled() for r in replicas))
+    finally:
+        for r in replicas:
+            await r.sender.aclose()
+            await r.db.dispose()
+
+    async with db.transaction() as s:
+        inbox = (await s.scalars(select(InboxEvent))).all()
+        replies = (
+            await s.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.key.like("reply:line:%"))
+                .order_by(OutboxMessage.id)
+            )
+        ).all()
+    assert {e.status for e in inbox} == {"done"} and len(inbox) == len(evs)
+    assert Counter(o.key for o in replies) == Counter(
+        f"reply:line:{e['webhookEventId']}" for e in evs
+    )
+    assert {o.status for o in replies} == {"sent"}
+    for u in users:  # each member's answers were written in the order they wrote
+        mine = [e["webhookEventId"] for e in evs if e["source"]["userId"] == u]
+        assert [o.key.rsplit(":", 1)[1] for o in replies if o.recipient == u] == mine
+    calls = fake_line.calls("/v2/bot/message/reply")
+    assert Counter(c.body["replyToken"] for c in calls) == Counter(e["replyToken"] for e in evs)
+    by_replica = Counter(c.headers["authorization"] for c in calls)
+    assert set(by_replica) <= {f"Bearer token-{n}" for n in range(3)}
+    if db.dialect == "postgresql":  # batches side by side: more than one replica took some
+        assert len(by_replica) >= 2, by_replica

@@ -44,9 +44,9 @@ async def test_a_whole_day_lands_in_the_records(db: Database, t0: datetime) -> N
     assert linked[0].text == texts.LINK_DONE.format(name="山田 太郎")
 
     start = await chat.say("u1", "開始 体調4 睡眠7 データ入力", jst(DAY, "10:02"))
-    assert start[-1].card is not None and start[-1].card.title == "10:02 開始 記録しました"
+    assert start[-1].card is not None and start[-1].card.title == "7/1 の記録"
     end = await chat.say("u1", "終了 入力120件 体調3", jst(DAY, "15:01"))
-    assert end[-1].card is not None and end[-1].card.title == "15:01 終了 記録しました"
+    assert end[-1].card is not None and end[-1].card.title == "7/1 の記録"
 
     r = await _report(db, mid)
     assert r.status == "ended"

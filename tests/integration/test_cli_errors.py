@@ -53,9 +53,10 @@ VALUES = {
 MEMBERS_CSV = "name,kana\n山田,ヤマダ\n"
 # Optional in the signature, yet a record needs it: given so the command reaches the database.
 ALWAYS_GIVEN = {"staff", "reason", "name", "start", "end"}
-# Commands that need no database (exit 0 however it is); `serve` would start listening
+# Commands that need no database (exit 0, or one line of their own: LINE not set up for
+# `line richmenu`); `serve` would start listening
 # once its database answers, so it runs against the stopped database only.
-NO_DATABASE = {"data key"}
+NO_DATABASE = {"data key", "line richmenu install", "line richmenu status", "line richmenu remove"}
 NEEDS_NO_FACILITY = {
     "db upgrade",
     "tick",
@@ -69,6 +70,7 @@ NEEDS_NO_FACILITY = {
     "facility init",
     "data encrypt",
     "retention run",
+    "line quota",  # the channel's month, not a facility's
 }
 ONLY_WHEN_DOWN = {"serve"}
 # `nippo doctor` reports many ✔/✘ lines by design: checked for tracebacks and exit status only.

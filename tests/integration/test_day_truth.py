@@ -265,7 +265,7 @@ async def test_copied_outputs_are_nudged_once_but_a_routine_task_is_not_a_copy(
     await chat.say("u1", "開始 体調4 睡眠7 封入作業", jst(WEDNESDAY, "10:00"))
     assert (await _report(db, mid, WEDNESDAY)).flags == {}  # the same task every day is fine
     replies = await chat.say("u1", "終了 封入200枚 体調3", jst(WEDNESDAY, "15:00"))
-    assert replies[-1].text == texts.ASK_DETAIL  # the same 成果 as yesterday: one nudge
+    assert replies[-1].text == texts.ASK_DETAIL_SAME  # the same 成果 as yesterday: one nudge
     r = await _report(db, mid, WEDNESDAY)
     assert (r.outputs, r.work_done, r.flags) == (
         "封入200枚",

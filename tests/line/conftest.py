@@ -32,6 +32,7 @@ from tests.support import FakeClock, Recorder
 PAYLOADS = Path("/work/shared/specs/payloads")
 SECRET = "test-channel-secret"
 USER = "U206d25c2ea6bd87c17655609a1c37cb8"  # the user id of LINE's samples
+LOADING = "/v2/bot/chat/loading/start"
 
 
 def sample(name: str) -> dict[str, Any]:
@@ -134,7 +135,7 @@ async def fake_line() -> AsyncIterator[FakeLine]:
         yield fake
     # Whatever a test made Nippo send, every message body matches LINE's published schema.
     for r in fake.requests:
-        if r.path in ("/v2/bot/message/reply", "/v2/bot/message/push") and r.body:
+        if r.path in ("/v2/bot/message/reply", "/v2/bot/message/push", LOADING) and r.body:
             check_body(r.body, r.path)
 
 

@@ -12,6 +12,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import io
 import json
 import socket
 import threading
@@ -22,10 +23,14 @@ from typing import Any
 
 import httpx
 import uvicorn
+from jsonschema.exceptions import ValidationError
+from PIL import Image, UnidentifiedImageError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.line.schema import check
 
 
 @dataclass
@@ -64,6 +69,10 @@ class FakeLine:
         self.webhook_active = True
         self.webhook_test_ok = True
         self.default_rich_menu: str | None = None
+        # Rich menus made through the API (id → the menu as LINE returns it) and their images
+        # (id → bytes, content type), checked as LINE checks them (`create_rich_menu` …).
+        self.rich_menus: dict[str, dict[str, Any]] = {}
+        self.rich_menu_images: dict[str, tuple[bytes, str]] = {}
         # When set, the webhook test is delivered for real, as LINE does: a POST with no
         # events, signed with this channel secret, to `webhook_endpoint` (its answer decides;
         # `webhook_test_ok` is then ignored).
@@ -79,6 +88,14 @@ class FakeLine:
                 Route("/v2/bot/channel/webhook/endpoint", self.webhook, methods=["GET"]),
                 Route("/v2/bot/channel/webhook/test", self.webhook_test, methods=["POST"]),
                 Route("/v2/bot/user/all/richmenu", self.rich_menu, methods=["GET"]),
+                Route("/v2/bot/user/all/richmenu", self.cancel_default, methods=["DELETE"]),
+                Route("/v2/bot/user/all/richmenu/{rid}", self.set_default, methods=["POST"]),
+                Route("/v2/bot/richmenu", self.create_rich_menu, methods=["POST"]),
+                Route("/v2/bot/richmenu/list", self.rich_menu_list, methods=["GET"]),
+                Route("/v2/bot/richmenu/{rid}/content", self.upload_image, methods=["POST"]),
+                Route("/v2/bot/richmenu/{rid}", self.get_rich_menu, methods=["GET"]),
+                Route("/v2/bot/richmenu/{rid}", self.delete_rich_menu, methods=["DELETE"]),
+                Route("/v2/bot/chat/loading/start", self.loading, methods=["POST"]),
             ]
         )
 
@@ -154,6 +171,20 @@ class FakeLine:
         if found is None:
             return JSONResponse({"message": "Not found"}, status_code=404)
         return Response(found[0], media_type=found[1])
+
+    async def loading(self, request: Request) -> Response:
+        """The loading animation: 202 for a body LINE accepts (its schema, and seconds in
+        steps of 5), 400 with LINE's message otherwise."""
+        rec = await self._record(request)
+        scripted = self._scripted(rec)
+        if scripted is not None:
+            return scripted
+        try:
+            check(rec.body, "ShowLoadingAnimationRequest")
+            assert rec.body.get("loadingSeconds", 5) % 5 == 0, "loadingSeconds"
+        except (AssertionError, ValidationError) as exc:
+            return JSONResponse({"message": f"invalid request: {exc}"[:200]}, status_code=400)
+        return JSONResponse({}, status_code=202)
 
     def _unauthorized(self, rec: Recorded) -> Response | None:
         given = rec.headers.get("authorization", "")
@@ -241,6 +272,124 @@ class FakeLine:
         if self.default_rich_menu is None:
             return JSONResponse({"message": "no default richmenu"}, status_code=404)
         return JSONResponse({"richMenuId": self.default_rich_menu})
+
+    # --- rich menus: LINE's checks, so a menu LINE would refuse is refused here too ---------
+
+    def _refused(self, rec: Recorded) -> Response | None:
+        return self._scripted(rec) or self._unauthorized(rec)
+
+    @staticmethod
+    def _bad_request(message: str) -> Response:
+        return JSONResponse({"message": message[:300]}, status_code=400)
+
+    def _unknown_menu(self, rid: str) -> Response | None:
+        if rid not in self.rich_menus:
+            return JSONResponse({"message": "Not found"}, status_code=404)
+        return None
+
+    async def create_rich_menu(self, request: Request) -> Response:
+        rec = await self._record(request)
+        refused = self._refused(rec)
+        if refused is not None:
+            return refused
+        menu = rec.body
+        try:
+            check(menu, "RichMenuRequest")  # every action down to PostbackAction, no extras
+            size = menu["size"]
+            assert set(menu) == {"size", "selected", "name", "chatBarText", "areas"}, "fields"
+            assert 800 <= size["width"] <= 2500 and size["height"] >= 250, "size"
+            assert size["width"] / size["height"] >= 1.45, "aspect ratio"
+            assert 1 <= len(menu["areas"]) <= 20, "areas"
+            for area in menu["areas"]:
+                b, action = area["bounds"], area["action"]
+                assert b["x"] + b["width"] <= size["width"], "bounds.width"
+                assert b["y"] + b["height"] <= size["height"], "bounds.height"
+                assert len(action.get("label", "")) <= 20, "action.label"
+                assert len(action.get("displayText", "")) <= 300, "action.displayText"
+        except (AssertionError, ValidationError, KeyError, TypeError) as exc:
+            return self._bad_request(f"The request body has 1 error(s): {exc}")
+        rid = f"richmenu-{hashlib.sha256(json.dumps(menu).encode()).hexdigest()[:24]}"
+        rid += f"{len(self.rich_menus):08x}"
+        self.rich_menus[rid] = {"richMenuId": rid, **menu}
+        return JSONResponse({"richMenuId": rid})
+
+    async def upload_image(self, request: Request) -> Response:
+        """api-data: the image must be a JPEG or PNG under 1 MB of the menu's own size, sent
+        once (LINE does not replace a menu's image)."""
+        raw = await request.body()
+        rec = Recorded(request.method, request.url.path, dict(request.headers), raw)
+        self.requests.append(rec)
+        refused = self._refused(rec)
+        rid = request.path_params["rid"]
+        refused = refused or self._unknown_menu(rid)
+        if refused is not None:
+            return refused
+        content_type = rec.headers.get("content-type", "")
+        if content_type not in ("image/png", "image/jpeg"):
+            return JSONResponse({"message": "Unsupported Media Type"}, status_code=415)
+        if len(raw) > 1024 * 1024:
+            return JSONResponse({"message": "Request Entity Too Large"}, status_code=413)
+        if rid in self.rich_menu_images:
+            return self._bad_request("An image has already been uploaded to the richmenu")
+        try:
+            with Image.open(io.BytesIO(raw)) as im:
+                kind, size = im.format, im.size
+        except (UnidentifiedImageError, OSError):
+            return self._bad_request("Invalid image")
+        menu_size = self.rich_menus[rid]["size"]
+        expected = {"image/png": "PNG", "image/jpeg": "JPEG"}[content_type]
+        if kind != expected or size != (menu_size["width"], menu_size["height"]):
+            return self._bad_request(f"Invalid image: {kind} {size}")
+        self.rich_menu_images[rid] = (raw, content_type)
+        return JSONResponse({})
+
+    async def set_default(self, request: Request) -> Response:
+        rec = await self._record(request)
+        rid = request.path_params["rid"]
+        refused = self._refused(rec) or self._unknown_menu(rid)
+        if refused is not None:
+            return refused
+        if rec.body:  # the call has no body in messaging-api.yml
+            return self._bad_request("no request body is expected")
+        if rid not in self.rich_menu_images:
+            return self._bad_request("must upload richmenu image before applying it to user")
+        self.default_rich_menu = rid
+        return JSONResponse({})
+
+    async def cancel_default(self, request: Request) -> Response:
+        rec = await self._record(request)
+        refused = self._refused(rec)
+        if refused is not None:
+            return refused
+        self.default_rich_menu = None
+        return JSONResponse({})
+
+    async def rich_menu_list(self, request: Request) -> Response:
+        rec = await self._record(request)
+        refused = self._refused(rec)
+        if refused is not None:
+            return refused
+        return JSONResponse({"richmenus": list(self.rich_menus.values())})
+
+    async def get_rich_menu(self, request: Request) -> Response:
+        rec = await self._record(request)
+        rid = request.path_params["rid"]
+        refused = self._refused(rec) or self._unknown_menu(rid)
+        if refused is not None:
+            return refused
+        return JSONResponse(self.rich_menus[rid])
+
+    async def delete_rich_menu(self, request: Request) -> Response:
+        rec = await self._record(request)
+        rid = request.path_params["rid"]
+        refused = self._refused(rec) or self._unknown_menu(rid)
+        if refused is not None:
+            return refused
+        del self.rich_menus[rid]
+        self.rich_menu_images.pop(rid, None)
+        if self.default_rich_menu == rid:
+            self.default_rich_menu = None
+        return JSONResponse({})
 
 
 def _listening_socket() -> socket.socket:

@@ -77,9 +77,10 @@ def check(instance: Any, name: str, path: str = "$") -> None:
 
 
 def check_body(body: dict[str, Any], path: str) -> None:
-    """A recorded reply or push body against ReplyMessageRequest / PushMessageRequest."""
+    """A recorded reply, push or loading-animation body against its request schema."""
     name = {
         "/v2/bot/message/reply": "ReplyMessageRequest",
         "/v2/bot/message/push": "PushMessageRequest",
+        "/v2/bot/chat/loading/start": "ShowLoadingAnimationRequest",
     }[path]
     check(body, name)

@@ -76,23 +76,25 @@ async def test_a_whole_day_over_line(line: Line, t0: datetime) -> None:
     await linked_member(line, t0)
 
     await tap(line, "開始します", jst(DAY, "10:02"))
-    await tap(line, "4 良い", jst(DAY, "10:02:20"))
+    await tap(line, "🙂 4 良い", jst(DAY, "10:02:20"))
     await tap(line, "7時間", jst(DAY, "10:02:40"))
     morning = await tap(line, "データ入力", jst(DAY, "10:03"))
     flex = morning["messages"][-1]
     assert flex["type"] == "flex" and flex["contents"]["type"] == "bubble"
-    assert flex["altText"].startswith("10:02 開始 記録しました")
+    assert flex["altText"].startswith("7/1 の記録\n開始時刻: 10:02")
     assert "体調(朝): 4 良い" in flex["altText"] and "作業予定: データ入力" in flex["altText"]
 
     assert set(buttons(morning)) == {"修正する", "相談したい"}
     await say(line, "終了します", jst(DAY, "15:01"))  # typed: free text always works
     await tap(line, "予定どおり: データ入力", jst(DAY, "15:01:20"))
     await say(line, "入力120件", jst(DAY, "15:01:40"))
-    await tap(line, "3 ふつう", jst(DAY, "15:02"))
+    await tap(line, "😐 3 ふつう", jst(DAY, "15:02"))
     evening = await tap(line, "なし", jst(DAY, "15:02:20"))
     flex = evening["messages"][-1]
     assert flex["type"] == "flex"
-    assert flex["altText"].startswith("15:01 終了 記録しました")
+    assert flex["altText"].startswith(
+        "7/1 の記録\n開始時刻: 10:02\n終了時刻: 15:01\n作業時間: 4時間59分"
+    )
     assert "成果: 入力120件" in flex["altText"]
 
     r = await report(line)
@@ -121,7 +123,7 @@ async def test_late_delivery_pushes_with_the_retry_key(line: Line, t0: datetime)
     await line.send(event("00_message_text", at, user=U, message={"text": text}))
     push = line.fake.calls("/v2/bot/message/push")
     assert len(push) == 1 and push[0].body["to"] == U
-    assert push[0].body["messages"][-1]["altText"].startswith("09:58 開始 記録しました")
+    assert push[0].body["messages"][-1]["altText"].startswith("7/1 の記録\n開始時刻: 09:58")
     assert push[0].headers["x-line-retry-key"]
     check_body(push[0].body, push[0].path)
     r = await report(line)

@@ -33,9 +33,9 @@ def test_buttons_become_versioned_dated_postbacks_the_member_sees() -> None:
     items = msgs[0]["quickReply"]["items"]
     assert items[1]["action"] == {
         "type": "postback",
-        "label": "4 良い",
+        "label": "🙂 4 良い",
         "data": "v1|2026-07-01|health:4",
-        "displayText": "4 良い",
+        "displayText": "🙂 4 良い",
     }
 
 

@@ -361,7 +361,7 @@ async def test_an_event_that_keeps_failing_is_given_up_after_five_tries(
     db: Database, t0: datetime
 ) -> None:
     class Broken:
-        async def fetch(self, message_id: str) -> tuple[bytes, str]:
+        async def fetch(self, message_id: str, chat: str) -> tuple[bytes, str]:
             raise ConnectionError("LINE content API unreachable")
 
     fid = await make_facility(db, t0)

@@ -123,7 +123,7 @@ async def test_a_crisis_renotifies_until_taken_and_the_member_hears_once(rig: Ri
         assert "命に関わるおそれのあるメッセージ" in text
         actions = [b for b in post.args["blocks"] if b["type"] == "actions"]
         buttons = [e["action_id"] for b in actions for e in b["elements"]]
-        assert buttons == ["alert_take", "alert_resolve"]
+        assert buttons == ["alert_take", "alert_message", "alert_resolve"]
         assert post.args["metadata"]["event_payload"]["key"].startswith(f"renotify:{alert_id}:")
 
     # 「対応します」 on the latest re-notification: taken, and the member is told once.
@@ -300,7 +300,11 @@ async def test_a_renotification_carries_staff_ids_and_slack_renders_them_when_it
     assert "&lt;@" not in body(post) and f"<@{STAFF2}>" not in body(post)
 
 
-async def test_a_late_report_reads_as_resolved_by_the_member(rig: Rig) -> None:
+async def test_a_late_report_edits_the_alert_in_place_as_resolved_by_the_member(
+    rig: Rig,
+) -> None:
+    """The member's own report closes their missed-start alert: the message it was posted in
+    is edited (its buttons gone, 「本人から連絡があり解消」), and nothing new is posted."""
     rig.clock.at = jst(DAY, "09:00")
     mids = [
         await make_member(rig.db, rig.facility_id, rig.clock.at, f"利用者{i} 花") for i in range(3)
@@ -311,14 +315,22 @@ async def test_a_late_report_reads_as_resolved_by_the_member(rig: Rig) -> None:
     (digest,) = channel_posts(rig)
     await chat.say("u-late", "開始 体調4 睡眠7 データ入力", jst(DAY, "10:42"))
     await tick_and_deliver(rig, "10:43")  # the late report resolves its alert
+    assert channel_posts(rig) == [digest]  # no 「解消しました」 post of its own
+    (edit,) = rig.fake.of("chat.update")
+    assert (edit.args["channel"], edit.args["ts"]) == (digest.args["channel"], digest.ts)
     async with rig.db.transaction() as session:
         alerts = (await session.scalars(select(Alert).order_by(Alert.id))).all()
+    mine = next(a for a in alerts if a.member_id == mids[0])
+    text = json.dumps(edit.args["blocks"], ensure_ascii=False)
+    assert "✅ 本人から連絡があり解消(10:43)" in text
+    assert "✅ さんが対応済み" not in text
+    buttons = {b["block_id"] for b in edit.args["blocks"] if b["type"] == "actions"}
+    assert buttons == {f"alert:{a.id}" for a in alerts if a.id != mine.id}  # the others stay
+    # taking another one later re-renders the digest the same way
     other = next(a for a in alerts if a.member_id == mids[1])
     await rig.interact(press(STAFF1, "alert_take", str(other.id), str(digest.ts)))
-    (update,) = await rig.fake.wait_for("chat.update")
-    text = json.dumps(update.args["blocks"], ensure_ascii=False)
-    assert "✅ 本人から連絡があり解決しました(10:43)" in text
-    assert "✅ さんが対応済み" not in text
+    updates = await rig.fake.wait_for("chat.update", 2)
+    assert "✅ 本人から連絡があり解消(10:43)" in json.dumps(updates[-1].args, ensure_ascii=False)
 
 
 async def test_a_consult_is_renotified_after_its_promise_in_business_hours(rig: Rig) -> None:

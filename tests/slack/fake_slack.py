@@ -43,6 +43,9 @@ ACTION_ID = 255
 MODAL_TITLE = 24
 CONTEXT_ELEMENTS = 10
 ACTIONS_ELEMENTS = 25
+SELECT_OPTIONS = 100
+OPTION_TEXT = 75
+OPTION_VALUE = 150
 
 
 SPEC = Path("/work/shared/specs/slack/slack_web_openapi_v2.json")
@@ -294,7 +297,14 @@ def check_blocks(blocks: list[dict[str, Any]], limit: int, where: str) -> None:
             assert len(ids) == len(set(ids)), ids
             for e in b["elements"]:
                 assert len(e["action_id"]) <= ACTION_ID
-                assert 0 < len(e["text"]["text"]) <= BUTTON_TEXT, e["text"]
+                if e["type"] == "button":
+                    assert 0 < len(e["text"]["text"]) <= BUTTON_TEXT, e["text"]
+                else:  # a menu: its options' labels and values
+                    assert e["type"] == "static_select", e
+                    assert 0 < len(e["options"]) <= SELECT_OPTIONS, e
+                    for o in e["options"]:
+                        assert 0 < len(o["text"]["text"]) <= OPTION_TEXT, o
+                        assert 0 < len(o["value"]) <= OPTION_VALUE, o
         elif kind == "context":
             assert 0 < len(b["elements"]) <= CONTEXT_ELEMENTS
             assert all(0 < len(e["text"]) <= SECTION_TEXT for e in b["elements"])

@@ -86,7 +86,7 @@ async def test_alert_is_posted_with_answers_and_buttons_and_its_ts_kept(rig: Rig
     assert "*発生*\\n7/1(水) 10:21" in text
     assert "1 悪い" in text and "4時間" in text and "データ入力" in text  # latest answers
     buttons = [e for b in post.args["blocks"] if b["type"] == "actions" for e in b["elements"]]
-    assert [b["text"]["text"] for b in buttons] == ["対応します", "対応済み"]
+    assert [b["text"]["text"] for b in buttons] == ["対応します", "メッセージを送る", "対応済み"]
     async with rig.db.transaction() as session:
         alert = await session.get_one(Alert, alert_id)
         row = (await session.execute(select(OutboxMessage))).scalar_one()
@@ -396,7 +396,7 @@ async def test_alerts_that_come_at_once_are_one_digest_with_buttons_each(rig: Ri
     (update,) = await rig.fake.wait_for("chat.update")
     blocks = update.args["blocks"]
     still_open = [
-        b["block_id"] for b in blocks if b["type"] == "actions" and len(b["elements"]) == 2
+        b["block_id"] for b in blocks if b["type"] == "actions" and len(b["elements"]) == 3
     ]
     assert still_open == [f"alert:{i}" for i in (ids[0], ids[2], ids[3])]
     assert "佐藤 花子さんが対応中" in json.dumps(blocks, ensure_ascii=False)
@@ -417,3 +417,20 @@ async def test_a_lost_digest_is_not_posted_again_nor_claims_later_alerts(rig: Ri
         late_alert.slack_ts is not None
         and late_alert.slack_ts != rig.fake.history[CHANNEL][-1]["ts"]
     )
+
+
+async def test_an_absence_notice_informs_without_buttons_or_mentions(rig: Rig) -> None:
+    mid = await make_member(rig.db, rig.facility_id, rig.clock.at, "山田 太郎")
+    async with rig.db.transaction() as session:
+        member = await session.get_one(Member, mid)
+        member.primary_staff_id = 1  # someone an alert would ping
+        facility = await session.get_one(Facility, rig.facility_id)
+        await alerting.raise_alert(
+            session, facility=facility, member=member, day=date(2026, 7, 1), kind="absence",
+            level=AlertLevel.INFO, detail="通院のため", key="absence:1", now=rig.clock.at,
+        )  # fmt: skip
+    assert (await deliver(rig)).sent == 1
+    (post,) = rig.fake.of("chat.postMessage")
+    assert "山田 太郎さん" in json.dumps(post.args["blocks"], ensure_ascii=False)
+    assert [b for b in post.args["blocks"] if b["type"] == "actions"] == []
+    assert "<@" not in json.dumps(post.args, ensure_ascii=False)

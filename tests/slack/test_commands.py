@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, time
 from typing import Any
 
 from sqlalchemy import select
@@ -12,7 +12,15 @@ from bot.core import texts
 from bot.core.domain import AlertLevel
 from bot.services import alerting
 from storage import audit_chain
-from storage.models import AuditLog, DailyReport, Facility, LinkCode, Member, ReportRevision
+from storage.models import (
+    AuditLog,
+    DailyReport,
+    Facility,
+    LinkCode,
+    Member,
+    ReportRevision,
+    ScheduleException,
+)
 from tests.slack.conftest import CHANNEL, MANAGER, STAFF1, Rig
 from tests.slack.fake_slack import Call
 from tests.support import jst, make_member
@@ -78,22 +86,51 @@ async def forty_members(rig: Rig) -> list[int]:
     return ids
 
 
-async def test_status_for_40_members_shows_everyone_within_limits(rig: Rig) -> None:
+async def test_the_board_for_40_members_is_one_message_with_the_problems_first(rig: Rig) -> None:
     ids = await forty_members(rig)
+    async with rig.db.transaction() as session:
+        facility = await session.get_one(Facility, rig.facility_id)
+        for n, level, kind in ((5, AlertLevel.WARNING, "short_sleep"),
+                               (13, AlertLevel.URGENT, "low_health"),
+                               (31, AlertLevel.CRISIS, "crisis")):  # fmt: skip
+            await alerting.raise_alert(
+                session, facility=facility, member=await session.get_one(Member, ids[n]),
+                day=date.fromisoformat(DAY), kind=kind, level=level, detail="", key=f"k{n}",
+                now=rig.clock.at,
+            )  # fmt: skip
+        # one of the unreported members was due at 09:30: the longest overdue comes first
+        (await session.get_one(Member, ids[39])).name = "遅れ 一番"
+    await set_start(rig, ids[39], "09:30")
     resp = await rig.command(STAFF1, "status")
     assert resp.status_code == 200
-    await rig.fake.wait_for("chat.postEphemeral", 2)
+    await rig.fake.wait_for("chat.postEphemeral")
     await rig.fake.settle()
-    posts = rig.fake.of("chat.postEphemeral")
-    assert len(posts) >= 2  # 40 members do not fit in one message of 50 blocks
-    assert all(p.args["user"] == STAFF1 for p in posts)
+    (post,) = rig.fake.of("chat.postEphemeral")  # one message for 40 members
+    assert post.args["user"] == STAFF1
     rig.fake.check_limits()
-    text = all_text(posts)
+    text = all_text([post])
     for i in range(40):
-        if i != 7:
+        if i not in (7, 39):
             assert text.count(f"利用者{i:02d} 太郎") == 1, i
     assert "在宅 40名 / 作業中 12 / 終了 10 / 休み 4 / 未報告 14" in text
-    assert text.count("⚠ 開始の連絡がありません(1時間0分経過)") == 14
+    assert text.count("⚠ 開始の連絡がありません(1時間0分経過)") == 13
+    assert text.count("⚠ 開始の連絡がありません(1時間30分経過)") == 1
+    # problems first: the crisis, the urgent one, then 未報告 (longest first), then worries …
+    order = [
+        "🆘 *利用者31 太郎*",
+        "🔴 *利用者13 太郎*",
+        "*⏰ 未報告(13名)*",  # 13 of the 14 unreported: 利用者31 stands with its alert
+        "⏰ *遅れ 一番*",
+        "⏰ *利用者26 太郎*",
+        "*🟠 気になる回答(1名)*",
+        "🟠 *利用者05 太郎*",
+        "*🟢 作業中(11名)*",
+        "*✅ 終了(9名)*",
+        "*💤 休み(4名)*",
+    ]
+    places = [text.index(marker) for marker in order]
+    assert places == sorted(places), sorted(order, key=text.index)
+    assert "睡眠が短いとの回答" in text and "命に関わるおそれ" in text
     # a hostile name is shown, but cannot mention the channel or become a link
     assert "&lt;!channel&gt; &amp; &lt;https://evil.example|押して&gt;" in text
     assert "<!channel>" not in text and "<https://evil" not in text
@@ -101,7 +138,53 @@ async def test_status_for_40_members_shows_everyone_within_limits(rig: Rig) -> N
     async with rig.db.transaction() as session:
         audit = (await session.execute(select(AuditLog).where(VIEWS))).scalars().all()
     assert [(a.actor.startswith("staff:"), a.action) for a in audit] == [(True, "slack.status")]
-    assert len(ids) == 40
+
+
+async def set_start(rig: Rig, member_id: int, hhmm: str) -> None:
+    """The member's 在宅 plan for today starts at `hhmm` (a one-day exception)."""
+    async with rig.db.transaction() as session:
+        session.add(
+            ScheduleException(
+                member_id=member_id,
+                date=date.fromisoformat(DAY),
+                mode="zaitaku",
+                start=time.fromisoformat(hhmm),
+                end=time(15, 0),
+            )
+        )
+
+
+async def test_status_mine_shows_only_the_viewers_members(rig: Rig) -> None:
+    mine = await make_member(rig.db, rig.facility_id, rig.clock.at, "担当 花子")
+    deputy = await make_member(rig.db, rig.facility_id, rig.clock.at, "代理 次郎")
+    await make_member(rig.db, rig.facility_id, rig.clock.at, "ほか 三郎")
+    async with rig.db.transaction() as session:
+        (await session.get_one(Member, mine)).primary_staff_id = 1
+        (await session.get_one(Member, deputy)).substitute_staff_id = 1
+    await rig.command(STAFF1, "status mine")
+    (post,) = await rig.fake.wait_for("chat.postEphemeral")
+    text = all_text([post])
+    assert "担当のみ" in text and "担当 花子" in text and "代理 次郎" in text
+    assert "ほか 三郎" not in text and "在宅 2名" in text
+
+
+async def test_tomorrow_lists_the_next_business_days_plan(rig: Rig) -> None:
+    """On a Friday, `/nippo tomorrow` is Monday's plan (the weekend is closed)."""
+    rig.clock.at = jst("2026-07-03", "16:00")  # a Friday
+    mid = await make_member(rig.db, rig.facility_id, rig.clock.at, "山田 太郎")
+    async with rig.db.transaction() as session:
+        session.add(
+            ScheduleException(
+                member_id=mid, date=date(2026, 7, 6), mode="zaitaku",
+                start=time(13, 0), end=time(16, 0),
+            )
+        )  # fmt: skip
+    await rig.command(STAFF1, "tomorrow")
+    (post,) = await rig.fake.wait_for("chat.postEphemeral")
+    text = all_text([post])
+    assert "7/6(月) 在宅の予定" in text and "在宅の予定 1名" in text
+    assert "山田 太郎" in text and "予定 13:00〜16:00" in text
+    assert "開始の連絡がありません" not in text
 
 
 async def test_status_share_posts_to_the_staff_channel_for_managers_only(rig: Rig) -> None:

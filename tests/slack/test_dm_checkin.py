@@ -100,7 +100,8 @@ async def test_a_member_links_and_checks_in_by_dm(rig: Rig) -> None:
     shown = json.dumps(marked.args["blocks"], ensure_ascii=False)
     assert "✔ 開始します" in shown and '"type": "actions"' not in shown
     assert "体調" in health.args["text"]
-    sleep = await exchange(rig, tap(buttons(health)["4 良い"], "4 良い", at), interactive=True)
+    good = "🙂 4 良い"
+    sleep = await exchange(rig, tap(buttons(health)[good], good, at), interactive=True)
     plan = await exchange(rig, tap(buttons(sleep)["7時間"], "7時間", at), interactive=True)
     done = await exchange(rig, dm("データ入力を50件", at))
     assert done.args["text"].startswith("10:05 開始を記録しました")

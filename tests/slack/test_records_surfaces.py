@@ -216,7 +216,9 @@ async def test_digest_is_rendered_and_its_button_signs_off_the_day(rig: Rig) -> 
     assert [(r.signed_off_by, r.signed_off_at is not None) for r in reports] == [(1, True)] * 2
 
 
-async def test_resolved_and_evaluation_notices_have_titles(rig: Rig) -> None:
+async def test_evaluation_notices_have_titles_and_a_resolve_posts_nothing(rig: Rig) -> None:
+    """An auto-resolve edits the alerts' own messages (tests/safety/test_escalation.py): for an
+    alert never posted there is nothing to edit, and nothing new is posted either."""
     async with rig.db.transaction() as session:
         for key, payload in (
             ("r", AlertResolved((1,), "山田さんが開始しました")),
@@ -228,9 +230,10 @@ async def test_resolved_and_evaluation_notices_have_titles(rig: Rig) -> None:
             ),
         ):
             await notice(session, rig, key, payload)
-    await deliver(rig)
-    text = all_text(rig.fake.of("chat.postMessage"))
-    assert "アラートが解消しました" in text and "評価の予定" in text
+    assert (await deliver(rig)).sent == 2
+    (post,) = rig.fake.of("chat.postMessage")
+    assert "評価の予定" in all_text([post]) and "山田さん" not in all_text([post])
+    assert rig.fake.of("chat.update") == []
 
 
 async def test_alerts_mention_the_responsible_staff_first(rig: Rig) -> None:

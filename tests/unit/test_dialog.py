@@ -93,7 +93,9 @@ def test_one_line_start_records_everything_and_confirms() -> None:
     assert of(CheckInCompleted, r) == [CheckInCompleted(Phase.START, at("10:02"))]
     assert r.state.idle
     card = r.replies[-1].card
-    assert card is not None and card.title == "10:02 開始 記録しました"
+    # The text says when; the card, in the start colour, does not say it again in its title.
+    assert r.replies[-1].text.startswith("10:02 開始を記録しました")
+    assert card is not None and card.title == "7/1 の記録" and card.tone.value == "start"
     assert ("作業予定", "データ入力") in card.rows
     assert texts.FIX in r.replies[-1].choices
 
@@ -188,7 +190,9 @@ def test_end_flow_prefills_work_from_the_plan_and_asks_a_note() -> None:
         "入力120件",
         3,
     )
-    assert r.replies[-1].card is not None and r.replies[-1].card.title == "15:00 終了 記録しました"
+    card = r.replies[-1].card
+    assert card is not None and card.title == "7/1 の記録" and card.tone.value == "end"
+    assert card.rows[:3] == (("開始時刻", "10:00"), ("終了時刻", "15:00"), ("作業時間", "5時間0分"))
 
 
 def test_typed_none_is_no_note() -> None:
@@ -327,7 +331,8 @@ def test_outputs_copied_from_the_previous_day_get_a_nudge() -> None:
     c = Conversation(facts(started, previous_report=prev))
     c.send("15:00", choice="end")
     c.send("15:00", choice="same_as_plan")
-    assert c.send("15:01", "入力100件").replies[-1].text == texts.ASK_DETAIL
+    # Asked about gently, once: the same as the previous day may well be true.
+    assert c.send("15:01", "入力100件").replies[-1].text == texts.ASK_DETAIL_SAME
     r = c.send("15:02", "入力100件、うち20件は住所の確認")
     assert not of(EntryFlagged, r)
     assert c.facts.report.outputs == "入力100件、うち20件は住所の確認"
@@ -344,7 +349,14 @@ def test_half_finished_dialog_expires_and_keeps_what_was_said() -> None:
 
 
 def test_second_start_the_same_day_points_to_correction() -> None:
-    started = ReportSnapshot(business_date=DAY, status=ReportStatus.STARTED, start_at=at("10:00"))
+    started = ReportSnapshot(
+        business_date=DAY,
+        status=ReportStatus.STARTED,
+        start_at=at("10:00"),
+        health_start=4,
+        sleep_hours=7.0,
+        planned_work="データ入力",
+    )  # a start begun but not finished resumes instead (tests/unit/test_dialog_menu.py)
     r = dialog.step(DialogState(), said("10:30", "開始"), facts(started))
     assert r.replies[-1].text == texts.ALREADY_STARTED.format(time="10:00")
     assert not r.events

@@ -325,7 +325,7 @@ def test_repeated_outputs_are_a_copy(previous: ReportSnapshot, said: str, nudged
     talk = Talk(facts(STARTED, previous_report=previous))
     talk.send("15:00", choice="end")
     talk.send("15:00", choice="same_as_plan")
-    assert (texts_of(talk.send("15:01", said)) == [texts.ASK_DETAIL]) is nudged
+    assert (texts_of(talk.send("15:01", said)) == [texts.ASK_DETAIL_SAME]) is nudged
 
 
 def test_the_same_work_as_yesterday_is_a_routine_task_not_a_copy() -> None:

@@ -118,6 +118,20 @@ OLD_ROWS: dict[str, dict[str, Any]] = {
         "count": 3,
         "mentions": ["U_MGR"],
     },
+    "evidence_shared": {
+        "kind": "evidence_shared",
+        "attachment_id": 5,
+        "member_id": 2,
+        "text": "山田 太郎さん(7/1)から声のメッセージ(12秒)が届きました。",
+        "attach": True,
+    },
+    "staff_message": {
+        "kind": "staff_message",
+        "alert_id": 3,
+        "staff_id": 1,
+        "text": "お電話してもよいですか?\n(佐藤 花子より)",
+    },
+    "thread_note": {"kind": "thread_note", "alert_id": 3, "text": "💬 山田 太郎さんから(10:20)"},
     "reminder": {"kind": "reminder", "text": "おはようございます", "member_id": "2"},
 }
 
