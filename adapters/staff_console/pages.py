@@ -119,3 +119,109 @@ def month_title(first: date) -> str:
 def shift_month(first: date, months: int) -> date:
     index = first.year * 12 + first.month - 1 + months
     return date(index // 12, index % 12 + 1, 1)
+
+
+# --- the month's 体調 and 睡眠 chart (inline SVG, drawn here so the page needs no script) ---
+
+CHART_W, CHART_H = 640, 150
+CHART_LEFT, CHART_TOP, CHART_BOTTOM = 36, 10, 24  # room for the axis labels
+
+
+@dataclass(frozen=True)
+class Series:
+    label: str
+    css: str  # the line's class (colour and dash live in console.css)
+    lines: tuple[str, ...]  # SVG polyline points, one per run of days with a value
+    dots: tuple[tuple[float, float, str], ...]  # x, y, "1日 4" (the text alternative)
+
+
+@dataclass(frozen=True)
+class Chart:
+    key: str
+    title: str
+    series: tuple[Series, ...]
+    ticks: tuple[tuple[float, str], ...]  # y, label
+    days: tuple[tuple[float, str], ...]  # x, day of month (every few days)
+    width: int = CHART_W
+    height: int = CHART_H
+
+
+@dataclass(frozen=True)
+class ChartRow:
+    day: date
+    values: tuple[str, ...]  # as the table shows them, "—" for none
+
+
+def _number(value: FieldValue) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _chart(
+    key: str,
+    title: str,
+    days: Sequence[MonthDay],
+    fields: Sequence[tuple[ReportField, str, str]],
+    top: float,
+    ticks: Sequence[float],
+    unit: str,
+) -> Chart:
+    plot_h = CHART_H - CHART_TOP - CHART_BOTTOM
+    step = (CHART_W - CHART_LEFT) / max(len(days), 1)
+
+    def x(i: int) -> float:
+        return round(CHART_LEFT + step * (i + 0.5), 1)
+
+    def y(v: float) -> float:
+        return round(CHART_TOP + plot_h * (1 - min(max(v, 0), top) / top), 1)
+
+    series = []
+    for field, label, css in fields:
+        lines: list[list[str]] = [[]]
+        dots = []
+        for i, d in enumerate(days):
+            v = _number(d.history.current.get(field.value)) if d.history else None
+            if v is None:
+                if lines[-1]:
+                    lines.append([])
+                continue
+            lines[-1].append(f"{x(i)},{y(v)}")
+            dots.append((x(i), y(v), f"{d.day.day}日 {v:g}{unit}"))
+        series.append(Series(label, css, tuple(" ".join(run) for run in lines if run), tuple(dots)))
+    return Chart(
+        key,
+        title,
+        tuple(series),
+        tuple((y(t), f"{t:g}") for t in ticks),
+        tuple((x(i), str(d.day.day)) for i, d in enumerate(days) if d.day.day % 5 in (0, 1)),
+    )
+
+
+def month_charts(days: Sequence[MonthDay]) -> tuple[Chart, Chart]:
+    """体調 (1–5, at the start and the end of the day) and 睡眠 (hours, drawn up to 12)."""
+    health = _chart(
+        "health", texts.CONSOLE_CHART_HEALTH, days,
+        ((ReportField.HEALTH_START, texts.FIELD_LABELS["health_start"], "start"),
+         (ReportField.HEALTH_END, texts.FIELD_LABELS["health_end"], "end")),
+        5, (1, 2, 3, 4, 5), "",
+    )  # fmt: skip
+    sleep = _chart(
+        "sleep", texts.CONSOLE_CHART_SLEEP, days,
+        ((ReportField.SLEEP_HOURS, texts.FIELD_LABELS["sleep_hours"], "start"),),
+        12, (0, 4, 8, 12), "時間",
+    )  # fmt: skip
+    return health, sleep
+
+
+CHART_FIELDS = (ReportField.HEALTH_START, ReportField.HEALTH_END, ReportField.SLEEP_HOURS)
+
+
+def chart_rows(days: Sequence[MonthDay], tz: str) -> list[ChartRow]:
+    """The charts' values as a table (their text alternative): the days with any value."""
+    rows = []
+    for d in days:
+        if d.history is None:
+            continue
+        values = tuple(_shown(f, d.history.current.get(f.value), tz) for f in CHART_FIELDS)
+        if any(d.history.current.get(f.value) is not None for f in CHART_FIELDS):
+            rows.append(ChartRow(d.day, values))
+    return rows

@@ -1,8 +1,10 @@
 """The console's record pages: sign-in and out, today's board and its alerts, a member's
-month, a day's record with staff edits and sign-off, and (managers) exports."""
+month (with its charts and evidence files), a day's record with staff edits and sign-off, and
+(managers) exports."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
@@ -25,10 +27,14 @@ from adapters.staff_console.console import (
 from adapters.staff_console.security import COOKIE
 from bot.core import texts
 from bot.core.provenance import staff_ref
-from bot.queries import board, compliance_report, exports, member_month
+from bot.queries import board, compliance_report, evidence, exports, member_month
 from bot.services import admin, alert_actions, console_auth, records
 from bot.services.admin import AdminError
 from storage.models import Member
+
+MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9.+-]*/[a-z0-9][a-z0-9.+-]*")
+# a member's file is never a page of the console's origin: no script, no plugin, no form
+FILE_CSP = "default-src 'none'; sandbox"
 
 
 def router(console: Console) -> APIRouter:
@@ -131,6 +137,8 @@ def router(console: Console) -> APIRouter:
             return console.page(
                 ctx, "month.html", view=view, weeks=pages.calendar_weeks(view.days),
                 prev=pages.shift_month(first, -1), next=pages.shift_month(first, 1),
+                charts=pages.month_charts(view.days),
+                chart_rows=pages.chart_rows(view.days, view.tz),
             )  # fmt: skip
 
         return await console.run(request, work)
@@ -143,16 +151,52 @@ def router(console: Console) -> APIRouter:
             history.records if history else await records.day_records(ctx.session, member.id, on)
         )
         fields = pages.field_rows(history, ctx.facility.tz) if history else []
+        files = await member_month.evidence_files(ctx.session, member, on, on)
         await ctx.audit("console.day", f"member:{member.id}", day=on.isoformat())
         return console.page(
             ctx, "day.html", status, member=member, day=on, history=history,
-            records=day_records, fields=fields, **extra,
+            records=day_records, fields=fields, files=files.get(on, ()), **extra,
         )  # fmt: skip
 
     @r.get("/members/{member_id}/days/{day}")
     async def day_page(request: Request, member_id: int, day: str) -> Response:
         async def work(ctx: Ctx) -> Response:
             return await _day_page(ctx, await ctx.member(member_id), day_or_404(day))
+
+        return await console.run(request, work)
+
+    @r.get("/members/{member_id}/evidence/{attachment_id}")
+    async def evidence_file(
+        request: Request, member_id: int, attachment_id: int, download: bool = False
+    ) -> Response:
+        """A kept photo, file, voice or video: shown in the page for the kinds the page plays,
+        else (or on `download`) as an attachment."""
+
+        async def work(ctx: Ctx) -> Response:
+            member = await ctx.member(member_id)
+            found = await member_month.evidence_data(ctx.session, member, attachment_id)
+            if found is None:  # not this member's, gone, or their consent does not cover it
+                raise Refused(404, texts.CONSOLE_NOT_FOUND, audit=True)
+            file, data = found
+            inline = file.kind != "file" and not download
+            await ctx.audit(
+                "console.evidence", f"attachment:{file.attachment_id}", member_id=member.id,
+                day=file.day.isoformat(), download=not inline,
+            )  # fmt: skip
+            media = file.media_type if MEDIA_TYPE.fullmatch(file.media_type) else ""
+            ext = evidence.extension(media, file.filename)
+            name = f"{file.day.isoformat()}_{member.id}_{file.attachment_id}.{ext}"
+            disposition = "inline" if inline else "attachment"
+            return Response(
+                data,
+                media_type=media or "application/octet-stream",
+                headers={
+                    **NO_STORE,
+                    "Cache-Control": "private, no-store",
+                    "Content-Security-Policy": FILE_CSP,
+                    "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(name)}",
+                },
+            )
 
         return await console.run(request, work)
 

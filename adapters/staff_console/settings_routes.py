@@ -1,11 +1,12 @@
-"""The console's settings pages, for managers: the facility's settings and a member's weekly
-schedule. Each change goes through the same use case as its `nippo` command
-(`admin.update_facility` for `nippo facility set`, `admin.set_schedule` for `nippo schedule
-set`) and leaves the same audit entry."""
+"""The console's settings pages, for managers: the facility's settings, a member's weekly
+schedule, consent, approval period, emergency contacts and 担当, and the staff. Each change goes
+through the same use case as its `nippo` command (`admin.update_facility` for `nippo facility
+set`, `admin.set_schedule` for `nippo schedule set`, `consent.record` for `nippo member consent`
+…) and is written to the audit log."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, fields
 from datetime import date, time
 from typing import Any, Protocol
@@ -14,12 +15,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from adapters.staff_console.console import Console, Ctx, Refused, see_page
+from adapters.staff_console.console import Console, Ctx, Refused, int_or_none, see_page
 from bot.core import texts
 from bot.core.domain import DayMode
 from bot.core.hours import BusinessHours
 from bot.core.policy import Ladder
-from bot.services import admin
+from bot.core.provenance import staff_ref
+from bot.services import admin, consent, records
+from bot.services import emergency_contacts as contacts
 from bot.services.admin import WEEKDAYS, AdminError
 from storage.models import Member, Schedule, Staff
 
@@ -119,6 +122,19 @@ async def _schedule_rows(ctx: Ctx, member: Member) -> list[WeekdayRow]:
     return out
 
 
+def parse_optional_date(text: str | None) -> date | None:
+    """An optional date field: empty keeps what is stored."""
+    return parse_date(text) if text and text.strip() else None
+
+
+def picked_covers(form: Mapping[str, str]) -> frozenset[str]:
+    """The consent form's checkboxes (`cover_records` …) as `consent` terms; one at least."""
+    covers = frozenset(c for c in consent.COVERS if form.get(f"cover_{c}"))
+    if not covers:
+        raise AdminError(texts.CONSOLE_CONSENT_PICK)
+    return covers
+
+
 def router(console: Console) -> APIRouter:
     r = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -196,10 +212,19 @@ def router(console: Console) -> APIRouter:
         async def page(ctx: Ctx, status: int = 200, error: str | None = None) -> Response:
             member = await ctx.member(member_id)
             await ctx.audit("console.member_settings", f"member:{member.id}")
+            stmt = select(Staff).where(Staff.facility_id == ctx.facility.id).order_by(Staff.id)
+            everyone = (await ctx.session.execute(stmt)).scalars().all()
+            rows = (await consent.rows_of(ctx.session, [member.id]))[member.id]
             return console.page(
                 ctx, "member_settings.html", status, error=error, member=member,
                 week=await _schedule_rows(ctx, member), modes=texts.DAY_MODE_LABELS,
                 one_off=await admin.one_off_days(ctx.session, member, ctx.today),
+                consent_rows=rows, cover_labels=consent.COVER_LABELS,
+                consent_now=consent.labels(await consent.current_covers(ctx.session, member.id)),
+                staff_names={s.id: s.name for s in everyone},
+                active_staff=[s for s in everyone if s.active],
+                approval_kinds=texts.APPROVAL_KINDS, contact_labels=contacts.LABELS,
+                contacts=contacts.contacts_of(member),
             )  # fmt: skip
 
         return page
@@ -270,6 +295,87 @@ def router(console: Console) -> APIRouter:
             return f"/console/members/{member.id}/settings"
 
         return await changed(request, apply, member_page(member_id))
+
+    # --- a member's consent, approval period, emergency contacts and 担当 ------------------
+
+    def member_change(path: str, change: Callable[[Ctx, Member], Awaitable[None]]) -> None:
+        """A member form: `change` makes it through the use case, then back to the page."""
+
+        async def endpoint(request: Request, member_id: int) -> Response:
+            async def apply(ctx: Ctx) -> str:
+                member = await ctx.member(member_id)
+                await change(ctx, member)
+                return f"/console/members/{member.id}/settings"
+
+            return await changed(request, apply, member_page(member_id))
+
+        r.add_api_route(f"/members/{{member_id}}/{path}", endpoint, methods=["POST"])
+
+    async def taken_by(ctx: Ctx) -> Staff:
+        """The staff member the form names (one of this facility's), else the one signed in."""
+        picked = int_or_none(ctx.form.get("staff"))
+        return await _staff(ctx, picked) if picked is not None else ctx.staff
+
+    async def consent_record(ctx: Ctx, member: Member) -> None:
+        covers, day = picked_covers(ctx.form), parse_date(ctx.form.get("day", ""))
+        await consent.record(
+            ctx.session, ctx.facility, member, covers=covers, given_on=day,
+            staff=await taken_by(ctx), now=ctx.now,
+        )  # fmt: skip
+        await ctx.audit(
+            "consent.record", f"member:{member.id}", covers=consent.ordered(covers),
+            given_on=day.isoformat(),
+        )  # fmt: skip
+
+    async def consent_withdraw(ctx: Ctx, member: Member) -> None:
+        covers, day = picked_covers(ctx.form), parse_date(ctx.form.get("day", ""))
+        await consent.withdraw(
+            ctx.session, ctx.facility, member, covers=covers, on=day,
+            staff=await taken_by(ctx), now=ctx.now,
+        )  # fmt: skip
+        await ctx.audit(
+            "consent.withdraw", f"member:{member.id}", covers=consent.ordered(covers),
+            on=day.isoformat(),
+        )  # fmt: skip
+
+    async def approval(ctx: Ctx, member: Member) -> None:
+        f = ctx.form
+        admin.set_approval(
+            member, parse_optional_date(f.get("approval_from")),
+            parse_optional_date(f.get("approval_until")), f.get("approval_kind") or None,
+        )  # fmt: skip
+        await ctx.audit("member.approval", f"member:{member.id}")
+
+    async def contact_add(ctx: Ctx, member: Member) -> None:
+        f = ctx.form
+        contact = contacts.make(f.get("label", ""), f.get("name"), f.get("phone"), f.get("note"))
+        number = contacts.add(member, contact, now=ctx.now, by=staff_ref(ctx.staff.id))
+        await ctx.audit("emergency_contact.add", f"member:{member.id}", number=number)
+
+    async def contact_remove(ctx: Ctx, member: Member) -> None:
+        number = int_or_none(ctx.form.get("number")) or 0
+        contacts.remove(member, number)
+        await ctx.audit("emergency_contact.remove", f"member:{member.id}", number=number)
+
+    async def assign(ctx: Ctx, member: Member) -> None:
+        primary, substitute = (
+            int_or_none(ctx.form.get("primary")),
+            int_or_none(ctx.form.get("substitute")),
+        )
+        if primary is None:
+            raise AdminError(texts.CONSOLE_ASSIGN_PICK)
+        sub = await _staff(ctx, substitute) if substitute is not None else None
+        await records.assign_staff(ctx.session, member, await _staff(ctx, primary), sub)
+        await ctx.audit(
+            "member.assign", f"member:{member.id}", primary=primary, substitute=substitute
+        )
+
+    member_change("consent", consent_record)
+    member_change("consent/withdraw", consent_withdraw)
+    member_change("approval", approval)
+    member_change("emergency-contacts", contact_add)
+    member_change("emergency-contacts/remove", contact_remove)
+    member_change("assign", assign)
 
     # --- staff ----------------------------------------------------------------------------
 

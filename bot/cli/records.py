@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app.settings import Settings
 from bot.cli.base import FacilityOpt, _run, app, member_app, now, parse_date
-from bot.core import compliance, texts
+from bot.core import texts
 from bot.core.calendar import business_date
 from bot.queries import compliance_report, exports
 from bot.queries.record_lines import flag_warnings, history_lines, late_mark
@@ -473,29 +473,12 @@ def member_set(
         async with database.transaction() as session:
             f = await admin.pick_facility(session, facility)
             m = await admin.find_member(session, f, member)
-            if approval_kind is not None and approval_kind not in texts.APPROVAL_KINDS:
-                raise AdminError(texts.APPROVAL_KIND_UNKNOWN.format(kind=approval_kind))
-            before = (m.approval_kind, m.approval_until)
-            start = parse_date(approval_from) if approval_from is not None else m.approval_from
-            until = parse_date(approval_until) if approval_until is not None else m.approval_until
-            kind = approval_kind or m.approval_kind
-            new_period = approval_from is not None and start != m.approval_from
-            problem = compliance.approval_problem(
-                kind, start, until, *(before if new_period else (None, None))
+            admin.set_approval(
+                m,
+                parse_date(approval_from) if approval_from is not None else None,
+                parse_date(approval_until) if approval_until is not None else None,
+                approval_kind,
             )
-            if problem == "order":
-                raise AdminError(texts.APPROVAL_ORDER.format(start=start, until=until))
-            if problem == "three_months" and start is not None:
-                limit = compliance.approval_limit(start, 3)
-                raise AdminError(
-                    texts.APPROVAL_THREE_MONTHS_TOO_LONG.format(start=start, limit=limit)
-                )
-            if problem == "renewal" and before[1] is not None:
-                after = compliance.add_months(before[1], 3)
-                raise AdminError(
-                    texts.APPROVAL_THREE_MONTHS_RENEWAL.format(until=before[1], after=after)
-                )
-            m.approval_from, m.approval_until, m.approval_kind = start, until, kind
             if voice_contact_hard is not None:
                 m.voice_contact_hard = voice_contact_hard
             if no_days_exception:

@@ -439,6 +439,16 @@ APPROVAL_THREE_MONTHS_RENEWAL = (
 )
 APPROVAL_KIND_UNKNOWN = "--approval-kind は year か three_months です({kind}ではありません)。"
 NOTICE_ORDER = "届出の受理日({accepted})が提出日({submitted})より前になっています。"
+# Mistakes in a 同意書, an emergency contact or 担当 (the nippo commands and the console).
+CONSENT_DAY_IN_FUTURE = "{day}はまだ先の日付です。今日までの日付を入れてください。"
+CONSENT_NONE_TO_WITHDRAW = "{name}さんには{day}の時点で撤回できる同意がありません。"
+CONTACT_BAD_PHONE = (
+    "「{phone}」は電話番号として読み取れませんでした。数字とハイフンで入れてください"
+    "(例: 090-1234-5678)。"
+)
+CONTACT_NAME_OR_PHONE = "名前か電話番号のどちらかを入れてください(住所は名前の欄に入れます)。"
+ASSIGN_SAME_SUBSTITUTE = "代理には担当とは別の職員を選んでください。"
+ASSIGN_OTHER_FACILITY = "{name}さんはほかの事業所の職員です。"
 # The managers' push ahead of an approval's end (bot/services/digests.py; once per member and end).
 APPROVAL_EXPIRING_TITLE = "📅 在宅利用の承認期間"
 APPROVAL_EXPIRING_NOTICE = (
@@ -837,6 +847,8 @@ CONSOLE_CSRF = (
 )
 CONSOLE_SAVED = "保存しました。"
 CONSOLE_CONFIRM_NEEDED = "確認のチェックを入れてから、もう一度押してください。"
+CONSOLE_CONSENT_PICK = "同意の範囲を1つ以上選んでください。"
+CONSOLE_ASSIGN_PICK = "担当の職員を選んでください。"
 CONSOLE_NOT_YOURSELF = "ご自分の役割の変更や削除は、ほかの管理者にお願いしてください。"
 CONSOLE_EDITED = "{label}を修正しました。"
 CONSOLE_UNCHANGED = "{label}は今の値と同じため、変更はありません。"
@@ -875,6 +887,19 @@ CONSOLE_DAY_MARKS = {
     "off": "予定なし",
     "planned": "予定",
 }
+# the member's month: the charts and the day's evidence files
+CONSOLE_CHART_HEALTH = "体調(1〜5)"
+CONSOLE_CHART_SLEEP = "睡眠(時間)"
+CONSOLE_CHART_VALUES = "グラフの数値"
+CONSOLE_CHART_EMPTY = "この月は体調と睡眠の記録がまだありません。"
+CONSOLE_EVIDENCE = "写真・ファイル・音声"
+CONSOLE_EVIDENCE_KINDS = {
+    "image": "写真",
+    "audio": "声のメッセージ",
+    "video": "動画",
+    "file": "ファイル",
+}
+CONSOLE_EVIDENCE_DOWNLOAD = "ダウンロード"
 
 # --- records as evidence: who entered what, and when (issue #16 §1) ------------------------
 

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core import compliance, texts
 from bot.core.domain import DayMode, StaffRole
 from bot.core.hours import BusinessHours, crisis_contacts_from_json
 from bot.core.policy import Ladder
@@ -606,6 +607,31 @@ def set_usual_tasks(member: Member, tasks: Sequence[str]) -> list[str]:
         raise AdminError("a usual task is a short name (40 characters at most)")
     member.usual_tasks = cleaned
     return cleaned
+
+
+def set_approval(member: Member, start: date | None, until: date | None, kind: str | None) -> None:
+    """The member's 在宅 approval (受給者証の支給決定期間) and its kind, None keeping what is
+    stored; refused (nothing changed) when it ends before it starts, a three-month one runs
+    longer, or a new period follows a three-month one too soon (東大阪市 【認定期間】)."""
+    if kind is not None and kind not in texts.APPROVAL_KINDS:
+        raise AdminError(texts.APPROVAL_KIND_UNKNOWN.format(kind=kind))
+    before = (member.approval_kind, member.approval_until)
+    new_period = start is not None and start != member.approval_from
+    start = start if start is not None else member.approval_from
+    until = until if until is not None else member.approval_until
+    kind = kind or member.approval_kind
+    problem = compliance.approval_problem(
+        kind, start, until, *(before if new_period else (None, None))
+    )
+    if problem == "order":
+        raise AdminError(texts.APPROVAL_ORDER.format(start=start, until=until))
+    if problem == "three_months" and start is not None:
+        limit = compliance.approval_limit(start, 3)
+        raise AdminError(texts.APPROVAL_THREE_MONTHS_TOO_LONG.format(start=start, limit=limit))
+    if problem == "renewal" and before[1] is not None:
+        after = compliance.add_months(before[1], 3)
+        raise AdminError(texts.APPROVAL_THREE_MONTHS_RENEWAL.format(until=before[1], after=after))
+    member.approval_from, member.approval_until, member.approval_kind = start, until, kind
 
 
 def set_active(person: Member | Staff, active: bool) -> None:

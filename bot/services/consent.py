@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core import texts
 from bot.core.calendar import business_date
 from bot.core.wareki import wareki_date
 from bot.services.admin import AdminError
@@ -143,9 +144,9 @@ async def slack_detail_members(
     return {m for m, t in terms.items() if slack_details(facility.disclosure, current(t))}
 
 
-def _check_day(facility: Facility, day: date, now: datetime, what: str) -> None:
+def _check_day(facility: Facility, day: date, now: datetime) -> None:
     if day > business_date(facility.tz, now):
-        raise AdminError(f"{what} {day.isoformat()} is in the future")
+        raise AdminError(texts.CONSENT_DAY_IN_FUTURE.format(day=day.isoformat()))
 
 
 async def _sync_consent_at(session: AsyncSession, member: Member) -> None:
@@ -166,7 +167,7 @@ async def record(
     now: datetime,
 ) -> Consent:
     """Record a 同意書 as given on `given_on` (today or earlier), taken by `staff`."""
-    _check_day(facility, given_on, now, "--date")
+    _check_day(facility, given_on, now)
     row = Consent(
         member_id=member.id,
         covers=ordered(covers),
@@ -194,11 +195,13 @@ async def withdraw(
     """Withdraw `covers` (None: everything) from `on`. Each row in force that covers any of
     them is closed; what else it covered carries on in a new row dated `on`, taken by the
     staff who recorded the withdrawal. Returns the new rows (empty for a full withdrawal)."""
-    _check_day(facility, on, now, "--date")
+    _check_day(facility, on, now)
     rows = [r for r in (await rows_of(session, [member.id]))[member.id] if _term(r).in_force(on)]
     touched = [r for r in rows if covers is None or covers & set(r.covers or ())]
     if not touched:
-        raise AdminError(f"{member.name}: no consent in force on {on.isoformat()} to withdraw")
+        raise AdminError(
+            texts.CONSENT_NONE_TO_WITHDRAW.format(name=member.name, day=on.isoformat())
+        )
     remaining: set[str] = set()
     for r in touched:
         r.withdrawn_on = on

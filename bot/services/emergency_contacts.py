@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.core import texts
 from bot.services.admin import AdminError
 from storage.models import Member
 
@@ -41,7 +42,7 @@ def normalise_phone(text: str | None) -> str:
         return ""
     phone = unicodedata.normalize("NFKC", text).strip().replace("ー", "-").replace("−", "-")
     if not PHONE.fullmatch(phone):
-        raise AdminError(f"--phone {text!r} is not a phone number")
+        raise AdminError(texts.CONTACT_BAD_PHONE.format(phone=text))
     return phone
 
 
@@ -52,7 +53,7 @@ def make(label: str, name: str | None, phone: str | None, note: str | None) -> E
         raise AdminError(f"--label is one of {'|'.join(LABELS)}, not {label!r}")
     contact = EmergencyContact(label, _clean(name), normalise_phone(phone), _clean(note))
     if not contact.name and not contact.phone:
-        raise AdminError("give --name or --phone (for 住所, the address as --name)")
+        raise AdminError(texts.CONTACT_NAME_OR_PHONE)
     return contact
 
 

@@ -747,9 +747,9 @@ async def assign_staff(
 ) -> None:
     for s in (primary, substitute):
         if s is not None and s.facility_id != member.facility_id:
-            raise RecordsError(f"{s.name} works at another facility")
+            raise RecordsError(texts.ASSIGN_OTHER_FACILITY.format(name=s.name))
     if substitute is not None and substitute.id == primary.id:
-        raise RecordsError("the substitute must be someone else")
+        raise RecordsError(texts.ASSIGN_SAME_SUBSTITUTE)
     member.primary_staff_id = primary.id
     member.substitute_staff_id = substitute.id if substitute else None
     await session.flush()

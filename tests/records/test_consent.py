@@ -162,7 +162,7 @@ def test_consent_is_recorded_shown_withdrawn_and_exported(cli: str) -> None:
     out = run("member", "consent", "青木", "--withdraw", "--date", "2026-07-18", "--staff", "U1")
     assert out.splitlines()[0].endswith("青木 葵\tnone")
     assert member(cli, "青木 葵").consent_at is None
-    assert "no consent in force" in fails(
+    assert "撤回できる同意がありません" in fails(
         "member", "consent", "青木", "--withdraw", "--date", "2026-07-19", "--staff", "U1"
     )
 
@@ -172,7 +172,7 @@ def test_consent_mistakes_are_explained(cli: str) -> None:
     assert "--covers is a comma-separated list of records, evidence, slack, not photos" in fails(
         *base, "--covers", "records,photos", "--date", "2026-07-01", "--staff", "U1"
     )
-    assert "in the future" in fails(
+    assert "まだ先の日付です" in fails(
         *base, "--covers", "records", "--date", "2026-07-21", "--staff", "U1"
     )
     assert "needs --date YYYY-MM-DD and --staff" in fails(*base, "--covers", "records")
@@ -228,8 +228,8 @@ def test_emergency_contacts_are_added_listed_and_removed(cli: str) -> None:
     assert "--label is one of 家族|主治医|住所|その他" in fails(
         *add, "--label", "友人", "--name", "x"
     )
-    assert "is not a phone number" in fails(*add, "--label", "家族", "--phone", "call me")
-    assert "give --name or --phone" in fails(*add, "--label", "家族")
+    assert "読み取れませんでした" in fails(*add, "--label", "家族", "--phone", "call me")
+    assert "名前か電話番号" in fails(*add, "--label", "家族")
     assert "no emergency contact number 9" in fails(
         "member", "emergency-contact", "remove", "青木", "9"
     )

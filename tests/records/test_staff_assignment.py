@@ -40,9 +40,9 @@ async def test_mention_order_and_facility_boundaries(db: Database, t0: datetime)
         assert await slack_order(s, member) == ["UA", "UB", "UC"]
         tanto.active = False
         assert await slack_order(s, member) == ["UB", "UC"]
-        with pytest.raises(RecordsError, match="another facility"):
+        with pytest.raises(RecordsError, match="ほかの事業所の職員です"):
             await records.assign_staff(s, member, outsider)
-        with pytest.raises(RecordsError, match="someone else"):
+        with pytest.raises(RecordsError, match="別の職員を選んでください"):
             await records.assign_staff(s, member, boss, boss)
         with pytest.raises(RecordsError, match="at this facility"):
             at = jst("2026-07-01", "10:00")
