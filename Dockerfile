@@ -17,6 +17,7 @@ COPY bot ./bot
 COPY adapters ./adapters
 COPY storage ./storage
 COPY scheduler ./scheduler
+COPY slack ./slack
 COPY alembic ./alembic
 RUN pip install -e . \
  && useradd --create-home --uid 10001 nippo \

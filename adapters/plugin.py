@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import FastAPI
 
@@ -30,12 +30,20 @@ StepAside = Callable[[], Awaitable[None]]
 STEP_ASIDE_AT_MOST_S = 1.0
 
 
+class Service(Protocol):
+    """A connection a platform keeps open itself (Slack's Socket Mode), for the app's life."""
+
+    async def start(self) -> None: ...
+    async def aclose(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class Mounted:
     """What a platform's routes give the rest of the app."""
 
     step_aside: StepAside | None = None  # awaited before each stored event is handled
     worker: inbox.AfterAckWorker | None = None  # closed at shutdown
+    service: Service | None = None  # started with the app, closed first at shutdown
 
 
 @dataclass(frozen=True)

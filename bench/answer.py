@@ -46,7 +46,16 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 from fastapi import Request, Response  # module level: FastAPI resolves annotations here
-from ingest import SECRET, TEXTS, cpu_seconds, free_port, sign, wait_ready
+from ingest import (
+    SECRET,
+    TEXTS,
+    cpu_seconds,
+    free_port,
+    healthy_app,
+    sign,
+    stop,
+    wait_ready,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -64,7 +73,6 @@ SEND_AT_ONCE = 16  # the floor's concurrent replies
 
 def serve_floor(port: int, url: str, line_url: str) -> None:
     import uvicorn
-    from fastapi import FastAPI
     from linebot.v3.webhook import WebhookParser
     from sqlalchemy import (
         Column,
@@ -133,7 +141,7 @@ def serve_floor(port: int, url: str, line_url: str) -> None:
     upsert = sqlite_insert if sqlite else pg_insert
     parser = WebhookParser(SECRET)
     poked = asyncio.Event()
-    app = FastAPI()
+    app = healthy_app()
     http: dict[str, aiohttp.ClientSession] = {}
 
     @app.on_event("startup")
@@ -142,10 +150,6 @@ def serve_floor(port: int, url: str, line_url: str) -> None:
             await conn.run_sync(meta.create_all)
         http["line"] = aiohttp.ClientSession()
         asyncio.get_running_loop().create_task(worker())
-
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
 
     @app.post("/callback/line")
     async def callback(request: Request) -> Response:
@@ -522,15 +526,6 @@ def start_server(kind: str, port: int, env: dict[str, str], logs: Path) -> subpr
         return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=out)
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 def report(run: Run, backend: str, mode: str) -> None:
     cpu = "n/a" if run.cpu_s is None or not run.answered_at else (
         f"{run.cpu_s * 1000 / len(run.answered_at):.1f}")  # fmt: skip
@@ -585,7 +580,7 @@ async def main_steady(args: argparse.Namespace, env: dict[str, str], fake: Any) 
                     runs[kind].append(run)
     finally:
         for _, proc in servers.values():
-            stop(proc)
+            stop(proc, 60)
     backend = "postgresql" if args.url.startswith("postgres") else "sqlite"
     print(
         f"\nAnswers, {args.rounds} rounds of {args.requests} signed text webhooks from "
@@ -669,7 +664,7 @@ async def main_burst(args: argparse.Namespace, env: dict[str, str], fake: Any) -
         run.cpu_s = None if cpu0 is None or cpu1 is None else cpu1 - cpu0
         run.push_reasons = await push_reasons(args.url, {s.token for s in sent})
     finally:
-        stop(proc)
+        stop(proc, 60)
     backend = "postgresql" if args.url.startswith("postgres") else "sqlite"
     print(
         f"\nMorning burst: {args.burst} members at scale {args.scale} = {members} members "

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import aiohttp
 import httpx
-from fastapi import Request, Response  # module level: FastAPI resolves annotations here
+from fastapi import FastAPI, Request, Response  # module level: FastAPI resolves annotations
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -94,18 +94,24 @@ def serve_nippo_profiled(port: int, profile: str) -> None:
     prof.dump_stats(profile)
 
 
-def serve_baseline(port: int) -> None:
-    import uvicorn
-    from fastapi import FastAPI
-    from linebot.v3.exceptions import InvalidSignatureError
-    from linebot.v3.webhook import WebhookParser
-
+def healthy_app() -> FastAPI:
+    """A FastAPI app answering `wait_ready`'s /healthz: the benchmarks' reference servers."""
     app = FastAPI()
-    parser = WebhookParser(SECRET)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    return app
+
+
+def serve_baseline(port: int) -> None:
+    import uvicorn
+    from linebot.v3.exceptions import InvalidSignatureError
+    from linebot.v3.webhook import WebhookParser
+
+    app = healthy_app()
+    parser = WebhookParser(SECRET)
 
     @app.post("/callback/line")
     async def callback(request: Request) -> Response:
@@ -278,6 +284,17 @@ def start(kind: str, port: int, env: dict[str, str], log: Path) -> subprocess.Po
         cmd = [sys.executable, __file__, "--serve", kind, "--port", str(port)]
     with log.open("ab") as out:
         return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=out)
+
+
+def stop(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """SIGTERM a server (it finishes its work and flushes a profile), then SIGKILL after
+    `timeout`."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 async def wait_ready(port: int) -> None:

@@ -91,12 +91,7 @@ async def main(args: argparse.Namespace) -> None:
             stop.set()
             await sampler
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            ingest.stop(proc)
     peak = max(mb for _, mb in samples)
     idle = [mb for t, mb in samples if t > loaded_until]
     under_load = [mb for t, mb in samples if t <= loaded_until]

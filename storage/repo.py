@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -106,6 +106,18 @@ async def identity_for(session: AsyncSession, platform: str, user_id: str) -> Id
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def identities_for(
+    session: AsyncSession, platform: str, user_ids: Sequence[str]
+) -> list[Identity]:
+    """`identity_for` for many accounts in one query (an inbox batch's senders)."""
+    if not user_ids:
+        return []
+    stmt = select(Identity).where(
+        Identity.platform == platform, Identity.platform_user_id.in_(sorted(user_ids))
+    )
+    return list((await session.scalars(stmt)).all())
+
+
 async def active_identity(
     session: AsyncSession, platform: str, user_id: str, now: datetime
 ) -> Identity:
@@ -151,6 +163,33 @@ async def report_and_previous(
     rows = list((await session.execute(stmt)).scalars())
     today = rows.pop(0) if rows and rows[0].business_date == day else None
     return today, (rows[0] if rows else None)
+
+
+async def reports_and_previous(
+    session: AsyncSession, member_ids: Sequence[int], day: date
+) -> tuple[dict[int, DailyReport], dict[int, DailyReport]]:
+    """`report_and_previous` for many members in two queries, both locked the same way: by
+    member id, the 日報 of `day` and the latest one before it."""
+    if not member_ids:
+        return {}, {}
+    ids = sorted(set(member_ids))
+    today = select(DailyReport).where(
+        DailyReport.member_id.in_(ids), DailyReport.business_date == day
+    )
+    earlier = (
+        select(DailyReport.member_id, func.max(DailyReport.business_date).label("latest"))
+        .where(DailyReport.member_id.in_(ids), DailyReport.business_date < day)
+        .group_by(DailyReport.member_id)
+        .subquery()
+    )
+    previous = select(DailyReport).join(
+        earlier,
+        (DailyReport.member_id == earlier.c.member_id)
+        & (DailyReport.business_date == earlier.c.latest),
+    )
+    found = (await session.scalars(today.with_for_update())).all()
+    before = (await session.scalars(previous.with_for_update(of=DailyReport))).all()
+    return {r.member_id: r for r in found}, {r.member_id: r for r in before}
 
 
 async def worked_days(

@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.slack import blocks as bk
-from adapters.slack import views
+from adapters.slack import home, views
 from adapters.slack.deps import Deps
 from adapters.slack.errors import slack_error
 from bot.core import texts
@@ -44,6 +44,11 @@ def register(bolt: AsyncApp, deps: Deps) -> None:
     async def message_form(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         await on_message_button(deps, client, body)
+
+    @bolt.action(bk.ACTION_MENU)
+    async def menu(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await on_menu(deps, client, body)
 
     @bolt.action(bk.ACTION_MESSAGE_TEMPLATE)
     async def message_template(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -76,6 +81,21 @@ def register(bolt: AsyncApp, deps: Deps) -> None:
         await on_resolve_submit(deps, client, body, method, outcome)
 
 
+async def on_menu(deps: Deps, client: AsyncWebClient, body: dict[str, Any]) -> None:
+    """A digest line's overflow menu: the chosen option stands for one of the alert buttons
+    (its value is that button's action id and value), handled as if it was pressed."""
+    action = body["actions"][0]
+    action_id, value = bk.parse_menu((action.get("selected_option") or {}).get("value") or "")
+    handler = {
+        bk.ACTION_TAKE: on_take,
+        bk.ACTION_MESSAGE: on_message_button,
+        bk.ACTION_RESOLVE: on_resolve_button,
+    }.get(action_id)
+    if handler is not None and value.isdigit():
+        pressed = {**action, "action_id": action_id, "value": value}
+        await handler(deps, client, {**body, "actions": [pressed]})
+
+
 def _where(body: dict[str, Any]) -> tuple[str, str | None]:
     container = body.get("container") or {}
     channel = (body.get("channel") or {}).get("id") or container.get("channel_id") or ""
@@ -100,10 +120,13 @@ async def on_take(deps: Deps, client: AsyncWebClient, body: dict[str, Any]) -> N
         return
     if rendered is not None:
         await _update(client, body, rendered)
+    where = {"channel": channel, **home.origin(body)}
     if not result.allowed:
-        await _ephemeral(client, channel, user, texts.ALERT_NOT_YOURS)
+        await _answer(deps, client, where, user, texts.ALERT_NOT_YOURS)
     elif not result.ok and result.holder != staff.name:  # pressing one's own again: no news
-        await _ephemeral(client, channel, user, _lost(result))
+        await _answer(deps, client, where, user, _lost(result))
+    elif "home" in where:  # pressed on App Home: Home again, the alert now under 対応中
+        await _answer(deps, client, where, user, "")
 
 
 def _lost(result: ActionResult) -> str:
@@ -120,48 +143,66 @@ async def on_resolve_button(deps: Deps, client: AsyncWebClient, body: dict[str, 
         staff = await board.staff_by_slack(session, user)
         item = await board.alert_item(session, alert_id) if staff is not None else None
         allowed = await alert_actions.visible(session, alert_id, staff) if staff else False
+    where = {"channel": channel, **home.origin(body)}
     if staff is None:
         await _ephemeral(client, channel, user, texts.SLACK_NOT_STAFF)
         return
     if item is None or not allowed:
-        await _ephemeral(client, channel, user, texts.ALERT_NOT_YOURS)
+        await _answer(deps, client, where, user, texts.ALERT_NOT_YOURS)
         return
     if item.state == AlertState.RESOLVED:
-        await _ephemeral(client, channel, user, texts.ALERT_ALREADY_DONE)
+        await _answer(deps, client, where, user, texts.ALERT_ALREADY_DONE)
         return
-    meta = json.dumps({"alert_id": alert_id, "channel": channel, "ts": ts})
+    meta = json.dumps({"alert_id": alert_id, **where, "ts": ts})
     await client.views_open(trigger_id=body["trigger_id"], view=bk.resolve_modal(item, meta))
 
 
 async def _message_form(
-    session: AsyncSession, alert_id: int, user: str, meta: str, text: str = "", version: int = 0
+    session: AsyncSession, meta: str, user: str, text: str = "", version: int = 0
 ) -> tuple[bk.Block | None, str]:
-    """The message form for this staff member and alert, or None and what to tell them."""
+    """The message form for this staff member and the alert or member `meta` names (without
+    an alert: from the board or the report view), or None and what to tell them."""
+    target = json.loads(meta)
     staff = await board.staff_by_slack(session, user)
     if staff is None:
         return None, texts.SLACK_NOT_STAFF
-    item = await board.alert_item(session, alert_id)
-    if item is None or not await alert_actions.visible(session, alert_id, staff):
-        return None, texts.ALERT_NOT_YOURS
-    account = await alert_actions.member_account(session, item.member_id)
+    if target.get("alert_id") is not None:
+        alert_id = int(target["alert_id"])
+        item = await board.alert_item(session, alert_id)
+        if item is None or not await alert_actions.visible(session, alert_id, staff):
+            return None, texts.ALERT_NOT_YOURS
+        member_id, name = item.member_id, item.member_name
+    else:
+        member = await alert_actions.member_for(session, int(target["member_id"]), staff)
+        if member is None:
+            return None, texts.MEMBER_NOT_YOURS
+        member_id, name = member.id, member.name
+    account = await alert_actions.member_account(session, member_id)
     if account is None:
-        return None, texts.STAFF_MESSAGE_NO_ACCOUNT.format(name=bk.escape(item.member_name))
+        return None, texts.STAFF_MESSAGE_NO_ACCOUNT.format(name=bk.escape(name))
     platform = accounts.platform_label(account[0])
     form = bk.message_modal(
-        item, meta, staff=staff.name, platform=platform, text=text, version=version
+        name, meta, staff=staff.name, platform=platform, text=text, version=version
     )
     return form, ""
 
 
 async def on_message_button(deps: Deps, client: AsyncWebClient, body: dict[str, Any]) -> None:
+    await open_message_form(deps, client, body, {"alert_id": int(body["actions"][0]["value"])})
+
+
+async def open_message_form(
+    deps: Deps, client: AsyncWebClient, body: dict[str, Any], target: dict[str, int]
+) -> None:
+    """The 「メッセージを送る」 form for `target`: {"alert_id": …} or {"member_id": …}."""
     user = body["user"]["id"]
-    alert_id = int(body["actions"][0]["value"])
     channel, ts = _where(body)
-    meta = json.dumps({"alert_id": alert_id, "channel": channel, "ts": ts})
+    where = {"channel": channel, **home.origin(body)}
+    meta = json.dumps({**target, **where, "ts": ts})
     async with deps.db.transaction() as session:
-        form, refusal = await _message_form(session, alert_id, user, meta)
+        form, refusal = await _message_form(session, meta, user)
     if form is None:
-        await _ephemeral(client, channel, user, refusal)
+        await _answer(deps, client, where, user, refusal)
         return
     await client.views_open(trigger_id=body["trigger_id"], view=form)
 
@@ -174,9 +215,7 @@ async def on_template(deps: Deps, client: AsyncWebClient, body: dict[str, Any]) 
     inputs = [b["block_id"] for b in view.get("blocks", []) if b.get("type") == "input"]
     version = int(inputs[0].rsplit(":", 1)[-1]) + 1 if inputs else 1
     async with deps.db.transaction() as session:
-        form, _ = await _message_form(
-            session, int(json.loads(meta)["alert_id"]), body["user"]["id"], meta, chosen, version
-        )
+        form, _ = await _message_form(session, meta, body["user"]["id"], chosen, version)
     if form is None or chosen not in texts.STAFF_MESSAGE_TEMPLATES:
         return
     try:
@@ -190,23 +229,29 @@ async def on_message_submit(
 ) -> None:
     user = body["user"]["id"]
     meta = json.loads(body["view"].get("private_metadata") or "{}")
-    alert_id, channel = int(meta["alert_id"]), str(meta.get("channel") or "")
+    alert_id, member_id = meta.get("alert_id"), meta.get("member_id")
     async with deps.db.transaction() as session:
         staff = await board.staff_by_slack(session, user)
         if staff is None:
             return
         result = await alert_actions.send_message(
-            session, alert_id, staff, text, ref=str(body["view"]["id"]), now=deps.clock()
+            session,
+            int(alert_id) if alert_id is not None else None,
+            staff,
+            text,
+            ref=str(body["view"]["id"]),
+            now=deps.clock(),
+            member_id=int(member_id) if member_id is not None else None,
         )
-        item = await board.alert_item(session, alert_id) if result.allowed else None
-    name = bk.escape(item.member_name) if item is not None else ""
+    name = bk.escape(result.name)
     if result.sent:
         await deps.flush(everywhere=True)  # the member's platform, and the thread's note
-        await _ephemeral(client, channel, user, texts.STAFF_MESSAGE_SENT.format(name=name))
+        await _answer(deps, client, meta, user, texts.STAFF_MESSAGE_SENT.format(name=name))
     elif result.allowed:
-        await _ephemeral(client, channel, user, texts.STAFF_MESSAGE_NO_ACCOUNT.format(name=name))
+        await _answer(deps, client, meta, user, texts.STAFF_MESSAGE_NO_ACCOUNT.format(name=name))
     else:
-        await _ephemeral(client, channel, user, texts.ALERT_NOT_YOURS)
+        refused = texts.ALERT_NOT_YOURS if alert_id is not None else texts.MEMBER_NOT_YOURS
+        await _answer(deps, client, meta, user, refused)
 
 
 async def on_resolve_submit(
@@ -227,8 +272,10 @@ async def on_resolve_submit(
         await _update(
             client, {"container": {"channel_id": channel, "message_ts": meta.get("ts")}}, rendered
         )
-    if not result.ok and channel:
-        await _ephemeral(client, channel, user, texts.ALERT_ALREADY_DONE)
+    if not result.ok:
+        await _answer(deps, client, meta, user, texts.ALERT_ALREADY_DONE)
+    elif "home" in meta:  # closed from App Home: Home again, without it
+        await _answer(deps, client, meta, user, "")
 
 
 async def _update(
@@ -247,6 +294,17 @@ async def _update(
             await client.chat_update(channel=ch, ts=t, text=text, blocks=blocks)
         except SlackApiError as exc:
             log.warning("alert message update failed: %s", slack_error(exc))
+
+
+async def _answer(
+    deps: Deps, client: AsyncWebClient, where: dict[str, Any], user: str, text: str
+) -> None:
+    """Tell the staff member: `where` is the pressed message's channel (an ephemeral line),
+    or, for a press on App Home (`home`: the day it showed), Home again with `text` on top."""
+    if "home" in where:
+        await home.publish(deps, client, user, home.meta_day(where), text)
+    elif text:
+        await _ephemeral(client, str(where.get("channel") or ""), user, text)
 
 
 async def _ephemeral(client: AsyncWebClient, channel: str, user: str, text: str) -> None:

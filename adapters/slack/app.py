@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request, Response
@@ -20,7 +21,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from adapters import json_body
 from adapters.body import TooLarge, read_limited
-from adapters.slack import alerts, checkin, commands, home, recordkeeping
+from adapters.slack import alerts, call_log, checkin, commands, home, recordkeeping
 from adapters.slack.deps import Deps, web_client
 from adapters.slack.sender import SlackSender
 from bot.core.ports import Clock, Sender, system_clock
@@ -55,6 +56,7 @@ def build(
     deps = Deps(db, clock, sender, senders or {}, public_url=public_url)
     commands.register(bolt, deps)
     alerts.register(bolt, deps)
+    call_log.register(bolt, deps)
     checkin.register(bolt, deps, platform)
     home.register(bolt, deps)
     recordkeeping.register(bolt, deps)
@@ -112,7 +114,12 @@ def _refused(status: int, reason: str) -> Response:
 
 def _actor(body: bytes, content_type: str) -> str:
     """Who the audit log names for a (well-formed) request's writes: its Slack user."""
-    user = extract_user_id(parse_body(body.decode("utf-8"), content_type))
+    return actor_of(parse_body(body.decode("utf-8"), content_type))
+
+
+def actor_of(data: dict[str, Any]) -> str:
+    """The audit log's actor for a parsed request or Socket Mode payload: its Slack user."""
+    user = extract_user_id(data)
     return f"slack:{user}" if user else "bot"
 
 
@@ -123,6 +130,12 @@ def _team(body: bytes, content_type: str) -> str | None:
     else:
         form = {k: v[0] for k, v in parse_qs(body.decode("utf-8")).items()}
         data = json_body.loads(form["payload"]) if "payload" in form else form
+    return team_of(data)
+
+
+def team_of(data: dict[str, Any]) -> str | None:
+    """The workspace a parsed request or Socket Mode payload comes from, as Slack names it in
+    each kind (events and commands: team_id; interactivity: team.id)."""
     team = data.get("team_id")
     if team is None and isinstance(data.get("team"), dict):
         team = data["team"].get("id")

@@ -61,6 +61,12 @@ ACTION_TAKE = "alert_take"
 ACTION_RESOLVE = "alert_resolve"
 ACTION_MESSAGE = "alert_message"  # 「メッセージを送る」: opens the message form
 ACTION_MESSAGE_TEMPLATE = "alert_message_template"  # a 文例 chosen in that form
+ACTION_CALL_LOG = "alert_call_log"  # 「電話・ビデオを記録」 on an alert (value: the alert id)
+ACTION_MEMBER_MESSAGE = "member_message"  # 「メッセージを送る」 without an alert (a member id)
+ACTION_MEMBER_CALL_LOG = "member_call_log"  # 「電話・ビデオを記録」 without an alert (a member id)
+ACTION_BOARD_MESSAGE = "board_message"  # the board's 「メッセージを送る相手」 menu (member ids)
+MAX_SELECT_OPTIONS = 100
+MAX_OPTION_TEXT = 75
 ACTION_CHECKIN = "checkin"  # prefix; DM buttons are checkin:0, checkin:1 …
 VIEW_RESOLVE = "alert_resolve_view"
 VIEW_MESSAGE = "alert_message_view"
@@ -190,7 +196,27 @@ def board_messages(
         for i, blocks in enumerate(messages[1:], start=2):
             note = texts.BOARD_CONTINUED.format(part=i, parts=len(messages))
             blocks.insert(0, context(f"{escape(board.facility_name)} {md(board.day)} {note}"))
+    if board.rows:  # a button a row would not fit Block Kit: one menu of them, at the end
+        if len(messages[-1]) >= MAX_MESSAGE_BLOCKS:
+            messages.append([])
+        messages[-1].append(board_message_menu(board.ranked))
     return messages
+
+
+def board_message_menu(rows: Sequence[BoardRow]) -> Block:
+    """「メッセージを送る相手」: the board's members (problems first, as many as a menu holds);
+    choosing one opens the 「メッセージを送る」 form for them."""
+    options = [
+        {"text": _plain(escape(r.name), MAX_OPTION_TEXT), "value": str(r.member_id)}
+        for r in rows[:MAX_SELECT_OPTIONS]
+    ]
+    menu = {
+        "type": "static_select",
+        "action_id": ACTION_BOARD_MESSAGE,
+        "placeholder": _plain(texts.STAFF_MESSAGE_PICK),
+        "options": options,
+    }
+    return {"type": "actions", "block_id": "board_message", "elements": [menu]}
 
 
 def board_fallback(board: Board) -> str:
@@ -390,6 +416,7 @@ def alert_blocks(
     if a.state == AlertState.OPEN:
         buttons.append(button(texts.ALERT_TAKE, ACTION_TAKE, str(a.alert_id), "primary"))
     buttons.append(button(texts.STAFF_MESSAGE_BUTTON, ACTION_MESSAGE, str(a.alert_id)))
+    buttons.append(button(texts.CALL_LOG_BUTTON, ACTION_CALL_LOG, str(a.alert_id)))
     buttons.append(button(texts.ALERT_DONE, ACTION_RESOLVE, str(a.alert_id)))
     blocks.append({"type": "actions", "block_id": f"alert:{a.alert_id}", "elements": buttons})
     return blocks
@@ -425,6 +452,22 @@ def renotify_head(level: str, minutes: int, *, consult: bool) -> Block:
     return section(texts.RENOTIFY_HEAD.format(level=escape(label), duration=duration(minutes)))
 
 
+# A digest's own blocks besides its lines: its title; the sender adds a mention line and,
+# after an outage, a late note. What is left of 50 is one line per alert.
+DIGEST_FRAME_BLOCKS = 1
+ACTION_MENU = "alert_menu"  # a digest line's overflow menu; option values as `menu_value`
+
+
+def menu_value(action_id: str, alert_id: int) -> str:
+    """An overflow option's value: the button it stands for and that button's value."""
+    return f"{action_id}|{alert_id}"
+
+
+def parse_menu(value: str) -> tuple[str, str]:
+    action_id, _, alert_value = value.partition("|")
+    return action_id, alert_value
+
+
 def digest_blocks(
     items: Sequence[AlertItem],
     tz: str,
@@ -434,25 +477,99 @@ def digest_blocks(
     withheld: AbstractSet[int] = frozenset(),
     contacts: Mapping[int, Sequence[EmergencyContact]] | None = None,
 ) -> list[Block]:
-    """Several alerts that came at once, as one message: each keeps its own buttons.
-    `details`: the members whose details may show (None: everyone, as `full` says);
-    `withheld`: members kept short for want of consent; `contacts`: by alert id."""
+    """Several members' alerts in one message (a burst at 10:30), compactly: one section per
+    alert with an overflow menu of its actions (the buttons' own action ids and values), so
+    45 fit in Slack's 50 blocks. `details`: the members whose details may show (None:
+    everyone, as `full` says); `withheld`: members kept short for want of consent;
+    `contacts`: by alert id (urgent and crisis alerts)."""
     blocks = [section(f"*{texts.ALERT_DIGEST_TITLE.format(count=len(items))}*")]
     for a in items:
         shown = full if details is None else a.member_id in details
-        blocks.append(divider())
-        blocks.extend(
-            alert_blocks(
-                a,
-                tz,
-                None,
-                full=shown,
-                withheld=a.member_id in withheld and a.kind not in OPERATIONAL_ALERT_KINDS,
-                contacts=(contacts or {}).get(a.alert_id),
-                detail=shown or a.kind in OPERATIONAL_ALERT_KINDS,
-            )
+        operational = a.kind in OPERATIONAL_ALERT_KINDS
+        line = digest_line(
+            a,
+            tz,
+            detail=shown or operational,
+            contacts=(contacts or {}).get(a.alert_id),
+            notes=shown,
+            withheld=a.member_id in withheld and not operational,
         )
+        blocks.append(line)
     return blocks[:MAX_MESSAGE_BLOCKS]
+
+
+def digest_line(
+    a: AlertItem,
+    tz: str,
+    *,
+    detail: bool,
+    contacts: Sequence[EmergencyContact] | None = None,
+    notes: bool = False,
+    withheld: bool = False,
+) -> Block:
+    """One alert of a digest: who, what, since when, who has it or how it ended; while it is
+    open an overflow menu of 対応します / メッセージを送る / 対応済み. `withheld`: say the
+    details are not shown for want of the member's consent."""
+    head = (
+        f"{LEVEL_ICONS.get(a.level, '•')} *{alert_title(a)}* {escape(a.member_name)}さん"
+        f"  {texts.ALERT_SINCE.format(time=hm(a.opened_at, tz))}"
+    )
+    lines = [head]
+    if detail and a.detail:
+        lines.append(user(a.detail, 300))
+    if withheld:
+        lines.append(texts.ALERT_DETAILS_NEED_CONSENT)
+    if a.state == AlertState.RESOLVED:
+        lines.append(_resolved_line(a, tz))
+        return {**section("\n".join(lines)), "block_id": f"alert:{a.alert_id}"}
+    if contacts is not None:
+        listed = " ".join(f"• {escape(contact_line(c, note=notes))}" for c in contacts)
+        none = texts.ALERT_NO_EMERGENCY_CONTACTS
+        lines.append(f"*{texts.ALERT_EMERGENCY_CONTACTS}* {listed}" if listed else none)
+    if a.acked_by:
+        lines.append(texts.ALERT_TAKEN_BY.format(name=escape(a.acked_by), time=hm(a.acked_at, tz)))
+    block = {**section("\n".join(lines)), "block_id": f"alert:{a.alert_id}"}
+    if a.kind in QUIET_KINDS:  # informs; nobody need act
+        return block
+    options = []
+    if a.state == AlertState.OPEN:
+        options.append(_option_of(texts.ALERT_TAKE, menu_value(ACTION_TAKE, a.alert_id)))
+    options.append(_option_of(texts.STAFF_MESSAGE_BUTTON, menu_value(ACTION_MESSAGE, a.alert_id)))
+    options.append(_option_of(texts.ALERT_DONE, menu_value(ACTION_RESOLVE, a.alert_id)))
+    block["accessory"] = {"type": "overflow", "action_id": ACTION_MENU, "options": options}
+    return block
+
+
+def _option_of(label: str, value: str) -> Block:
+    return {"text": _plain(label, 75), "value": value}
+
+
+def member_day_blocks(
+    a: AlertItem, groups: Sequence[Sequence[Block]], count: int, day: date
+) -> list[Block]:
+    """One member's alerts of one day in one message: a head line, then each alert's own
+    blocks (its caller orders them, most serious open one first); `a`: the one on top."""
+    head = texts.MEMBER_DAY_TITLE.format(name=escape(a.member_name), date=md(day), count=count)
+    blocks: list[Block] = [section(f"*{head}*")]
+    for group in groups:
+        blocks.append(divider())
+        blocks.extend(group)
+    return blocks[:MAX_MESSAGE_BLOCKS]
+
+
+LEVEL_RANK = {"crisis": 0, "urgent": 1, "warning": 2, "info": 3}
+
+
+def latest_first(items: Sequence[AlertItem]) -> list[AlertItem]:
+    """Open (or taken) before closed, the most serious first, then the newest."""
+    return sorted(
+        items,
+        key=lambda a: (
+            a.state == AlertState.RESOLVED,
+            LEVEL_RANK.get(a.level, 9),
+            -a.opened_at.timestamp(),
+        ),
+    )
 
 
 def alert_fallback(a: AlertItem) -> str:
@@ -517,7 +634,7 @@ def _option(label: str) -> Block:
 
 
 def message_modal(
-    a: AlertItem, metadata: str, *, staff: str, platform: str, text: str = "", version: int = 0
+    name: str, metadata: str, *, staff: str, platform: str, text: str = "", version: int = 0
 ) -> Block:
     """The 「メッセージを送る」 form: a 文例 to start from and the words, editable. Choosing a
     文例 redraws the form with it as the text; the text block's id carries `version`, since
@@ -533,7 +650,7 @@ def message_modal(
     if text:
         field["initial_value"] = text[:MESSAGE_MAX]
     intro = texts.STAFF_MESSAGE_INTRO.format(
-        name=escape(a.member_name), platform=escape(platform), staff=escape(staff)
+        name=escape(name), platform=escape(platform), staff=escape(staff)
     )
     return {
         "type": "modal",
@@ -695,32 +812,7 @@ def _mark(mode: str, snap: ReportSnapshot) -> str:
     return texts.WEEK_MARKS["open"] if mode == "zaitaku" else texts.WEEK_MARKS["off"]
 
 
-# --- App Home ------------------------------------------------------------------------------
-
-
-def home_view(
-    board: Board | None,
-    mine: Sequence[AlertItem],
-    note: str = "",
-    *,
-    full: bool = True,
-    details: AbstractSet[int] | None = None,
-) -> Block:
-    """The App Home tab: the day's board (as `board_messages` has it, problems first) and the
-    alerts this staff member holds; `full`, `details` as for the board."""
-    if board is None:
-        return {"type": "home", "blocks": [section(note or texts.SLACK_NOT_STAFF)]}
-    tail: list[Block] = [divider(), section(f"*{texts.HOME_MINE}*")]
-    if mine:
-        tail.extend(section(_alert_line(a, board.tz)) for a in mine[:20])
-    else:
-        tail.append(context(texts.HOME_MINE_NONE))
-    body = [b for group in _board_groups(board, full, details) for b in group]
-    room = MAX_VIEW_BLOCKS - len(tail) - 1
-    blocks = body[:room]
-    if len(body) > room:
-        blocks.append(context(texts.HOME_MORE))
-    return {"type": "home", "blocks": blocks + tail}
+# App Home: adapters/slack/home_blocks.py
 
 
 # --- replies to a member in a DM -----------------------------------------------------------

@@ -1,4 +1,8 @@
-"""Slack's entry in the platform registry: its settings, its plug-in and bolt's routes."""
+"""Slack's entry in the platform registry: its settings, its plug-in and bolt's routes.
+
+Slack reaches Nippo at `POST /slack/events` (SLACK_SIGNING_SECRET), over Socket Mode
+(SLACK_APP_TOKEN: no public address needed), or both; either way the same bolt app answers.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +27,8 @@ class SlackSettings(Protocol):
     @property
     def slack_signing_secret(self) -> SecretStr | None: ...
     @property
+    def slack_app_token(self) -> SecretStr | None: ...
+    @property
     def slack_api_base_url(self) -> str: ...
     @property
     def slack_team_id(self) -> str | None: ...
@@ -33,10 +39,11 @@ class SlackSettings(Protocol):
 
 
 def credentials(settings: SlackSettings) -> dict[str, bool]:
-    return {
-        "SLACK_BOT_TOKEN": settings.slack_bot_token is not None,
-        "SLACK_SIGNING_SECRET": settings.slack_signing_secret is not None,
-    }
+    bot = settings.slack_bot_token is not None
+    if settings.slack_app_token is not None and settings.slack_signing_secret is None:
+        return {"SLACK_BOT_TOKEN": bot, "SLACK_APP_TOKEN": True}  # Socket Mode alone
+    signed = settings.slack_signing_secret is not None
+    return {"SLACK_BOT_TOKEN": bot, "SLACK_SIGNING_SECRET": signed}
 
 
 def build(settings: SlackSettings, db: Database) -> PlatformPlugin:
@@ -49,7 +56,8 @@ def build(settings: SlackSettings, db: Database) -> PlatformPlugin:
         settings.slack_bot_token.get_secret_value(), settings.slack_api_base_url, retries=False
     )
     late_after = timedelta(seconds=settings.outbox_backlog_alert_seconds)
-    return SlackPlatform(SlackSender(client, db, late_after=late_after))
+    sender = SlackSender(client, db, late_after=late_after, console_url=settings.public_url)
+    return SlackPlatform(sender)
 
 
 class _TokenUnusedFilter(logging.Filter):
@@ -75,10 +83,12 @@ def mount(
     sender = platform.sender
     assert isinstance(sender, SlackSender)
     logging.getLogger("adapters.slack.bolt").addFilter(_TOKEN_UNUSED)
-    assert settings.slack_bot_token is not None and settings.slack_signing_secret is not None
+    assert settings.slack_bot_token is not None
+    secret = settings.slack_signing_secret
     bolt = slack_app.build(
         token=settings.slack_bot_token.get_secret_value(),
-        signing_secret=settings.slack_signing_secret.get_secret_value(),
+        # Socket Mode alone: nothing arrives signed (bolt skips the check for envelopes)
+        signing_secret=secret.get_secret_value() if secret is not None else "",
         base_url=settings.slack_api_base_url,
         db=db,
         sender=sender,
@@ -87,11 +97,16 @@ def mount(
         senders=app.state.senders,  # the composition root's, every configured platform's
         public_url=settings.public_url,
     )
-    slack_app.mount(
-        app, bolt, settings.slack_signing_secret.get_secret_value(), settings.slack_team_id
-    )
-    log.info("Slack is on: POST /slack/events")
-    return Mounted()
+    if secret is not None:
+        slack_app.mount(app, bolt, secret.get_secret_value(), settings.slack_team_id)
+        log.info("Slack is on: POST /slack/events")
+    if settings.slack_app_token is None:
+        return Mounted()
+    from adapters.slack.socket_mode import SocketMode
+
+    token = settings.slack_app_token.get_secret_value()
+    log.info("Slack is on: Socket Mode")
+    return Mounted(service=SocketMode(bolt, token, settings.slack_team_id))
 
 
 ENTRY = Entry("slack", "Slack", credentials, build, mount)

@@ -9,6 +9,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from adapters.slack.blocks import (
+    ACTION_MEMBER_CALL_LOG,
+    ACTION_MEMBER_MESSAGE,
     MAX_SECTION_TEXT,
     Block,
     button,
@@ -140,6 +142,19 @@ def report_actions(history: records.ReportHistory, tz: str) -> list[Block]:
         }
     )
     return out
+
+
+def member_actions(member_id: int) -> Block:
+    """The report view's 「メッセージを送る」 and 「電話・ビデオを記録」 for this member."""
+    value = str(member_id)
+    return {
+        "type": "actions",
+        "block_id": f"member:{member_id}",
+        "elements": [
+            button(texts.STAFF_MESSAGE_BUTTON, ACTION_MEMBER_MESSAGE, value),
+            button(texts.CALL_LOG_BUTTON, ACTION_MEMBER_CALL_LOG, value),
+        ],
+    }
 
 
 def day_records_blocks(found: Sequence[records.DayRecord], tz: str) -> list[Block]:

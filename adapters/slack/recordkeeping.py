@@ -139,10 +139,11 @@ async def export(ctx: _Ctx, args: Sequence[str]) -> Answer:
 
 async def report_footer(ctx: _Ctx, member: Member, day: date) -> list[bk.Block]:
     history = await records.report_history(ctx.session, member.id, day)
+    reach = rb.member_actions(member.id)  # write to them or log a call, with no alert needed
     if history is None:  # no 日報, yet staff may have logged a contact that day
         found = await records.day_records(ctx.session, member.id, day)
-        return rb.day_records_blocks(found, ctx.facility.tz)
-    return rb.report_actions(history, ctx.facility.tz)
+        return [*rb.day_records_blocks(found, ctx.facility.tz), reach]
+    return [*rb.report_actions(history, ctx.facility.tz), reach]
 
 
 # Slack's answers that no retry fixes: the app lacks a permission or the workspace forbids it.

@@ -24,7 +24,8 @@ async def alert_message(
 ) -> tuple[str, list[bk.Block], Alert] | None:
     """The alert as posted (or updated) in the staff channel: fallback text, blocks, row.
 
-    An alert posted in a digest is re-rendered with the whole digest it shares a message with.
+    An alert sharing its message is re-rendered with the whole message: one member's alerts
+    of the day (`member_day_message`), or a digest of several members' (`digest_message`).
     """
     item = await board.alert_item(session, alert_id)
     alert = await session.get(Alert, alert_id)
@@ -38,9 +39,43 @@ async def alert_message(
         )
         shared = list((await session.execute(stmt)).scalars())
         if len(shared) > 1:
-            text, blocks = await digest_message(session, shared)
+            text, blocks = await shared_message(session, shared)
             return text, blocks, alert
     return await single_alert(session, item, alert)
+
+
+async def shared_message(session: AsyncSession, alert_ids: list[int]) -> tuple[str, list[bk.Block]]:
+    """Several alerts in one message: one member's day when they are all one member's (and
+    fit), else the compact digest."""
+    members = await session.scalars(select(Alert.member_id).where(Alert.id.in_(alert_ids)))
+    if len(set(members)) == 1 and (day := await member_day_message(session, alert_ids)):
+        return day
+    return await digest_message(session, alert_ids)
+
+
+# Room a message keeps for what the sender puts above its blocks (mentions, a late note).
+SENDER_BLOCKS = 2
+
+
+async def member_day_message(
+    session: AsyncSession, alert_ids: list[int]
+) -> tuple[str, list[bk.Block]] | None:
+    """One member's alerts of one day as one message, the most serious open one on top with
+    the day's latest answers, each with its state and (while open) its buttons. None when
+    they would not fit in one message (then the compact digest layout carries them)."""
+    found = [i for i in [await board.alert_item(session, a) for a in alert_ids] if i is not None]
+    items = bk.latest_first(found)
+    if not items:
+        return None
+    groups = []
+    for n, item in enumerate(items):
+        alert = await session.get_one(Alert, item.alert_id)
+        _, blocks, _ = await single_alert(session, item, alert, latest=n == 0)
+        groups.append(blocks)
+    day = (await session.get_one(Alert, items[0].alert_id)).business_date
+    if 1 + sum(len(g) + 1 for g in groups) > bk.MAX_MESSAGE_BLOCKS - SENDER_BLOCKS:
+        return None
+    return bk.alert_fallback(items[0]), bk.member_day_blocks(items[0], groups, len(items), day)
 
 
 # Alerts that carry the member's emergency contacts. They go to the staff-only alert channel
@@ -54,24 +89,24 @@ def _contacts(level: str, member: Member) -> list[EmergencyContact] | None:
 
 
 async def single_alert(
-    session: AsyncSession, item: board.AlertItem, alert: Alert
+    session: AsyncSession, item: board.AlertItem, alert: Alert, *, latest: bool = True
 ) -> tuple[str, list[bk.Block], Alert]:
-    """One alert alone, with the member's latest answers when the facility's disclosure and
-    the member's consent both allow details in Slack."""
+    """One alert alone, with the member's latest answers (when `latest`) when the facility's
+    disclosure and the member's consent both allow details in Slack."""
     member = await session.get_one(Member, item.member_id)
     facility = await session.get_one(Facility, member.facility_id)
     covers = await consent.current_covers(session, member.id)
     full = consent.slack_details(facility.disclosure, covers)
     operational = item.kind in consent.OPERATIONAL_ALERT_KINDS  # no answers to withhold
-    latest = None
-    if full:
+    answers = None
+    if full and latest:
         day = business_date(facility.tz, item.opened_at)
         report = await repo.report_for(session, member.id, day)
-        latest = repo.snapshot(report, day) if report is not None else None
+        answers = repo.snapshot(report, day) if report is not None else None
     blocks = bk.alert_blocks(
         item,
         facility.tz,
-        latest,
+        answers,
         full=full,
         withheld=facility.disclosure != "minimal" and not full and not operational,
         contacts=_contacts(item.level, member),

@@ -22,14 +22,15 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from adapters.line.richmenu import NAME as RICH_MENU_NAME
+from adapters.slack import manifest as slack_manifest
 from bot.app.settings import Settings
 from storage.db import Database, alembic_config
 from storage.models import Facility, Identity, Member, Schedule, Staff
 
 TIMEOUT = httpx.Timeout(5.0)
 CLOCK_TOLERANCE = timedelta(minutes=2)
-# The bot token scopes docs/slack.md asks for (channels:history is only recommended).
-SLACK_SCOPES = ("chat:write", "commands", "im:history", "im:write", "files:write", "users:read")
+# The bot token scopes the app manifest (slack/manifest.yml) asks for: one list.
+SLACK_SCOPES = slack_manifest.bot_scopes()
 
 
 @dataclass(frozen=True)
@@ -247,8 +248,10 @@ async def slack_checks(
 ) -> list[Check]:
     name = "Slack"
     if settings.slack_bot_token is None:
+        if settings.slack_app_token is not None:
+            return [half_configured(name, "SLACK_BOT_TOKEN")]
         return [Check(name, None, "設定がないため使いません（off）")]
-    if settings.slack_signing_secret is None:
+    if settings.slack_signing_secret is None and settings.slack_app_token is None:
         return [half_configured(name, "SLACK_SIGNING_SECRET")]
     base = settings.slack_api_base_url.rstrip("/")
     auth = {"Authorization": f"Bearer {settings.slack_bot_token.get_secret_value()}"}
@@ -274,6 +277,10 @@ async def slack_checks(
                 f"{base}/conversations.info", headers=auth, data={"channel": channel}
             )
             checks.append(judge_channel(channel, _json(info)))
+        if settings.slack_app_token is not None:
+            app_auth = {"Authorization": f"Bearer {settings.slack_app_token.get_secret_value()}"}
+            opened = await client.post(f"{base}/apps.connections.open", headers=app_auth)
+            checks.append(judge_socket_mode(_json(opened)))
     except httpx.HTTPError as exc:
         return [_network_failure(name, exc, "Slack の API ")]
     return checks
@@ -293,6 +300,20 @@ def judge_scopes(header: str | None) -> Check:
             "OAuth & Permissions で追加し、アプリを再インストールしてください（docs/slack.md）",
         )
     return Check(name, True, "必要な権限がそろっています")
+
+
+def judge_socket_mode(body: dict[str, Any]) -> Check:
+    """SLACK_APP_TOKEN: Slack hands out a Socket Mode address for it (one nobody uses)."""
+    name = "Slack ソケットモード"
+    if body.get("ok") and body.get("url"):
+        return Check(name, True, "アプリレベルトークンで接続できます")
+    return Check(
+        name,
+        False,
+        f"アプリレベルトークンが受け付けられません（{body.get('error', '不明')}）",
+        "Basic Information → App-Level Tokens で connections:write のトークン（xapp-…）を作り、"
+        "SLACK_APP_TOKEN に設定してください。Socket Mode も有効にしてください（docs/slack.md）",
+    )
 
 
 def judge_channel(channel: str, body: dict[str, Any]) -> Check:

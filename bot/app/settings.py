@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
     slack_api_base_url: str = "https://slack.com/api/"
+    # An app-level token (xapp-…, scope connections:write): Slack's events, /nippo and buttons
+    # then arrive over Socket Mode, a websocket Nippo opens, so Slack needs no public URL.
+    slack_app_token: SecretStr | None = None
     # The workspace Nippo is installed in (T…); when set, requests from others get 403.
     slack_team_id: str | None = None
     # The HTTPS address LINE and Slack reach Nippo at (e.g. https://nippo.example.jp);

@@ -81,9 +81,13 @@ def create_app(
         _app.state.runner = runner
         if runner is not None:
             runner.start()
+        for service in _app.state.services:
+            await service.start()
         try:
             yield
         finally:
+            for service in _app.state.services:  # no new events while the rest winds down
+                await service.aclose()
             if runner is not None:
                 await runner.aclose()
             for worker in _app.state.inbox_workers:
@@ -136,6 +140,7 @@ def create_app(
     staff_console.mount(app, settings, db, clock)  # /console (docs/console.md)
     app.state.senders = senders
     app.state.inbox_workers = []
+    app.state.services = []
     steps: list[StepAside] = []
     for entry in PLATFORM_REGISTRY:
         platform = platforms.get(entry.name)
@@ -145,6 +150,7 @@ def create_app(
         mounted = entry.mount(app, settings, db, platform, clock)
         steps += [mounted.step_aside] if mounted.step_aside is not None else []
         app.state.inbox_workers += [mounted.worker] if mounted.worker is not None else []
+        app.state.services += [mounted.service] if mounted.service is not None else []
 
     async def step_aside() -> None:
         for step in steps:

@@ -11,8 +11,7 @@ image, the font). Registered on the main app by importing this module in bot.cli
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, NoReturn, TypeVar
 
@@ -45,11 +44,10 @@ def _fail(line: str, status: int) -> NoReturn:
     raise typer.Exit(status)
 
 
-@contextmanager
-def _line_errors() -> Iterator[None]:
-    """LINE's refusal or silence is one line and exit 1."""
+def _guarded(run: Callable[[], T]) -> T:
+    """Run LINE calls; LINE's refusal or silence is one line and exit 1."""
     try:
-        yield
+        return run()
     except ApiException as exc:
         _fail(f"LINE が受け付けませんでした: {error_message(exc)}", EXIT_ENVIRONMENT)
     except (aiohttp.ClientError, TimeoutError) as exc:
@@ -69,9 +67,7 @@ def _call(settings: Settings, work: Callable[[LineApi], Awaitable[T]]) -> T:
         finally:
             await api.aclose()
 
-    with _line_errors():
-        return asyncio.run(go())
-    raise AssertionError("unreachable")  # _line_errors exits on every error
+    return _guarded(lambda: asyncio.run(go()))
 
 
 @richmenu_app.command("install")
@@ -156,8 +152,7 @@ def quota_command() -> None:
         finally:
             await api.aclose()
 
-    with _line_errors():
-        state = _run(work)
+    state = _guarded(lambda: _run(work))
     for line in describe_quota(state):
         typer.echo(line)
 

@@ -156,6 +156,14 @@ def step(
     return _acknowledged(result)
 
 
+def asks_month(said: InboundMessage) -> bool:
+    """Whether `step` may answer this message with 今月の記録 (the button, or the words
+    anywhere): only then does the caller load the month's days into `Facts.month_days`."""
+    if said.choice is not None:
+        return CHOICE_INTENTS.get(said.choice) is Intent.MONTH
+    return said.evidence is None and parsing.may_mean(said.text, Intent.MONTH)
+
+
 def _crisis_reply(turn: _Turn) -> Reply:
     facts = turn.facts
     lines = [texts.CRISIS.format(name=facts.member_name)]

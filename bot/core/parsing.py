@@ -467,6 +467,13 @@ _QUESTION_ONLY = re.compile(r"\?+")
 _CONSULT_COMPOUND = re.compile(r"相談(?:支援|員|室|窓口|事業)")
 
 
+def may_mean(text: str, intent: Intent) -> bool:
+    """Whether `parse_message(text)` could read `intent`: its pattern anywhere in the text (a
+    cheap superset; for callers that load data only some intents need)."""
+    s = _canonical(normalize(text))
+    return any(i is intent and p.search(s) for i, p in _INTENT_PATTERNS)
+
+
 def _consult_spans(text: str) -> list[re.Match[str]]:
     """The words that ask to talk; 相談 inside a compound (相談支援, 相談員) is not one."""
     return [m for m in _CONSULT.finditer(text) if not _CONSULT_COMPOUND.match(text, m.start())]

@@ -84,9 +84,10 @@ class AlertResolved:
 @dataclass(frozen=True)
 class StaffMessage:
     """Words a staff member wrote to a member from an alert, signed, as the member reads
-    them (sent on the member's own platform; the row's member_id says whose)."""
+    them (sent on the member's own platform; the row's member_id says whose). `alert_id`:
+    the alert it answers, None when written from the board or the member's report view."""
 
-    alert_id: int
+    alert_id: int | None
     staff_id: int
     text: str
     kind = "staff_message"
@@ -643,7 +644,7 @@ _DECODERS: dict[str, Callable[[_Reader], Payload]] = {
     ),
     "alert_resolved": lambda r: AlertResolved(r.ints("alert_ids"), r.string("text", "")),
     "staff_message": lambda r: StaffMessage(
-        r.integer("alert_id"), r.integer("staff_id"), r.string("text")
+        r.opt_int("alert_id"), r.integer("staff_id"), r.string("text")
     ),
     "thread_note": lambda r: ThreadNote(r.integer("alert_id"), r.string("text")),
     "renotify": lambda r: Renotify(

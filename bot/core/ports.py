@@ -24,6 +24,9 @@ class Outcome(StrEnum):
     SENT = "sent"
     RETRY = "retry"  # the platform's trouble (429, 5xx, timeouts, network): retried, never failed
     FAILED = "failed"  # the message's own fault (4xx other than 429 …): retrying cannot help
+    # Not tried: the sender holds it back to keep the platform's pace (Slack: about one post a
+    # second per channel). Due again after `retry_after`; not an attempt, never a failure.
+    PACED = "paced"
 
 
 @dataclass(frozen=True)

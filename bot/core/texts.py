@@ -663,6 +663,10 @@ ALERT_DONE = "対応済み"
 ALERT_SINCE = "発生 {time}"
 ALERT_SINCE_LABEL = "発生"
 ALERT_DIGEST_TITLE = "アラートが {count}件 届いています"
+# One member's alerts of one day share a message; what joins it is noted in its thread.
+MEMBER_DAY_TITLE = "{name}さん {date} のアラート({count}件)"
+ALERT_JOINED_NOTE = "➕ {time} 追加: {what}"
+ALERT_JOINED_MORE = " ほか{count}件"
 ALERT_TAKEN_BY = "👤 {name}さんが対応中({time}〜)"
 ALERT_RESOLVED_BY = "✅ {name}さんが対応済み({time}) {resolution}"
 ALERT_RESOLVED_BY_REPORT = "✅ 本人から連絡があり解消({time})"
@@ -690,6 +694,36 @@ RESOLVE_OUTCOME_HINT = "例: 電話で体調を確認。午後は休むとのこ
 HOME_MINE = "あなたが対応中のアラート"
 HOME_MINE_NONE = "対応中のアラートはありません。"
 HOME_MORE = "続きは `/nippo status` で確認できます。"
+# App Home as the staff's workspace (issue #19): a day to look at, alerts, 担当, quick actions.
+HOME_HEAD = "*{facility}*  {date}"
+HOME_DATE_PLACEHOLDER = "表示する日を選ぶ"
+HOME_DATE_HINT = "日付を選ぶと、その日の状況を表示します(先の日は在宅の予定です)。"
+HOME_ALERTS_MORE = "ほか{count}件は `/nippo alerts` で確認できます。"
+HOME_ASSIGNED = "担当の利用者"
+HOME_ASSIGNED_NONE = "担当の利用者は登録されていません。"
+HOME_ASSIGNED_OFF = "⚪ {name}  この日は在宅の予定がありません"
+HOME_SUBSTITUTE = "(代理)"
+HOME_LOG_BUTTON = "連絡を記録"
+HOME_EVAL_BUTTON = "評価を開く"
+HOME_EXPORT_PLACEHOLDER = "今月の記録を出力"
+HOME_EXPORT_KINDS = {
+    "nippo": "日報",
+    "support-records": "支援記録",
+    "revisions": "修正履歴",
+    "zaitaku-list": "在宅就労支援対象者リスト",
+    "eval-sheet": "評価シート",
+}
+HOME_EXPORT_SENT = "ファイルはこのアプリのメッセージタブ(DM)に送りました。"
+HOME_WEB_BUTTON = "Webで開く"
+HOME_MEMBER_LABEL = "利用者"
+HOME_NO_MEMBERS = "利用者がまだ登録されていません。"
+HOME_CONTACT_TITLE = "連絡の記録"
+HOME_CONTACT_TIME = "連絡した時刻(今日)"
+HOME_CONTACT_HINT = "例: 電話で体調を確認。午後から作業を再開するとのこと。"
+HOME_CONTACT_EMPTY = "話したことや確かめたことを書いてください。"
+HOME_EVAL_TITLE = "評価を開く"
+HOME_EVAL_KIND = "評価の種類"
+HOME_NEXT = "次へ"
 
 # --- Slack: staff answer the member from an alert (#19) ------------------------------------
 
@@ -722,6 +756,26 @@ THREAD_MEMBER_WITHHELD = (
     "💬 {name}さんから返信がありました({time})。"
     "内容は、事業所の設定または本人の同意によりSlackには表示していません。"
 )
+# Staff write to a member from the board or the report view (no alert), and log a call.
+STAFF_MESSAGE_PICK = "メッセージを送る相手"
+STAFF_MESSAGE_RECORD_DIRECT = "メッセージを送信: {text}"
+MEMBER_NOT_YOURS = "この利用者は表示できません。"
+CALL_LOG_BUTTON = "電話・ビデオを記録"
+CALL_LOG_TITLE = "電話・ビデオの記録"
+CALL_LOG_SUBMIT = "記録する"
+CALL_LOG_INTRO = "{name}さんとの電話・ビデオ通話を支援記録に残します。"
+CALL_LOG_METHOD = "方法"
+CALL_LOG_METHODS = {"phone": "電話", "video": "ビデオ通話"}
+CALL_LOG_TIME = "話した時刻"
+CALL_LOG_NOTE = "話した内容・様子"
+CALL_LOG_NOTE_HINT = "例: 体調を確認。午後は無理せず休むとのこと。"
+CALL_LOG_NOTE_EMPTY = "話した内容を入力してください。"
+CALL_LOG_TIME_FUTURE = "まだ来ていない時刻です。話した時刻を選んでください。"
+CALL_LOG_SAVED = "{name}さんとの{method}を支援記録に残しました。"
+CALL_LOG_NOT_SAVED = "記録できませんでした: {reason}"
+CALL_LOG_RECORD = "アラート「{title}」について{method}で連絡: {note}"
+THREAD_CALL_LOGGED = "📞 {staff}さんが{method}で連絡しました({time})。内容は支援記録にあります。"
+STAFF_EVIDENCE_CONSOLE = "職員コンソールで見られます: {url}"
 
 # --- Slack: records (支援記録, evaluations, corrections, sign-off, month, exports) ----------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,7 +26,7 @@ from bot.core.domain import (
 )
 from bot.services import alert_thread, records
 from storage import repo
-from storage.models import Alert, Identity, Member, Staff, SupportRecord
+from storage.models import Alert, Facility, Identity, Member, Staff, SupportRecord
 
 # Contact methods offered in the 対応済み form, with the support_record channel they map to.
 METHODS = {texts.CONTACT_METHOD_LABELS[m]: m.value for m in ALERT_RESOLUTION_METHODS}
@@ -129,22 +130,52 @@ async def member_account(session: AsyncSession, member_id: int) -> tuple[str, st
 class MessageResult:
     sent: bool  # queued for the member (now or by an earlier submission of the same form)
     platform: str | None = None  # the member's platform it goes to
-    allowed: bool = True  # False: the alert belongs to another facility or does not exist
+    allowed: bool = True  # False: the alert or member is another facility's or does not exist
+    name: str = ""  # the member's name, for what staff are told
+
+
+async def member_for(session: AsyncSession, member_id: int, staff: Staff) -> Member | None:
+    """An active member of this staff member's own facility, else None."""
+    member = await session.get(Member, member_id)
+    if member is None or not member.active or member.facility_id != staff.facility_id:
+        return None
+    return member
+
+
+async def _target(
+    session: AsyncSession, staff: Staff, alert_id: int | None, member_id: int | None
+) -> tuple[Alert | None, Member] | None:
+    """What staff act from: an alert (and its member), or a member alone (the board, the
+    report view); None when it is not theirs to see."""
+    if alert_id is not None:
+        alert = await _alert_for(session, alert_id, staff)
+        return (alert, await session.get_one(Member, alert.member_id)) if alert else None
+    member = await member_for(session, member_id, staff) if member_id is not None else None
+    return (None, member) if member is not None else None
 
 
 async def send_message(
-    session: AsyncSession, alert_id: int, staff: Staff, text: str, *, ref: str, now: datetime
+    session: AsyncSession,
+    alert_id: int | None,
+    staff: Staff,
+    text: str,
+    *,
+    ref: str,
+    now: datetime,
+    member_id: int | None = None,
 ) -> MessageResult:
     """Words from a staff member to the member, signed 「(名前より)」, on the member's own
-    platform; kept as a 支援記録 (method メッセージ, by this staff member, entered now) and
-    noted in the alert's thread, whose mirroring of the member's answers it starts.
+    platform; kept as a 支援記録 (method メッセージ, by this staff member, entered now). From an
+    alert it is also noted in the alert's thread, whose mirroring of the member's answers it
+    starts; without one (`member_id`: from the board or the report view) there is no thread.
     `ref`: what makes this submission one (the form's id), so a repeat sends nothing."""
-    alert = await _alert_for(session, alert_id, staff)
-    if alert is None:
+    target = await _target(session, staff, alert_id, member_id)
+    if target is None:
         return MessageResult(False, allowed=False)
-    account = await member_account(session, alert.member_id)
+    alert, member = target
+    account = await member_account(session, member.id)
     if account is None:
-        return MessageResult(False)
+        return MessageResult(False, name=member.name)
     platform, user_id = account
     text = text.strip()
     signed = texts.STAFF_MESSAGE_SIGNED.format(text=text, staff=staff.name)
@@ -153,25 +184,83 @@ async def send_message(
         key=f"staff_message:{ref}",
         platform=platform,
         recipient=user_id,
-        payload=payloads.StaffMessage(alert.id, staff.id, signed),
-        member_id=alert.member_id,
+        payload=payloads.StaffMessage(alert.id if alert else None, staff.id, signed),
+        member_id=member.id,
         now=now,
     )
     if new is None:
-        return MessageResult(True, platform)
-    title = texts.CONCERN_TITLES.get(alert.kind, alert.kind)
-    await records.log_contact(
-        session,
-        alert.member_id,
-        staff.id,
-        ContactMethod.MESSAGE.value,
-        texts.STAFF_MESSAGE_RECORD.format(title=title, text=text),
-        now,
-        now,
-        key=alert_thread.message_key(alert.id, ref),
-    )
-    await alert_thread.staff_sent(session, alert, staff, text, ref, now)
-    return MessageResult(True, platform)
+        return MessageResult(True, platform, name=member.name)
+    if alert is not None:
+        title = texts.CONCERN_TITLES.get(alert.kind, alert.kind)
+        content = texts.STAFF_MESSAGE_RECORD.format(title=title, text=text)
+        key = alert_thread.message_key(alert.id, ref)
+    else:
+        content = texts.STAFF_MESSAGE_RECORD_DIRECT.format(text=text)
+        key = f"member:{member.id}:message:{ref}"  # not an alert's: starts no mirroring
+    channel = ContactMethod.MESSAGE.value
+    await records.log_contact(session, member.id, staff.id, channel, content, now, now, key=key)
+    if alert is not None:
+        await alert_thread.staff_sent(session, alert, staff, text, ref, now)
+    return MessageResult(True, platform, name=member.name)
+
+
+# The calls staff log from Slack (「電話・ビデオを記録」), by support_record channel.
+CALL_METHODS = (ContactMethod.PHONE.value, ContactMethod.VIDEO.value)
+
+
+@dataclass(frozen=True)
+class CallResult:
+    logged: bool  # a 支援記録 now holds it (or held it already: the same form twice)
+    allowed: bool = True  # False: the alert or member is another facility's or does not exist
+    name: str = ""  # the member's name
+    error: str = ""  # why it was not logged (in Japanese), when allowed
+
+
+async def log_call(
+    session: AsyncSession,
+    staff: Staff,
+    *,
+    alert_id: int | None,
+    member_id: int | None,
+    method: str,
+    note: str,
+    at: datetime,
+    ref: str,
+    now: datetime,
+) -> CallResult:
+    """A phone or video call staff had with the member at `at`, written down `now`: a
+    支援記録 by this staff member, and for an alert a line in its thread saying who called and
+    how (the note itself stays in the record: it may be about health). Logging a call does
+    not take or resolve the alert: 「対応済み」 is a decision of its own."""
+    target = await _target(session, staff, alert_id, member_id)
+    if target is None:
+        return CallResult(False, allowed=False)
+    alert, member = target
+    if method not in CALL_METHODS:
+        return CallResult(False, name=member.name, error=f"unknown method {method!r}")
+    key = f"call:{ref}"
+    if await session.scalar(select(SupportRecord.id).where(SupportRecord.key == key)):
+        return CallResult(True, name=member.name)
+    note = note.strip()
+    if alert is not None:
+        title = texts.CONCERN_TITLES.get(alert.kind, alert.kind)
+        label = texts.CALL_LOG_METHODS[method]
+        content = texts.CALL_LOG_RECORD.format(title=title, method=label, note=note)
+    else:
+        content = note
+    try:  # the same path as a message's: kind staff_contact, counted where the profile says
+        await records.log_contact(session, member.id, staff.id, method, content, at, now, key=key)
+    except records.RecordsError as exc:
+        return CallResult(False, name=member.name, error=str(exc))
+    if alert is not None:
+        facility = await session.get_one(Facility, member.facility_id)
+        line = texts.THREAD_CALL_LOGGED.format(
+            staff=staff.name,
+            method=texts.CALL_LOG_METHODS[method],
+            time=at.astimezone(ZoneInfo(facility.tz)).strftime("%H:%M"),
+        )
+        await alert_thread._note(session, alert, line, f"thread:{key}", now)
+    return CallResult(True, name=member.name)
 
 
 async def resolve(

@@ -11,7 +11,7 @@ posts it in turn with the channel's other messages.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -78,6 +78,18 @@ async def staff_sent(
     else:
         line = texts.THREAD_STAFF_SENT_SHORT.format(staff=staff.name, time=at)
     await _note(session, alert, line, f"thread:staff_message:{ref}", now)
+
+
+async def members_with_threads(session: AsyncSession, member_ids: list[int], day: date) -> set[int]:
+    """Of these members, those a staff member wrote to from an alert on `day` (a superset of
+    whom `mirror` writes for: it also checks the time and that the alert is still open); one
+    query for an inbox batch, so most typed messages skip `mirror`."""
+    stmt = select(SupportRecord.member_id).where(
+        SupportRecord.member_id.in_(sorted(member_ids)),
+        SupportRecord.business_date == day,
+        SupportRecord.key.like(MESSAGE_KEYS),
+    )
+    return set((await session.scalars(stmt.distinct())).all())
 
 
 async def mirror(session: AsyncSession, member_id: int, msg: InboundMessage, now: datetime) -> int:

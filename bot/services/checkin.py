@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, assert_never
 from zoneinfo import ZoneInfo
@@ -74,18 +74,157 @@ REPLY_TOKEN_TTL = timedelta(seconds=50)
 CODE = re.compile(r"\d{6}")
 
 
+# --- a batch's reads, set-based ------------------------------------------------------------
+
+LOADED = "checkin_loaded"  # session.info: the `Loaded` of the event being handled
+
+
+@dataclass
+class Loaded:
+    """What one sender's next message needs, read with the rest of its batch (`preload`):
+    the account, its member and facility, and for the message's business date the
+    conversation, the 日報 and the one before it (locked), the plan, and whether the day is a
+    closure, its mode settled and a staff message sent from an alert (`alert_thread.mirror`).
+    Valid for that one message only: the inbox hands it over (`use`) just before it."""
+
+    identity: Identity
+    member: Member | None = None
+    facility: Facility | None = None
+    day: date | None = None
+    conversation: Conversation | None = None
+    report: DailyReport | None = None
+    previous: DailyReport | None = None
+    plan: tuple[str, Any] = ("off", None)
+    closed: bool = False
+    mode_settled: bool = False
+    threads: bool = False
+    rows: list[Any] = field(default_factory=list)  # ORM objects to attach again
+
+
+async def preload(
+    session: AsyncSession, platform: str, firsts: Sequence[InboundMessage]
+) -> dict[str, Loaded]:
+    """For each sender's first message of a batch, what `handle_message` reads, in a few
+    IN-queries for the whole batch instead of a dozen per message; by user id. Accounts not
+    yet known, or not linked, are left out (their message reads for itself)."""
+    users = sorted({m.sender.user_id for m in firsts})
+    identities = {
+        i.platform_user_id: i for i in await repo.identities_for(session, platform, users)
+    }
+    linked = {u: i for u, i in identities.items() if i.member_id is not None}
+    loaded = {u: Loaded(i, rows=[i]) for u, i in identities.items()}
+    if not linked:
+        return loaded
+    member_ids = {i.member_id for i in linked.values()}
+    members = {m.id: m for m in await _all(session, Member, Member.id, member_ids)}
+    facilities = {
+        f.id: f
+        for f in await _all(
+            session, Facility, Facility.id, {m.facility_id for m in members.values()}
+        )
+    }
+    days: dict[date, list[int]] = {}
+    seen: set[int] = set()
+    for msg in firsts:
+        got = loaded.get(msg.sender.user_id)
+        member = members.get(got.identity.member_id or 0) if got is not None else None
+        if got is None or member is None:
+            continue
+        if member.id in seen:  # two accounts of one member: the second reads for itself
+            continue  # (its day stays None), after the first one's writes
+        seen.add(member.id)
+        got.member, got.facility = member, facilities[member.facility_id]
+        got.day = calendar.business_date(got.facility.tz, msg.sent_at)
+        got.rows += [member, got.facility]
+        days.setdefault(got.day, []).append(member.id)
+    by_member = {g.member.id: g for g in loaded.values() if g.member is not None}
+    for conv in await _all(session, Conversation, Conversation.member_id, by_member):
+        by_member[conv.member_id].conversation = conv
+        by_member[conv.member_id].rows.append(conv)
+    for day, mids in days.items():
+        today, previous = await repo.reports_and_previous(session, mids, day)
+        plans = await repo.day_plans(session, mids, day)
+        closed = await _closures(session, {members[m].facility_id for m in mids}, day)
+        settled = await _settled(session, [r.id for r in today.values()])
+        threads = await alert_thread.members_with_threads(session, mids, day)
+        for mid in mids:
+            got = by_member[mid]
+            got.report, got.previous = today.get(mid), previous.get(mid)
+            got.rows += [r for r in (got.report, got.previous) if r is not None]
+            got.plan = plans[mid]
+            got.closed = members[mid].facility_id in closed
+            got.mode_settled = got.report is not None and got.report.id in settled
+            got.threads = mid in threads
+    return loaded
+
+
+async def _all(session: AsyncSession, model: Any, column: Any, keys: Any) -> list[Any]:
+    stmt = select(model).where(column.in_(sorted(keys)))
+    return list((await session.scalars(stmt)).all())
+
+
+async def _closures(session: AsyncSession, facility_ids: set[int], day: date) -> set[int]:
+    stmt = select(FacilityClosure.facility_id).where(
+        FacilityClosure.facility_id.in_(sorted(facility_ids)), FacilityClosure.date == day
+    )
+    return set((await session.scalars(stmt)).all())
+
+
+async def _settled(session: AsyncSession, report_ids: list[int]) -> set[int]:
+    if not report_ids:
+        return set()
+    stmt = select(ReportRevision.report_id).where(
+        ReportRevision.report_id.in_(sorted(report_ids)), ReportRevision.field == MODE_FIELD
+    )
+    return set((await session.scalars(stmt.distinct())).all())
+
+
+def use(session: AsyncSession, loaded: Loaded | None) -> None:
+    """Hand `loaded` to the message about to be handled in `session` (None: it reads for
+    itself). Its rows are attached again: the inbox detaches everything between messages."""
+    session.info.pop(LOADED, None)
+    if loaded is None:
+        return
+    for row in loaded.rows:
+        session.add(row)
+    session.info[LOADED] = loaded
+
+
+def _loaded(session: AsyncSession, *, member_id: int | None = None) -> Loaded | None:
+    got: Loaded | None = session.info.get(LOADED)
+    if got is None or (member_id is not None and got.identity.member_id != member_id):
+        return None
+    return got
+
+
+def loaded_identity(session: AsyncSession, platform: str, user_id: str) -> Identity | None:
+    """The account of the message being handled, when its batch read it."""
+    got = _loaded(session)
+    if got is None:
+        return None
+    identity = got.identity
+    return (
+        identity if (identity.platform, identity.platform_user_id) == (platform, user_id) else None
+    )
+
+
 async def handle_message(session: AsyncSession, msg: InboundMessage, now: datetime) -> None:
     """Handle typed text or a tap whose raw event is already in the inbox."""
-    identity = await repo.active_identity(
-        session, msg.sender.platform.value, msg.sender.user_id, now
-    )
+    platform, user = msg.sender.platform.value, msg.sender.user_id
+    identity = loaded_identity(session, platform, user)
+    if identity is not None:
+        identity.active = True  # as `repo.active_identity` marks it
+    else:
+        identity = await repo.active_identity(session, platform, user, now)
     _seen(identity, msg)
     day: date | None = None
     if identity.member_id is None:
         replies = await _link(session, identity, msg, now)
     else:
         replies, day = await _converse(session, identity.member_id, msg, now)
-        await alert_thread.mirror(session, identity.member_id, msg, now)  # staff wrote to them
+        got = _loaded(session, member_id=identity.member_id)
+        if got is None or got.day is None or got.threads:  # staff wrote from an alert?
+            await alert_thread.mirror(session, identity.member_id, msg, now)
     await _send(session, msg, replies, now, identity.member_id, day)
 
 
@@ -171,10 +310,16 @@ async def _converse(
     if member is None:
         return [Reply(texts.LINK_PROMPT)], None
     facility = await session.get_one(Facility, member.facility_id)
-    facts, report, mode = await load_facts(session, member, facility, msg.sent_at)
-    conv = (
-        await session.execute(select(Conversation).where(Conversation.member_id == member.id))
-    ).scalar_one_or_none()
+    facts, report, mode = await load_facts(
+        session, member, facility, msg.sent_at, month=dialog.asks_month(msg)
+    )
+    got = _loaded(session, member_id=member.id)
+    if got is not None and got.day == facts.business_date:
+        conv = got.conversation
+    else:
+        conv = (
+            await session.execute(select(Conversation).where(Conversation.member_id == member.id))
+        ).scalar_one_or_none()
     state = DialogState.from_json(conv.state if conv else None)
 
     result = dialog.step(state, msg, facts, nlp.analyser())
@@ -186,13 +331,19 @@ async def _converse(
 
 
 async def load_facts(
-    session: AsyncSession, member: Member, facility: Facility, at: datetime
+    session: AsyncSession, member: Member, facility: Facility, at: datetime, *, month: bool = True
 ) -> tuple[Facts, DailyReport | None, str]:
     """What the dialog needs to know, the day's 日報 (locked) if any, and the mode a 日報
-    opened now starts with."""
+    opened now starts with. `month`: also the month's worked days (`dialog.asks_month`: only
+    今月の記録 shows them)."""
     day = calendar.business_date(facility.tz, at)
-    report, previous = await repo.report_and_previous(session, member.id, day)
-    kind, mode, plan = await day_standing(session, member, facility, day, report)
+    got = _loaded(session, member_id=member.id)
+    if got is not None and got.day == day:
+        report, previous = got.report, got.previous
+    else:
+        got = None
+        report, previous = await repo.report_and_previous(session, member.id, day)
+    kind, mode, plan = await day_standing(session, member, facility, day, report, got)
     offset = at.astimezone(ZoneInfo(facility.tz)).utcoffset() or timedelta(hours=9)
     facts = Facts(
         member_name=member.name,
@@ -207,7 +358,9 @@ async def load_facts(
         business_hours=BusinessHours.from_json(facility.business_hours),
         crisis_contacts=crisis_contacts_from_json(facility.crisis_contacts),
         day_kind=kind,
-        month_days=await repo.worked_days(session, member.id, day.replace(day=1), day),
+        month_days=(
+            await repo.worked_days(session, member.id, day.replace(day=1), day) if month else ()
+        ),
     )
     return facts, report, mode.value
 
@@ -218,20 +371,23 @@ async def day_standing(
     facility: Facility,
     day: date,
     report: DailyReport | None,
+    loaded: Loaded | None = None,
 ) -> tuple[DayKind, DayMode, Any]:
     """What the date is for the check-in (`policy.day_kind`), the mode a new 日報 opens with,
-    and the day's plan (schedule or exception row, or None)."""
-    plan_value, plan = await repo.day_plan(session, member, day)
+    and the day's plan (schedule or exception row, or None); `loaded`: read by the batch."""
+    plan_value, plan = loaded.plan if loaded else await repo.day_plan(session, member, day)
     planned = DayMode(plan_value)
     from_exception = isinstance(plan, ScheduleException)
     closed = False
     if planned is not DayMode.OFF and not from_exception:
-        closed = await _closed(session, facility.id, day)
+        closed = loaded.closed if loaded else await _closed(session, facility.id, day)
     flag = (report.flags or {}).get(DAY_FLAG) if report is not None else None
     facts = dict(from_exception=from_exception, closed=closed, holiday=policy.is_holiday(day))
     kind = policy.day_kind(planned, day_flag=flag, **facts)
-    if kind is not DayKind.PLANNED and report is not None and await _mode_settled(session, report):
-        kind = policy.day_kind(planned, day_flag=flag, settled=True, **facts)
+    if kind is not DayKind.PLANNED and report is not None:
+        settled = loaded.mode_settled if loaded else await _mode_settled(session, report)
+        if settled:
+            kind = policy.day_kind(planned, day_flag=flag, settled=True, **facts)
     return kind, policy.opening_mode(kind, planned), plan
 
 

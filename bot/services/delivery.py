@@ -69,6 +69,7 @@ class Flushed:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    paced: int = 0  # held back to keep a channel's pace; due again within seconds
 
 
 def backoff(attempts: int, retry_after: float | None, jitter: float = 0.0) -> timedelta:
@@ -185,6 +186,10 @@ async def _record(
     session: AsyncSession, item: OutboxItem, result: SendResult, now: datetime
 ) -> None:
     row = await session.get_one(OutboxMessage, item.id)
+    if result.outcome is Outcome.PACED:  # not tried: due again soon, no attempt counted
+        row.status = "pending"
+        row.next_attempt_at = now + timedelta(seconds=result.retry_after or 1.0)
+        return
     row.attempts += 1
     row.via = result.via or row.via
     if result.outcome is Outcome.SENT:
@@ -265,7 +270,7 @@ async def flush(
     """Send everything due now (a few rounds, so ordered follow-ups go in the same flush);
     then, when Slack refused something or delivered something late, look at its backlog."""
     threshold = backlog_alert if backlog_alert is not None else POLICY.backlog_alert
-    sent = retried = failed = 0
+    sent = retried = failed = paced = 0
     staff_refused = staff_late = False
     slots = asyncio.Semaphore(SEND_AT_ONCE)
 
@@ -299,6 +304,9 @@ async def flush(
         for item, result in results:
             if result.outcome is Outcome.SENT:
                 sent += 1
+            elif result.outcome is Outcome.PACED:  # the platform is fine: no backlog watch
+                paced += 1
+                continue
             elif result.outcome is Outcome.RETRY:
                 retried += 1
             else:
@@ -313,7 +321,7 @@ async def flush(
             await watch_backlog(db, senders, now, threshold, delivered_late=staff_late)
         except Exception:  # telling people about an outage must never stop delivery
             log.exception("backlog watch failed")
-    return Flushed(sent, retried, failed)
+    return Flushed(sent, retried, failed, paced)
 
 
 def _late(item: OutboxItem, now: datetime, threshold: timedelta) -> bool:

@@ -444,6 +444,7 @@ async def _one_transaction(
     outcomes: dict[int, Outcome] = {}
     noted: list[_Ready] = []
     quarantined: list[tuple[int, Exception, int]] = []
+    done: list[int] = []  # handled rows marked in one statement at the end (`_mark_done`)
     async with db.transaction(on_loop=True) as session:
         users = await _lock_users(session, db, platform, list(ready))
         ids = [r.row_id for u in users for r in ready[u]]  # only the senders locked here
@@ -453,6 +454,7 @@ async def _one_transaction(
         if db.dialect == "postgresql":
             pending = pending.with_for_update(skip_locked=True)
         mine = set((await session.scalars(pending)).all())
+        loaded = await checkin.preload(session, platform.name, _firsts(users, ready, mine))
         for user in users:
             for r in ready[user]:
                 if r.row_id not in mine:  # another processor has handled it, or holds it
@@ -460,13 +462,20 @@ async def _one_transaction(
                     if await _still_pending(session, r.row_id):
                         break  # held elsewhere (a failure being counted): order first
                     continue
+                # The batch's reads serve the sender's first event only: later ones read
+                # afresh what it wrote.
+                checkin.use(session, loaded.pop(user, None))
                 try:
                     async with session.begin_nested():
-                        await _apply(session, platform, r, now)
+                        marked = await _apply(session, platform, r, now)
+                    if not marked:
+                        done.append(r.row_id)
                     outcomes[r.row_id] = Outcome.HANDLED
                     if r.event is not None and r.event.note is not None:
                         noted.append(r)
                 except Exception as exc:  # this event only; the next drain retries it
+                    loaded.clear()  # after a rollback, read afresh
+                    checkin.use(session, None)
                     limit = await _count_failure(
                         session, db, platform, r.row_id, exc, r.event, now, False
                     )
@@ -476,10 +485,12 @@ async def _one_transaction(
                 finally:
                     # Each event reads afresh what the one before it wrote: statements that
                     # bypass the identity map (bulk updates) leave no stale object behind.
+                    checkin.use(session, None)
                     await session.flush()
                     session.expunge_all()
                 if outcomes[r.row_id] is not Outcome.HANDLED:
                     break
+        await _mark_done(session, done, now)
     for row_id, error, limit in quarantined:
         _quarantined(platform, row_id, error, limit)
     for r in noted:
@@ -491,6 +502,21 @@ async def _one_transaction(
             extra={"inbox_id": r.row_id, "event_id": r.event.msg.event_id},
         )
     return outcomes
+
+
+PRELOADED = (Kind.TEXT, Kind.CHOICE)  # check-in events: what `checkin.preload` reads for
+
+
+def _firsts(
+    users: list[str], ready: dict[str, list[_Ready]], mine: set[int]
+) -> list[InboundMessage]:
+    """Each sender's first event to handle here, when it is a check-in message."""
+    out = []
+    for user in users:
+        first = next((r for r in ready[user] if r.row_id in mine), None)
+        if first is not None and first.event is not None and first.event.kind in PRELOADED:
+            out.append(first.event.msg)
+    return out
 
 
 async def _still_pending(session: AsyncSession, row_id: int) -> bool:
@@ -518,10 +544,14 @@ async def _lock_users(
     return [u for u in users if u in locked]
 
 
-async def _apply(session: AsyncSession, platform: PlatformPlugin, r: _Ready, now: datetime) -> None:
-    """Handle one event and mark its row, inside the caller's savepoint."""
+async def _apply(session: AsyncSession, platform: PlatformPlugin, r: _Ready, now: datetime) -> bool:
+    """Handle one event inside the caller's savepoint; whether its row was marked here. A
+    plain handled event is marked with its batch's others (`_mark_done`, one statement in
+    the same transaction), which commits or fails with them."""
     if r.event is not None:
         await _handle(session, platform, r.event, r.fetched, now)
+        if r.event.note is None:
+            return False
     values: dict[str, Any] = {
         "status": "done" if r.event is not None else "ignored",
         "processed_at": now,
@@ -533,6 +563,18 @@ async def _apply(session: AsyncSession, platform: PlatformPlugin, r: _Ready, now
         update(InboxEvent)
         .where(InboxEvent.id == r.row_id)
         .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return True
+
+
+async def _mark_done(session: AsyncSession, row_ids: list[int], now: datetime) -> None:
+    if not row_ids:
+        return
+    await session.execute(
+        update(InboxEvent)
+        .where(InboxEvent.id.in_(row_ids))
+        .values(status="done", processed_at=now, attempts=InboxEvent.attempts + 1)
         .execution_options(synchronize_session=False)
     )
 

@@ -56,10 +56,13 @@ class _Linked:
 
 
 async def _linked(session: AsyncSession, msg: InboundMessage) -> _Linked | None:
-    identity = await repo.identity_for(session, msg.sender.platform.value, msg.sender.user_id)
+    platform, user = msg.sender.platform.value, msg.sender.user_id
+    identity = checkin.loaded_identity(session, platform, user) or await repo.identity_for(
+        session, platform, user
+    )
     if identity is None or identity.member_id is None:
         return None
-    member = await session.get(Member, identity.member_id)
+    member = await session.get(Member, identity.member_id)  # read by the batch, if loaded
     if member is None or not member.active:
         return None
     facility = await session.get_one(Facility, member.facility_id)

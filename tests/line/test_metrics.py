@@ -71,7 +71,10 @@ async def test_every_series_moves_with_a_check_in_and_ticks(line: Line, t0: date
     fid = await make_facility(line.db, t0, alert_channel="C1")
     mid = await make_member(line.db, fid, t0)
     await link_accounts(line.db, t0, [(mid, MEMBER)])
-    runner = Runner(line.db, line.app.state.senders, inbox_passes=line.app.state.inbox_processors)
+    runner = Runner(  # the fake clock: at the wall's 10:30 JST a real one would miss a start
+        line.db, line.app.state.senders, inbox_passes=line.app.state.inbox_processors,
+        clock=line.clock,
+    )  # fmt: skip
     before = await scrape(line.client)
 
     at = jst(DAY, "10:02")

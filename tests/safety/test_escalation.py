@@ -123,7 +123,7 @@ async def test_a_crisis_renotifies_until_taken_and_the_member_hears_once(rig: Ri
         assert "命に関わるおそれのあるメッセージ" in text
         actions = [b for b in post.args["blocks"] if b["type"] == "actions"]
         buttons = [e["action_id"] for b in actions for e in b["elements"]]
-        assert buttons == ["alert_take", "alert_message", "alert_resolve"]
+        assert buttons == ["alert_take", "alert_message", "alert_call_log", "alert_resolve"]
         assert post.args["metadata"]["event_payload"]["key"].startswith(f"renotify:{alert_id}:")
 
     # 「対応します」 on the latest re-notification: taken, and the member is told once.
@@ -235,7 +235,7 @@ async def test_a_crisis_is_never_folded_into_a_digest_of_alerts(rig: Rig) -> Non
     posts = channel_posts(rig)
     assert len(posts) == 2
     digest, alone = posts
-    actions = [b["block_id"] for b in digest.args["blocks"] if b["type"] == "actions"]
+    actions = [b["block_id"] for b in digest.args["blocks"] if "accessory" in b]  # its lines
     assert actions == [f"alert:{i}" for i in (w1, w2, w3)]
     assert [b["block_id"] for b in alone.args["blocks"] if b["type"] == "actions"] == [f"alert:{c}"]
     assert "【至急】" in body(alone) and "アラートが" not in alone.args["text"]
@@ -248,11 +248,13 @@ async def test_the_phone_call_step_really_mentions_alone_and_in_a_digest(rig: Ri
     solo = await make_member(rig.db, rig.facility_id, rig.clock.at, "山田 太郎")
     await assign(rig, solo, STAFF1, STAFF2)
     await tick_and_deliver(rig, "10:30")  # the staff alert (warning), alone
-    await tick_and_deliver(rig, "11:00")  # the phone-call alert (urgent), alone
-    call = channel_posts(rig)[-1]
-    assert "電話で確認してください" in body(call)
+    await tick_and_deliver(rig, "11:00")  # the phone-call alert (urgent): joins the day's
+    first, call = channel_posts(rig)  # message, its thread note pings; the update shows it
+    assert call.args["thread_ts"] == first.ts
     assert call.args["blocks"][0]["text"]["text"] == f"<@{STAFF1}> <@{STAFF2}> <@{MANAGER}>"
-    assert "&lt;@" not in body(call)
+    (update,) = rig.fake.of("chat.update")
+    assert update.args["ts"] == first.ts and "電話で確認してください" in body(update)
+    assert "&lt;@" not in body(call) + body(update)
     async with rig.db.transaction() as session:  # the mentions were never part of the row
         notify = (await session.scalars(select(OutboxMessage))).all()
     assert notify and all("<@" not in json.dumps(r.payload) for r in notify)
@@ -324,8 +326,8 @@ async def test_a_late_report_edits_the_alert_in_place_as_resolved_by_the_member(
     text = json.dumps(edit.args["blocks"], ensure_ascii=False)
     assert "✅ 本人から連絡があり解消(10:43)" in text
     assert "✅ さんが対応済み" not in text
-    buttons = {b["block_id"] for b in edit.args["blocks"] if b["type"] == "actions"}
-    assert buttons == {f"alert:{a.id}" for a in alerts if a.id != mine.id}  # the others stay
+    menus = {b["block_id"] for b in edit.args["blocks"] if "accessory" in b}  # digest lines
+    assert menus == {f"alert:{a.id}" for a in alerts if a.id != mine.id}  # the others stay
     # taking another one later re-renders the digest the same way
     other = next(a for a in alerts if a.member_id == mids[1])
     await rig.interact(press(STAFF1, "alert_take", str(other.id), str(digest.ts)))

@@ -32,6 +32,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from adapters.slack import manifest
+
 # Slack's documented Block Kit limits.
 MESSAGE_BLOCKS = 50
 VIEW_BLOCKS = 100
@@ -53,6 +55,7 @@ SPEC = Path("/work/shared/specs/slack/slack_web_openapi_v2.json")
 NEWER_METHODS = {
     "files.getUploadURLExternal": ("filename", "length"),
     "files.completeUploadExternal": ("files",),
+    "apps.connections.open": (),  # Socket Mode; called with the app-level token
 }
 
 
@@ -94,18 +97,13 @@ class FakeSlack:
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     uploads: dict[str, bytes] = field(default_factory=dict)  # file id -> bytes POSTed
     down: Callable[[str], Refusal | None] | None = None  # method -> the outage's answer, if any
-    # The bot token's scopes, answered in auth.test's x-oauth-scopes header (`nippo doctor`),
-    # and the channels the bot has not joined (conversations.info's is_member).
-    scopes: tuple[str, ...] = (
-        "chat:write",
-        "commands",
-        "im:history",
-        "im:write",
-        "files:write",
-        "users:read",
-    )
+    # The bot token's scopes, answered in auth.test's x-oauth-scopes header (`nippo doctor`):
+    # an app installed from slack/manifest.yml; and the channels the bot has not joined
+    # (conversations.info's is_member).
+    scopes: tuple[str, ...] = field(default_factory=manifest.bot_scopes)
     not_member: set[str] = field(default_factory=set)
     url: str = ""
+    socket_url: str = ""  # apps.connections.open's answer (tests/slack/fake_socket.py)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def fail(self, method: str, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
@@ -217,6 +215,10 @@ class FakeSlack:
                 "ok": True,
                 "channel": {"id": channel, "is_member": channel not in self.not_member},
             }
+        if method == "apps.connections.open":  # Socket Mode: where to open the websocket
+            if not self.socket_url:
+                return {"ok": False, "error": "invalid_auth"}
+            return {"ok": True, "url": self.socket_url}
         if method == "users.info":
             return {"ok": True, "user": {"id": args.get("user"), "tz": "Asia/Tokyo"}}
         return {"ok": True}

@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from adapters.slack.deps import web_client
-from adapters.slack.sender import SlackSender
 from bot.services import delivery, ticks
 from storage.models import Member
 from tests.slack.conftest import CHANNEL, MANAGER, STAFF1, Rig
+from tests.slack.test_alerts import deliver
 from tests.support import jst, make_member
 
 
@@ -21,8 +20,7 @@ async def _approve(rig: Rig, mid: int, until: date, kind: str) -> None:
 
 
 async def _deliver(rig: Rig) -> delivery.Flushed:
-    sender = SlackSender(web_client("xoxb-test", rig.fake.url, retries=False), rig.db)
-    return await delivery.flush(rig.db, {"slack": sender}, rig.clock.at)
+    return await deliver(rig)  # at Slack's pace: one message a second to the channel
 
 
 async def test_an_approval_ending_within_30_days_is_told_to_the_managers_once(rig: Rig) -> None:

@@ -143,7 +143,12 @@ async def test_report_edit_and_sign_off_buttons_keep_revisions(rig: Rig) -> None
     await rig.command(STAFF1, f"report 山田 {DAY}")
     (shown,) = await rig.fake.wait_for("chat.postEphemeral")
     buttons = [e for b in shown.args["blocks"] if b["type"] == "actions" for e in b["elements"]]
-    assert [b["text"]["text"] for b in buttons] == ["修正", "確認(サイン)"]
+    assert [b["text"]["text"] for b in buttons] == [
+        "修正",
+        "確認(サイン)",
+        "メッセージを送る",
+        "電話・ビデオを記録",
+    ]
     report_id = buttons[0]["value"]
     await rig.interact(press(STAFF1, "report_edit", report_id, "", channel="C_STAFF"))
     (opened,) = await rig.fake.wait_for("views.open")

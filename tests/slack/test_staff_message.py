@@ -134,7 +134,7 @@ async def test_a_message_from_an_alert_reaches_the_member_on_line_and_is_recorde
         if b["type"] == "actions"
         for e in b["elements"]
     ]
-    assert buttons == ["対応します", "メッセージを送る", "対応済み"]
+    assert buttons == ["対応します", "メッセージを送る", "電話・ビデオを記録", "対応済み"]
 
     both.clock.at = jst(DAY, "10:05")
     await send_from_alert(both, alert, "お電話してもよいですか? 11時ごろはいかがでしょう")
@@ -173,7 +173,10 @@ async def test_a_message_from_an_alert_reaches_the_member_on_line_and_is_recorde
     # 山田 answers on LINE: the answer shows in the alert's thread
     await both.say(USER, "はい、大丈夫です。11時に電話ください", jst(DAY, "10:20"))
     await deliver(both, jst(DAY, "10:21"))
-    notes = thread_posts(both, alert)
+    # 「電話ください」 is also a 相談: it joins the day's message, noted in the same thread
+    joined = [n for n in thread_posts(both, alert) if n.args["text"].startswith("➕")]
+    assert [n.args["text"] for n in joined] == ["➕ 10:20 追加: 【相談の希望】山田 太郎さん"]
+    notes = [n for n in thread_posts(both, alert) if n not in joined]
     assert len(notes) == 2
     assert "山田 太郎さんから(10:20)" in notes[1].args["text"]
     assert "はい、大丈夫です。11時に電話ください" in notes[1].args["text"]

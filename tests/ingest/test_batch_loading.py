@@ -1,0 +1,133 @@
+"""Issue #18: an inbox batch reads what its events need set-based, not event by event.
+
+The statements of a pass are counted on the engine: ten members' check-ins in one batch take
+far fewer than ten times one member's. What the batch reads must not change what anyone is
+told: a month question still lists the worked days (loaded only for it), and a member's
+second event in the same batch sees what the first one wrote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import event as sa_event
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from bot.core import dialog, texts
+from bot.core.domain import ContactRef, InboundMessage, Platform
+from storage.db import Database
+from storage.models import DailyReport, InboxEvent
+from tests.faults.webhooks import link_members
+from tests.line.conftest import Line, event, process_pending_inbox
+from tests.support import jst
+
+START = "開始 体調4 睡眠7 データ入力"
+
+
+class Counted:
+    def __init__(self) -> None:
+        self.n = 0
+
+    def __call__(self, *_: Any) -> None:
+        self.n += 1
+
+
+@pytest.fixture
+def statements() -> Iterator[Counted]:
+    counted = Counted()
+    sa_event.listen(Engine, "before_cursor_execute", counted)
+    yield counted
+    sa_event.remove(Engine, "before_cursor_execute", counted)
+
+
+async def store(db: Database, events: list[dict[str, Any]], at: datetime) -> None:
+    from storage import repo
+
+    async with db.transaction() as s:
+        for ev in events:
+            assert await repo.add_inbox(s, "line", ev["webhookEventId"], ev, at) is not None
+
+
+async def pass_statements(db: Database, statements: Counted, at: datetime) -> tuple[int, int]:
+    before = statements.n
+    handled = await process_pending_inbox(db, at)
+    return handled, statements.n - before
+
+
+async def test_a_batch_of_ten_members_takes_far_fewer_statements_than_ten_alone(
+    db: Database, t0: datetime, statements: Counted
+) -> None:
+    users = await link_members(db, t0, "Ucount", 11)
+    at = jst("2026-07-01", "09:55")
+    await store(db, [event("00_message_text", at, user=users[0], message={"text": START})], at)
+    handled, alone = await pass_statements(db, statements, at)
+    assert handled == 1
+
+    evs = [event("00_message_text", at, user=u, message={"text": START}) for u in users[1:]]
+    await store(db, evs, at)
+    handled, batch = await pass_statements(db, statements, at)
+
+    assert handled == 10
+    # One event at a time read ~11 rows for each (account, member, facility, 日報, plan,
+    # conversation, …): a batch of ten cost ~0.9 × ten alone. Set-based it is about half.
+    assert batch < 0.6 * 10 * alone, (batch, alone)
+    async with db.transaction() as s:
+        reports = (await s.scalars(select(DailyReport))).all()
+        statuses = set((await s.scalars(select(InboxEvent.status))).all())
+    assert len(reports) == 11 and all(r.planned_work == "データ入力" for r in reports)
+    assert statuses == {"done"}
+
+
+async def test_a_month_question_in_a_batch_still_lists_the_worked_days(
+    line: Line, t0: datetime
+) -> None:
+    users = await link_members(line.db, t0, "Umonth", 3)
+    day1 = jst("2026-07-01", "09:55")
+    await line.send(event("00_message_text", day1, user=users[0], message={"text": START}), at=day1)
+    day2 = jst("2026-07-02", "10:05")
+    asks = event("00_message_text", day2, user=users[0], message={"text": "今月の記録"})
+    others = [event("00_message_text", day2, user=u, message={"text": START}) for u in users[1:]]
+    await line.send(*others, asks, at=day2)
+
+    answer = [
+        r.body for r in line.fake.calls("/v2/bot/message/reply")
+        if r.body["replyToken"] == asks["replyToken"]
+    ]  # fmt: skip
+    said = [m.get("text", "") for m in answer[0]["messages"]]
+    assert texts.MEMBER_MONTH_DAYS.format(month=7, days=1) in said
+
+
+async def test_a_members_second_event_in_the_batch_sees_the_first(line: Line, t0: datetime) -> None:
+    (user,) = await link_members(line.db, t0, "Utwice", 1)
+    at = jst("2026-07-01", "09:55")
+    first = event("00_message_text", at, user=user, message={"text": START})
+    second = event("00_message_text", at, user=user, message={"text": "今日の記録"})
+    await line.send(first, second, at=at)
+
+    async with line.db.transaction() as s:
+        report = (await s.scalars(select(DailyReport))).one()
+        statuses = (await s.scalars(select(InboxEvent.status))).all()
+    assert report.planned_work == "データ入力" and list(statuses) == ["done", "done"]
+    summary = [
+        r.body for r in line.fake.calls("/v2/bot/message/reply")
+        if r.body["replyToken"] == second["replyToken"]
+    ]  # fmt: skip
+    assert "データ入力" in str(summary[0])  # today's record, with what the first one wrote
+
+
+def test_only_a_month_question_asks_for_the_months_days() -> None:
+    def said(text: str = "", choice: str | None = None) -> InboundMessage:
+        return InboundMessage(
+            "e1", ContactRef(Platform.LINE, "U1"), jst("2026-07-01", "10:00"), text, choice
+        )
+
+    assert dialog.asks_month(said(choice="month"))
+    assert dialog.asks_month(said("今月の記録を見せて"))
+    assert dialog.asks_month(said("こんげつのきろく"))
+    assert not dialog.asks_month(said(START))
+    assert not dialog.asks_month(said("今日の記録"))
+    assert not dialog.asks_month(said("今月の記録", choice="start"))
