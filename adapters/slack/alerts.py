@@ -224,24 +224,33 @@ async def on_template(deps: Deps, client: AsyncWebClient, body: dict[str, Any]) 
         log.info("message form not redrawn: %s", slack_error(exc))
 
 
+def form_target(meta: dict[str, Any]) -> tuple[int | None, int | None]:
+    """The alert, or the member without one, that a staff form (message, call) is about."""
+    alert_id, member_id = meta.get("alert_id"), meta.get("member_id")
+    return (
+        int(alert_id) if alert_id is not None else None,
+        int(member_id) if member_id is not None else None,
+    )
+
+
 async def on_message_submit(
     deps: Deps, client: AsyncWebClient, body: dict[str, Any], text: str
 ) -> None:
     user = body["user"]["id"]
     meta = json.loads(body["view"].get("private_metadata") or "{}")
-    alert_id, member_id = meta.get("alert_id"), meta.get("member_id")
+    alert_id, member_id = form_target(meta)
     async with deps.db.transaction() as session:
         staff = await board.staff_by_slack(session, user)
         if staff is None:
             return
         result = await alert_actions.send_message(
             session,
-            int(alert_id) if alert_id is not None else None,
+            alert_id,
             staff,
             text,
             ref=str(body["view"]["id"]),
             now=deps.clock(),
-            member_id=int(member_id) if member_id is not None else None,
+            member_id=member_id,
         )
     name = bk.escape(result.name)
     if result.sent:

@@ -195,7 +195,7 @@ async def on_call_submit(
     note: str,
 ) -> None:
     user = body["user"]["id"]
-    alert_id, member_id = meta.get("alert_id"), meta.get("member_id")
+    alert_id, member_id = alerts.form_target(meta)
     async with deps.db.transaction() as session:
         staff = await board.staff_by_slack(session, user)
         if staff is None:
@@ -203,8 +203,8 @@ async def on_call_submit(
         result = await alert_actions.log_call(
             session,
             staff,
-            alert_id=int(alert_id) if alert_id is not None else None,
-            member_id=int(member_id) if member_id is not None else None,
+            alert_id=alert_id,
+            member_id=member_id,
             method=method,
             note=note,
             at=at,

@@ -89,9 +89,8 @@ class Rig:
             return int((await session.execute(stmt)).scalar_one())
 
 
-@pytest.fixture
-async def rig(db: Database, db_url: str) -> AsyncIterator[Rig]:
-    clock = FakeClock(jst("2026-07-01", "11:00"))
+async def staffed_facility(db: Database, clock: FakeClock) -> int:
+    """ひだまり作業所 with 佐藤 and 鈴木 (staff) and 高橋 (manager)."""
     async with db.transaction() as session:
         f = await admin.init_facility(
             session, name="ひだまり作業所", alert_channel=CHANNEL, now=clock.at
@@ -102,7 +101,13 @@ async def rig(db: Database, db_url: str) -> AsyncIterator[Rig]:
             (MANAGER, "高橋 管理", "manager"),
         ):
             await admin.add_staff(session, f, name=name, slack_user=uid, role=role, now=clock.at)
-        facility_id = f.id
+        return f.id
+
+
+@pytest.fixture
+async def rig(db: Database, db_url: str) -> AsyncIterator[Rig]:
+    clock = FakeClock(jst("2026-07-01", "11:00"))
+    facility_id = await staffed_facility(db, clock)
     async with Served(FakeSlack()) as fake:
         settings = Settings(
             database_url=db_url,

@@ -29,7 +29,6 @@ from adapters.slack.socket_mode import SocketMode
 from bot.app import doctor
 from bot.app.settings import Settings
 from bot.app.web import create_app
-from bot.services import admin
 from storage.db import Database
 from storage.models import Alert, AuditLog, InboxEvent, OutboxMessage, SupportRecord
 from tests.line.conftest import SECRET as LINE_SECRET
@@ -42,7 +41,7 @@ from tests.slack import (
     test_records_surfaces,
     test_staff_message,
 )
-from tests.slack.conftest import CHANNEL, MANAGER, STAFF1, STAFF2, TEAM, Rig
+from tests.slack.conftest import CHANNEL, STAFF1, TEAM, Rig, staffed_facility
 from tests.slack.fake_slack import FakeSlack, Served
 from tests.slack.fake_socket import FakeSocket
 from tests.slack.test_manifest import APP_TOKEN_METHODS, CALLED, expand
@@ -126,21 +125,6 @@ async def open_app(
             yield SocketRig(http, fake, db, clock, facility_id, app, socket)
         fake.check_limits()
         fake.check_spec()
-
-
-async def staffed_facility(db: Database, clock: FakeClock) -> int:
-    """conftest's facility: ひだまり作業所 with 佐藤 and 鈴木 (staff) and 高橋 (manager)."""
-    async with db.transaction() as session:
-        f = await admin.init_facility(
-            session, name="ひだまり作業所", alert_channel=CHANNEL, now=clock.at
-        )
-        for uid, name, role in (
-            (STAFF1, "佐藤 花子", "staff"),
-            (STAFF2, "鈴木 一郎", "staff"),
-            (MANAGER, "高橋 管理", "manager"),
-        ):
-            await admin.add_staff(session, f, name=name, slack_user=uid, role=role, now=clock.at)
-        return f.id
 
 
 @pytest.fixture
