@@ -67,6 +67,7 @@ class Call:
     status: int = 200  # what the fake answered
     response_headers: dict[str, str] = field(default_factory=dict)
     ts: str | None = None  # the message this call posted (members see it), if any
+    answered: bool = False  # the fake has answered it (false while a `slow` call waits)
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,7 @@ class FakeSlack:
         self.calls.append(call)
         if method in self.slow:
             await asyncio.sleep(self.slow[method])
+        call.answered = True
         refusal = self.down(method) if self.down is not None else None
         if refusal is None and self.failures.get(method):
             refusal = self.failures[method].pop(0)
