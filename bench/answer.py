@@ -3,6 +3,7 @@
     .venv/bin/python bench/answer.py [--requests 3000] [--concurrency 50] [--rounds 2]
                                      [--database URL]   # postgresql://…: an empty database
     .venv/bin/python bench/answer.py --burst 5000 --scale 0.1 [--database URL]
+                                     [--replicas N]     # N `nippo serve`, PostgreSQL only
 
 Steady mode: signed single-event text webhooks from 200 linked members at a fixed
 concurrency, against (1) `nippo serve` itself (a child process, LINE configured against a
@@ -19,7 +20,9 @@ Burst mode (a hosted installation's morning): N linked members across facilities
 doing a tap-based start check-in (開始します, 体調, 睡眠 as postbacks, then the work as text),
 taps 3–15 s apart, first taps spread over 5 minutes. `--scale` shrinks the members and the
 window together (0.1: N/10 members over 30 s), which keeps the taps per second — the load —
-of the full morning, so it runs in minutes here; gaps between taps stay 3–15 s. Nippo only.
+of the full morning, so it runs in minutes here; gaps between taps stay 3–15 s. Nippo only;
+`--replicas N` starts N `nippo serve` on one PostgreSQL database and sends the webhooks to
+them in turn, as a load balancer would (CPU is then the sum of the N processes).
 
 `BENCH_PROFILE=/tmp/x.prof` runs Nippo under cProfile (bench/ingest.py's set-up). Loopback
 only, bounded; prints figures and never fails on speed. `RESULT answer …` lines feed
@@ -39,7 +42,8 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -297,13 +301,20 @@ def stamped_fake() -> Any:
 
 
 async def seed(url: str, members: int, tag: str) -> list[str]:
-    """Facilities of PER_FACILITY linked members; their LINE user ids."""
+    """Facilities of PER_FACILITY linked members with 在宅 planned every day (a member
+    without a plan would take the rarer unplanned-day path and alert staff); their LINE
+    user ids. The planned start lies after the run, so the scheduler's reminders and
+    missed-start alerts stay out of the figures at whatever hour the benchmark runs."""
+    from bot.core.domain import DayMode
     from bot.services import admin
     from storage.db import Database
-    from storage.models import Identity
+    from storage.models import Identity, Schedule
 
     db = Database(url)
     now = datetime.now(UTC)
+    local = now.astimezone(ZoneInfo("Asia/Tokyo"))
+    start = min(local + timedelta(minutes=30), local.replace(hour=23, minute=0)).time()
+    start, end = start.replace(second=0, microsecond=0), dtime(23, 59)
     users: list[str] = []
     try:
         for first in range(0, members, PER_FACILITY):
@@ -316,6 +327,11 @@ async def seed(url: str, members: int, tag: str) -> list[str]:
                                         active=True, link_failures=0, created_at=now)  # fmt: skip
                     identity.linked_at = now
                     s.add(identity)
+                    zaitaku = DayMode.ZAITAKU.value
+                    s.add_all(
+                        Schedule(member_id=m.id, weekday=d, mode=zaitaku, start=start, end=end)
+                        for d in range(7)
+                    )
                     users.append(user)
     finally:
         await db.dispose()
@@ -366,12 +382,20 @@ async def post(session: aiohttp.ClientSession, port: int, sent: Sent, ev: dict[s
     sent.body = wrap(ev)
     headers = {"X-Line-Signature": sign(sent.body), "Content-Type": "application/json"}
     sent.at = time.perf_counter()
-    async with session.post(
-        f"http://127.0.0.1:{port}/callback/line", data=sent.body, headers=headers
-    ) as r:
-        await r.read()
-        sent.acked = time.perf_counter()
-        return r.status == 200
+    url = f"http://127.0.0.1:{port}/callback/line"
+    for attempt in (1, 2):
+        try:
+            async with session.post(url, data=sent.body, headers=headers) as r:
+                await r.read()
+                sent.acked = time.perf_counter()
+                return r.status == 200
+        except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError):
+            # A pooled connection uvicorn closed after its 5 s keep-alive just as it was
+            # reused (taps are 3–15 s apart): sent again, as LINE redelivers; the event id
+            # is the same, so Nippo would ignore a copy it had already stored.
+            if attempt == 2:
+                raise
+    return False
 
 
 # --- measuring ---------------------------------------------------------------------------------
@@ -631,16 +655,22 @@ async def main_burst(args: argparse.Namespace, env: dict[str, str], fake: Any) -
     t_seed = time.perf_counter()
     users = await seed(args.url, members, "b")
     print(f"seeded {members} members in {time.perf_counter() - t_seed:.0f} s", file=sys.stderr)
-    port = free_port()
-    proc = start_server("nippo", port, env, args.logs)
+    ports = [free_port() for _ in range(args.replicas)]
+    procs = [start_server("nippo", port, env, args.logs) for port in ports]
     sent: list[Sent] = []
     errors = 0
+
+    def cpu() -> float | None:
+        each = [cpu_seconds(p.pid) for p in procs]
+        return None if None in each else sum(c for c in each if c is not None)
+
     try:
-        await wait_ready(port)
+        for port in ports:
+            await wait_ready(port)
         plans = burst_plan(users, window, 18)
         connector = aiohttp.TCPConnector(limit=args.concurrency)
         async with aiohttp.ClientSession(connector=connector) as session:
-            t0, cpu0 = time.perf_counter(), cpu_seconds(proc.pid)
+            t0, cpu0 = time.perf_counter(), cpu()
 
             async def member(m: int, user: str, plan: list[tuple[float, str, str]]) -> None:
                 nonlocal errors
@@ -653,6 +683,7 @@ async def main_burst(args: argparse.Namespace, env: dict[str, str], fake: Any) -
                     )
                     s = Sent(user, token, b"")
                     sent.append(s)
+                    port = ports[(m + n) % len(ports)]  # a load balancer's round robin
                     errors += not await post(session, port, s, ev)
 
             await asyncio.gather(
@@ -660,19 +691,21 @@ async def main_burst(args: argparse.Namespace, env: dict[str, str], fake: Any) -
             )
             run = Run("nippo", sent, time.perf_counter() - t0, errors)
         await wait_answered(fake, run, args.wait)
-        cpu1 = cpu_seconds(proc.pid)
+        cpu1 = cpu()
         run.cpu_s = None if cpu0 is None or cpu1 is None else cpu1 - cpu0
         run.push_reasons = await push_reasons(args.url, {s.token for s in sent})
     finally:
-        stop(proc, 60)
+        for proc in procs:
+            stop(proc, 60)
     backend = "postgresql" if args.url.startswith("postgres") else "sqlite"
     print(
         f"\nMorning burst: {args.burst} members at scale {args.scale} = {members} members "
         f"({len(sent)} taps) over {window:.0f} s, taps {GAP_S[0]:.0f}–{GAP_S[1]:.0f} s apart, "
-        f"backend {backend}; {errors} webhook errors"
+        f"backend {backend}, {args.replicas} replica(s); {errors} webhook errors"
     )
     print(HEADER)
-    report(run, backend, f"burst{args.burst}")
+    replicas = f"x{args.replicas}" if args.replicas > 1 else ""
+    report(run, backend, f"burst{args.burst}{replicas}")
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -703,6 +736,9 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--burst", type=int, default=0, help="morning burst of N members")
     parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument(
+        "--replicas", type=int, default=1, help="burst: N `nippo serve` (PostgreSQL)"
+    )
     parser.add_argument("--wait", type=float, default=600.0, help="longest wait for answers")
     parser.add_argument("--database", help="postgresql://… (default: a temporary SQLite)")
     parser.add_argument("--serve-floor", action="store_true", help=argparse.SUPPRESS)
@@ -717,5 +753,7 @@ if __name__ == "__main__":
 
         a.logs = Path(tempfile.mkdtemp(prefix="nippo-answer-"))
         a.url = a.database or f"sqlite:///{a.logs}/bench.db"
+        if a.replicas > 1 and not a.url.startswith("postgres"):
+            parser.error("--replicas needs --database postgresql://… (SQLite has one writer)")
         storage_db.upgrade(a.url)
         asyncio.run(main(a))

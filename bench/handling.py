@@ -31,7 +31,7 @@ from answer import postback_event, seed, text_event  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
-DAY = "2026-07-01"  # a Wednesday: members seeded by `admin.add_member` have 在宅 planned
+DAY = "2026-07-01"  # `answer.seed` plans 在宅 on every weekday, so any date would do
 AT = datetime(2026, 7, 1, 0, 55, tzinfo=UTC)  # 09:55 in Tokyo
 TAPS = (("postback", f"v1|{DAY}|start"), ("postback", f"v1|{DAY}|health:4"),
         ("postback", f"v1|{DAY}|sleep:7"), ("text", "データ入力"))  # fmt: skip

@@ -259,7 +259,7 @@ async def log_call(
             method=texts.CALL_LOG_METHODS[method],
             time=at.astimezone(ZoneInfo(facility.tz)).strftime("%H:%M"),
         )
-        await alert_thread._note(session, alert, line, f"thread:{key}", now)
+        await alert_thread.note(session, alert, line, f"thread:{key}", now)
     return CallResult(True, name=member.name)
 
 

@@ -48,7 +48,7 @@ def _clip(text: str) -> str:
     return text if len(text) <= MIRRORED_TEXT else text[: MIRRORED_TEXT - 1] + "…"
 
 
-async def _note(
+async def note(
     session: AsyncSession, alert: Alert, text: str, key: str, now: datetime
 ) -> int | None:
     """One line in the alert's thread (nothing when the alert was never posted)."""
@@ -77,7 +77,7 @@ async def staff_sent(
         line = texts.THREAD_STAFF_SENT.format(staff=staff.name, time=at, text=_clip(text))
     else:
         line = texts.THREAD_STAFF_SENT_SHORT.format(staff=staff.name, time=at)
-    await _note(session, alert, line, f"thread:staff_message:{ref}", now)
+    await note(session, alert, line, f"thread:staff_message:{ref}", now)
 
 
 async def members_with_threads(session: AsyncSession, member_ids: list[int], day: date) -> set[int]:
@@ -130,6 +130,6 @@ async def mirror(session: AsyncSession, member_id: int, msg: InboundMessage, now
             continue
         threads.add((alert.slack_channel, alert.slack_ts))
         key = f"mirror:{alert.id}:{msg.sender.platform.value}:{msg.event_id}"
-        if await _note(session, alert, line, key, now) is None:
+        if await note(session, alert, line, key, now) is None:
             threads.discard((alert.slack_channel, alert.slack_ts))
     return len(threads)
