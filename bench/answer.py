@@ -315,6 +315,7 @@ async def seed(url: str, members: int, tag: str) -> list[str]:
     local = now.astimezone(ZoneInfo("Asia/Tokyo"))
     start = min(local + timedelta(minutes=30), local.replace(hour=23, minute=0)).time()
     start, end = start.replace(second=0, microsecond=0), dtime(23, 59)
+    zaitaku = DayMode.ZAITAKU.value
     users: list[str] = []
     try:
         for first in range(0, members, PER_FACILITY):
@@ -327,7 +328,6 @@ async def seed(url: str, members: int, tag: str) -> list[str]:
                                         active=True, link_failures=0, created_at=now)  # fmt: skip
                     identity.linked_at = now
                     s.add(identity)
-                    zaitaku = DayMode.ZAITAKU.value
                     s.add_all(
                         Schedule(member_id=m.id, weekday=d, mode=zaitaku, start=start, end=end)
                         for d in range(7)
@@ -383,19 +383,20 @@ async def post(session: aiohttp.ClientSession, port: int, sent: Sent, ev: dict[s
     headers = {"X-Line-Signature": sign(sent.body), "Content-Type": "application/json"}
     sent.at = time.perf_counter()
     url = f"http://127.0.0.1:{port}/callback/line"
-    for attempt in (1, 2):
-        try:
-            async with session.post(url, data=sent.body, headers=headers) as r:
-                await r.read()
-                sent.acked = time.perf_counter()
-                return r.status == 200
-        except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError):
-            # A pooled connection uvicorn closed after its 5 s keep-alive just as it was
-            # reused (taps are 3–15 s apart): sent again, as LINE redelivers; the event id
-            # is the same, so Nippo would ignore a copy it had already stored.
-            if attempt == 2:
-                raise
-    return False
+
+    async def send() -> bool:
+        async with session.post(url, data=sent.body, headers=headers) as r:
+            await r.read()
+            sent.acked = time.perf_counter()
+            return r.status == 200
+
+    try:
+        return await send()
+    except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError):
+        # A pooled connection uvicorn closed after its 5 s keep-alive just as it was reused
+        # (taps are 3–15 s apart): sent again, as LINE redelivers; the event id is the same,
+        # so Nippo would ignore a copy it had already stored.
+        return await send()
 
 
 # --- measuring ---------------------------------------------------------------------------------
@@ -661,8 +662,8 @@ async def main_burst(args: argparse.Namespace, env: dict[str, str], fake: Any) -
     errors = 0
 
     def cpu() -> float | None:
-        each = [cpu_seconds(p.pid) for p in procs]
-        return None if None in each else sum(c for c in each if c is not None)
+        each = [c for c in (cpu_seconds(p.pid) for p in procs) if c is not None]
+        return sum(each) if len(each) == len(procs) else None
 
     try:
         for port in ports:
