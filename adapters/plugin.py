@@ -43,6 +43,7 @@ class Mounted:
 
     step_aside: StepAside | None = None  # awaited before each stored event is handled
     worker: inbox.AfterAckWorker | None = None  # closed at shutdown
+    replies: inbox.AfterAckWorker | None = None  # the worker's reply delivery, closed after it
     service: Service | None = None  # started with the app, closed first at shutdown
 
 
@@ -57,16 +58,20 @@ class Entry:
 
 
 def inbox_pass(
-    db: Database, platform: PlatformPlugin, step_aside: StepAside | None = None
+    db: Database,
+    platform: PlatformPlugin,
+    step_aside: StepAside | None = None,
+    committed: Callable[[], None] | None = None,
 ) -> inbox.InboxPass:
-    """The scheduler's (and after-ack) pass over one platform's pending inbox rows."""
+    """The scheduler's (and after-ack) pass over one platform's pending inbox rows;
+    `committed` is called after each of its batches commits (`inbox.process_pending`)."""
 
     async def process(
         now: datetime, ids: list[int] | None = None, *, aside: inbox.SetAside | None = None
     ) -> int:
         with acting_as("bot"):  # a member's message: the bot writes what it says
             return await inbox.process_pending(
-                db, now, platform, ids=ids, step_aside=step_aside, aside=aside
+                db, now, platform, ids=ids, step_aside=step_aside, aside=aside, committed=committed
             )
 
     return process

@@ -62,22 +62,28 @@ def mount(
     async def step_aside() -> None:
         await writer.wait_idle(STEP_ASIDE_AT_MOST_S)
 
-    process = inbox_pass(db, platform, step_aside)
-
-    async def batch(aside: inbox.SetAside) -> int:
-        """One batch, followed by its replies, so reply tokens are used while fresh (an
-        answer sent later becomes a paid push)."""
-        handled = await process(clock(), None, aside=aside)
+    async def send_due() -> None:
         while True:
             await step_aside()
             done = await delivery.flush(db, app.state.senders, clock())
             if done.retried or done.sent + done.failed == 0:
-                return handled
+                return
+
+    # Each batch's replies go out as soon as it commits, while the pass handles the next
+    # batches: reply tokens are used while fresh (an answer sent later becomes a paid push),
+    # and a member never waits for the rest of a pass of up to inbox.BATCH events.
+    replies = inbox.AfterAckWorker(send_due, "reply delivery")
+    process = inbox_pass(db, platform, step_aside, replies.poke)
+
+    async def run_pass(aside: inbox.SetAside) -> int:
+        return await process(clock(), None, aside=aside)
 
     async def one_pass() -> None:
-        """Handle whatever is pending, whoever stored it, until nothing is left to take."""
+        """Handle whatever is pending, whoever stored it, until nothing is left to take;
+        done once the replies it made are out (shutdown and the tests wait for this)."""
         with acting_as("bot"):
-            await inbox.drain(batch)
+            await inbox.drain(run_pass)
+        await replies.settled()
 
     worker = inbox.AfterAckWorker(one_pass)
     secret = settings.line_channel_secret.get_secret_value()
@@ -87,7 +93,7 @@ def mount(
     log.info("LINE webhook mounted at POST /callback/line")
     # The scheduler's recovery passes step aside too: a tick that lands in a burst must not
     # hold every waiting acknowledgement for the length of its pass.
-    return Mounted(step_aside, worker)
+    return Mounted(step_aside, worker, replies)
 
 
 ENTRY = Entry("line", "LINE", credentials, build, mount, " (POST /callback/line answers 404)")

@@ -149,7 +149,7 @@ def create_app(
             continue
         mounted = entry.mount(app, settings, db, platform, clock)
         steps += [mounted.step_aside] if mounted.step_aside is not None else []
-        app.state.inbox_workers += [mounted.worker] if mounted.worker is not None else []
+        app.state.inbox_workers += [w for w in (mounted.worker, mounted.replies) if w is not None]
         app.state.services += [mounted.service] if mounted.service is not None else []
 
     async def step_aside() -> None:

@@ -183,16 +183,19 @@ async def process_pending(
     limit: int = BATCH,
     step_aside: Callable[[], Awaitable[None]] | None = None,
     aside: SetAside | None = None,
+    committed: Callable[[], None] | None = None,
 ) -> int:
     """Handle one platform's pending inbox rows, round-robin over their senders; the number
     handled.
 
     Call it from the scheduler loop with the current instant; `ids` narrows it to the rows
     one request just stored; `step_aside` is awaited before each batch's transaction (the
-    webhooks' acknowledgements go first). Each event is handled on its own: one that fails
-    is counted on its row and retried by later passes (then quarantined), and never stops
-    the other events of the pass. Only reading the pending rows can make the pass raise. Rows and
-    senders in `aside` are skipped; what this pass leaves for later is added to it (`drain`).
+    webhooks' acknowledgements go first); `committed` is called after each batch that handled
+    an event has committed (its replies can go out while the pass goes on). Each event is
+    handled on its own: one that fails is counted on its row and retried by later passes
+    (then quarantined), and never stops the other events of the pass. Only reading the
+    pending rows can make the pass raise. Rows and senders in `aside` are skipped; what this
+    pass leaves for later is added to it (`drain`).
 
     Fairness: of the oldest `SCAN × limit` pending rows, the pass takes every sender's oldest
     event first, then every sender's second, and so on (at most `limit`), and handles them in
@@ -236,7 +239,10 @@ async def process_pending(
         async with slots:
             if step_aside is not None:
                 await step_aside()
-            return await _run_batch(db, platform, batch, now, aside)
+            handled = await _run_batch(db, platform, batch, now, aside)
+        if handled and committed is not None:
+            committed()
+        return handled
 
     batches = _batches(list(by_user.values()), TXN_EVENTS)
     return sum(await asyncio.gather(*(run(batch) for batch in batches)))
@@ -740,8 +746,9 @@ class AfterAckWorker:
     the next drain or the scheduler's recovery pass handles from the inbox.
     """
 
-    def __init__(self, run_pass: Callable[[], Awaitable[None]]) -> None:
+    def __init__(self, run_pass: Callable[[], Awaitable[None]], name: str = "inbox") -> None:
         self._run_pass = run_pass
+        self._name = name  # in the log, when a pass fails
         self._requested = False
         self._task: asyncio.Task[None] | None = None
 
@@ -762,7 +769,7 @@ class AfterAckWorker:
             try:
                 await self._run_pass()
             except Exception:  # the scheduler's pass retries whatever is still pending
-                log.exception("inbox pass after acknowledgement failed")
+                log.exception("%s pass after acknowledgement failed", self._name)
 
     async def aclose(self) -> None:
         """Let the pass under way finish, for up to SHUTDOWN_GRACE_S, then stop it: a pass cut

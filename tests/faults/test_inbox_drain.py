@@ -4,11 +4,13 @@ Rows stored by "another process" (inserted straight into inbox_event, as a repli
 process's webhook would have) are all handled after one poke, with no scheduler tick, and
 every member is answered at the fake LINE API with their reply token. A failing event is
 tried once per drain (never in a tight loop), and its sender's later events wait behind it.
-A batch in which one member's event raises is handled for the others.
+A batch in which one member's event raises is handled for the others. A batch's replies go
+out as soon as it commits, not after the rest of the pass.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -159,3 +161,35 @@ async def test_a_batch_whose_third_members_event_raises(
     after = await scrape(line.client)
     pushes = {"platform": "line", "reason": "token_expired"}
     assert moved(before, after, "nippo_answers_pushed_total", **pushes) == 1
+
+
+async def test_a_batchs_replies_go_out_before_the_pass_ends(
+    line: Line, t0: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three batches' worth of members in one pass. When the last batch is read, the first
+    batch's members have heard back: before, every reply waited for the whole pass (up to
+    inbox.BATCH events, seconds in a morning burst), and the last batch here waits in vain."""
+    count = 2 * inbox.TXN_EVENTS + 5
+    users = await link_members(line.db, t0, "Uearly", count)
+    real = inbox._download
+    seen: list[int] = []
+
+    async def last_waits_for_replies(db: Any, platform: Any, ev: Any) -> inbox.Fetched:
+        if ev is not None and ev.msg.sender.user_id == users[-1]:
+            async with asyncio.timeout(5):  # longer than the whole pass takes here
+                while len(replied_tokens(line)) < inbox.TXN_EVENTS:  # noqa: ASYNC110 (its thread)
+                    await asyncio.sleep(0.01)
+            seen.append(len(replied_tokens(line)))
+        return await real(db, platform, ev)
+
+    monkeypatch.setattr(inbox, "_download", last_waits_for_replies)
+    at = jst(DAY, "09:55")
+    line.clock.at = at
+    evs = [event("00_message_text", at, user=u, message={"text": START}) for u in users]
+    await store_elsewhere(line, evs, at)
+
+    await poke_once(line)
+
+    assert seen and seen[0] >= inbox.TXN_EVENTS  # the first batch was answered by then
+    assert replied_tokens(line) == {ev["replyToken"] for ev in evs}
+    assert line.fake.calls("/v2/bot/message/push") == []
