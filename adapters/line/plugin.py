@@ -63,10 +63,10 @@ def mount(
         await writer.wait_idle(STEP_ASIDE_AT_MOST_S)
 
     async def send_due() -> None:
+        """What is due now; rows committed meanwhile come with their own poke."""
         while True:
             await step_aside()
-            done = await delivery.flush(db, app.state.senders, clock())
-            if done.retried or done.sent + done.failed == 0:
+            if not (await delivery.flush(db, app.state.senders, clock())).more:
                 return
 
     # Each batch's replies go out as soon as it commits, while the pass handles the next

@@ -23,6 +23,8 @@ import logging
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import getproxies, proxy_bypass
 
 import aiohttp
 from linebot.v3.messaging import (
@@ -58,13 +60,28 @@ class LineApi:
         self._data_base_url = data_base_url.rstrip("/")
         self._client: AsyncApiClient | None = None
         self._data_client: AsyncApiClient | None = None
+        self._sdk_sessions: list[aiohttp.ClientSession] = []  # own the connectors
+
+    def _sdk_client(self, host: str) -> AsyncApiClient:
+        """The SDK's client, the environment read once. The SDK's aiohttp session trusts the
+        environment: for every request it looks up ~/.netrc and the proxy variables, each in
+        a worker thread (bench/README.md). Here the proxy is found when the client is built
+        (`env_proxy`) and requests go through a session on the SDK's own connector that does
+        not look again."""
+        configuration = Configuration(host=host, access_token=self._token)
+        configuration.proxy = env_proxy(host)
+        client = AsyncApiClient(configuration)
+        sdk_session = client.rest_client.pool_manager
+        self._sdk_sessions.append(sdk_session)
+        client.rest_client.pool_manager = aiohttp.ClientSession(
+            connector=sdk_session.connector, connector_owner=False, trust_env=False
+        )
+        return client
 
     @property
     def client(self) -> AsyncApiClient:
         if self._client is None:
-            self._client = AsyncApiClient(
-                Configuration(host=self._base_url, access_token=self._token)
-            )
+            self._client = self._sdk_client(self._base_url)
         return self._client
 
     @property
@@ -93,16 +110,26 @@ class LineApi:
     @property
     def blob(self) -> AsyncMessagingApiBlob:
         if self._data_client is None:
-            self._data_client = AsyncApiClient(
-                Configuration(host=self._data_base_url, access_token=self._token)
-            )
+            self._data_client = self._sdk_client(self._data_base_url)
         return AsyncMessagingApiBlob(self._data_client)
 
     async def aclose(self) -> None:
         for client in (self._client, self._data_client):
             if client is not None:
                 await client.close()
+        for session in self._sdk_sessions:  # and with them the connectors
+            await session.close()
         self._client = self._data_client = None
+        self._sdk_sessions = []
+
+
+def env_proxy(url: str) -> str | None:
+    """The proxy the environment names for `url` (HTTPS_PROXY, NO_PROXY …), as a session
+    trusting the environment would find it; credentials in it go to the proxy (aiohttp)."""
+    parts = urlsplit(url)
+    if not parts.hostname or proxy_bypass(parts.hostname):
+        return None
+    return getproxies().get(parts.scheme) or None
 
 
 # The member sees LINE's loading animation while a photo, voice or video is fetched; it

@@ -70,6 +70,7 @@ class Flushed:
     retried: int = 0
     failed: int = 0
     paced: int = 0  # held back to keep a channel's pace; due again within seconds
+    more: bool = False  # every round found rows due: there may be more
 
 
 def backoff(attempts: int, retry_after: float | None, jitter: float = 0.0) -> timedelta:
@@ -156,8 +157,7 @@ async def claim(
 
 
 async def record(db: Database, item: OutboxItem, result: SendResult, now: datetime) -> None:
-    async with db.transaction() as session:
-        await _record(session, item, result, now)
+    await record_all(db, [(item, result)], now)
 
 
 async def record_all(
@@ -170,9 +170,14 @@ async def record_all(
     try:
         async with db.transaction(on_loop=True) as session:
             ids = [item.id for item, _ in results]
-            await session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids)))
-            for item, result in results:  # the rows are in the session: no query each
-                await _record(session, item, result, now)
+            stmt = select(OutboxMessage).where(OutboxMessage.id.in_(ids))
+            # held here: the session keeps unchanged rows only as long as someone does
+            rows = {row.id: row for row in (await session.scalars(stmt)).all()}
+            sent = [await _record(session, rows[i.id], i, result, now) for i, result in results]
+            # after the rows' updates: one flush sends them together, not one per row
+            handled = await _handling_times(session, [r for r in sent if r is not None], now)
+        for platform, via, seconds in handled:  # once committed
+            REGISTRY.observe("nippo_handling_seconds", seconds, platform=platform, via=via)
         return
     except Exception:
         if len(results) == 1:
@@ -183,13 +188,13 @@ async def record_all(
 
 
 async def _record(
-    session: AsyncSession, item: OutboxItem, result: SendResult, now: datetime
-) -> None:
-    row = await session.get_one(OutboxMessage, item.id)
+    session: AsyncSession, row: OutboxMessage, item: OutboxItem, result: SendResult, now: datetime
+) -> OutboxMessage | None:
+    """Note one row's outcome; the row when it went out."""
     if result.outcome is Outcome.PACED:  # not tried: due again soon, no attempt counted
         row.status = "pending"
         row.next_attempt_at = now + timedelta(seconds=result.retry_after or 1.0)
-        return
+        return None
     row.attempts += 1
     row.via = result.via or row.via
     if result.outcome is Outcome.SENT:
@@ -197,17 +202,17 @@ async def _record(
         row.external_id = result.external_id or row.external_id
         row.reply_token = None  # single use
         _count_push(item, result, now)
-        await _observe_handling(session, row, now)
-        return
+        return row
     row.last_error = (result.error or "")[:2000]
     if result.outcome is Outcome.RETRY:  # the platform's trouble: never a failure
         row.status = "pending"
         wait = backoff(row.attempts, result.retry_after, jitter_for(row.id, row.attempts))
         row.next_attempt_at = now + wait
-        return
+        return None
     row.status = "failed"
     log.warning("outbox message failed", extra={"outbox_id": row.id, "platform": row.platform})
     await _tell_staff_failed(session, row, now)
+    return None
 
 
 def _count_push(item: OutboxItem, result: SendResult, now: datetime) -> None:
@@ -243,20 +248,26 @@ async def _tell_staff_failed(session: AsyncSession, row: OutboxMessage, now: dat
         )
 
 
-async def _observe_handling(session: AsyncSession, row: OutboxMessage, now: datetime) -> None:
-    """A member's reply (key `reply:{platform}:{event_id}`) is out: the time since its inbound
-    event was received (one indexed lookup, reply rows only)."""
-    parts = row.key.split(":", 2)
-    if parts[0] != "reply" or len(parts) != 3 or row.via == "skipped":
-        return
-    received = await session.scalar(
-        select(InboxEvent.received_at).where(
-            InboxEvent.platform == parts[1], InboxEvent.event_id == parts[2]
+async def _handling_times(
+    session: AsyncSession, rows: Sequence[OutboxMessage], now: datetime
+) -> list[tuple[str, str, float]]:
+    """Members' replies (key `reply:{platform}:{event_id}`) that went out: each one's
+    platform, how it went and the seconds since its inbound event was received, in one
+    query per platform (the console's messages have no inbox row)."""
+    wanted: dict[str, dict[str, str]] = defaultdict(dict)  # platform → event id → via
+    for row in rows:
+        parts = row.key.split(":", 2)
+        if parts[0] == "reply" and len(parts) == 3 and row.via != "skipped":
+            wanted[parts[1]][parts[2]] = row.via or ""
+    out = []
+    for platform, vias in wanted.items():
+        stmt = select(InboxEvent.event_id, InboxEvent.received_at).where(
+            InboxEvent.platform == platform, InboxEvent.event_id.in_(sorted(vias))
         )
-    )
-    if received is not None:  # the console's messages have no inbox row
-        seconds = max(0.0, (now - _aware(received)).total_seconds())
-        REGISTRY.observe("nippo_handling_seconds", seconds, platform=parts[1], via=row.via or "")
+        for event_id, received in await session.execute(stmt):
+            seconds = max(0.0, (now - _aware(received)).total_seconds())
+            out.append((platform, vias[event_id], seconds))
+    return out
 
 
 async def flush(
@@ -271,6 +282,7 @@ async def flush(
     then, when Slack refused something or delivered something late, look at its backlog."""
     threshold = backlog_alert if backlog_alert is not None else POLICY.backlog_alert
     sent = retried = failed = paced = 0
+    more = True
     staff_refused = staff_late = False
     slots = asyncio.Semaphore(SEND_AT_ONCE)
 
@@ -285,6 +297,7 @@ async def flush(
     for _ in range(rounds):
         items = await claim(db, set(senders), now)
         if not items:
+            more = False
             break
         # A round holds each recipient's oldest unsent row only (`claim`). Its first row goes
         # out and is recorded alone: if the database has gone away, that one row's outcome is
@@ -315,13 +328,14 @@ async def flush(
                 staff_refused |= result.outcome is Outcome.RETRY
                 staff_late |= result.outcome is not Outcome.RETRY and _late(item, now, threshold)
         if retried:
+            more = False
             break
     if staff_refused or staff_late:
         try:
             await watch_backlog(db, senders, now, threshold, delivered_late=staff_late)
         except Exception:  # telling people about an outage must never stop delivery
             log.exception("backlog watch failed")
-    return Flushed(sent, retried, failed, paced)
+    return Flushed(sent, retried, failed, paced, more)
 
 
 def _late(item: OutboxItem, now: datetime, threshold: timedelta) -> bool:

@@ -10,9 +10,10 @@ through `receive`: the same store and the same dispatch, in the caller's transac
 A pass claims a batch of pending rows (each sender's oldest first, oldest senders first: an
 event's reply token is as old as its row) and handles them in transactions of up to
 TXN_EVENTS events that first re-check and lock their rows (`FOR UPDATE SKIP LOCKED` and a
-per-sender advisory lock on PostgreSQL, where batches run side by side), each event in a
-savepoint, so two processors never handle one event twice, one sender's events go one at a
-time, in order, and one member's failure never fails the others. Photos and files are
+per-sender advisory lock on PostgreSQL, where batches run side by side), so two processors
+never handle one event twice and one sender's events go one at a time, in order; a batch in
+which an event raises runs again with each event in a savepoint, so one member's failure
+never fails the others (`_handle_ready`). Photos and files are
 downloaded before that transaction (platforms delete user content after a while, and no lock
 is held during the download). `drain` runs passes back to back until nothing is left that
 they can take (the after-ack worker, and the scheduler's recovery as a safety net).
@@ -415,9 +416,18 @@ async def _handle_ready(
     db: Database, platform: PlatformPlugin, ready: dict[str, list[_Ready]], now: datetime
 ) -> dict[int, Outcome]:
     """Handle a batch in one transaction; when the transaction itself fails (the database
-    went away, a commit refused), its events one at a time, each in its own."""
+    went away, a commit refused), its events one at a time, each in its own.
+
+    The batch goes first without a savepoint per event (two statements an event fewer).
+    Should one event raise, that transaction is rolled back and the batch runs again with
+    each event in its own savepoint; the event that raised is not handled again there, its
+    failure is counted on its row (once per drain, as any failure). The handling writes only
+    to the database (replies are outbox rows), so the first try leaves nothing behind."""
     try:
-        return await _one_transaction(db, platform, ready, now)
+        try:
+            return await _one_transaction(db, platform, ready, now)
+        except _Unguarded as failure:
+            return await _one_transaction(db, platform, ready, now, failed=failure)
     except Exception as exc:
         events = [(user, r) for user, rs in ready.items() for r in rs]
         if not events:
@@ -442,11 +452,26 @@ async def _handle_ready(
     return outcomes
 
 
+class _Unguarded(Exception):
+    """An event raised in a batch run without savepoints: run the batch again with them."""
+
+    def __init__(self, row_id: int, error: Exception) -> None:
+        super().__init__(row_id)
+        self.row_id, self.error = row_id, error
+
+
 async def _one_transaction(
-    db: Database, platform: PlatformPlugin, ready: dict[str, list[_Ready]], now: datetime
+    db: Database,
+    platform: PlatformPlugin,
+    ready: dict[str, list[_Ready]],
+    now: datetime,
+    failed: _Unguarded | None = None,
 ) -> dict[int, Outcome]:
-    """Each event in a savepoint of one transaction that first re-checks and locks the
-    batch's rows: one member's failure is counted on its row and never fails the others."""
+    """The batch's events in one transaction that first re-checks and locks its rows.
+    Without `failed`, no savepoints: an event that raises raises `_Unguarded`, rolling it
+    all back. With it (the run before failed there), each event in a savepoint, so one
+    member's failure is counted on its row and never fails the others."""
+    guarded = failed is not None
     outcomes: dict[int, Outcome] = {}
     noted: list[_Ready] = []
     quarantined: list[tuple[int, Exception, int]] = []
@@ -472,14 +497,22 @@ async def _one_transaction(
                 # afresh what it wrote.
                 checkin.use(session, loaded.pop(user, None))
                 try:
-                    async with session.begin_nested():
+                    if failed is not None and failed.row_id == r.row_id:
+                        raise failed.error  # not tried twice in one drain
+                    if guarded:
+                        async with session.begin_nested():
+                            marked = await _apply(session, platform, r, now)
+                    else:
                         marked = await _apply(session, platform, r, now)
+                        await session.flush()  # its writes' failures are its own
                     if not marked:
                         done.append(r.row_id)
                     outcomes[r.row_id] = Outcome.HANDLED
                     if r.event is not None and r.event.note is not None:
                         noted.append(r)
                 except Exception as exc:  # this event only; the next drain retries it
+                    if not guarded:
+                        raise _Unguarded(r.row_id, exc) from exc
                     loaded.clear()  # after a rollback, read afresh
                     checkin.use(session, None)
                     limit = await _count_failure(
@@ -492,8 +525,9 @@ async def _one_transaction(
                     # Each event reads afresh what the one before it wrote: statements that
                     # bypass the identity map (bulk updates) leave no stale object behind.
                     checkin.use(session, None)
-                    await session.flush()
-                    session.expunge_all()
+                    if r.row_id in outcomes:  # else unguarded, failed: all is rolled back
+                        await session.flush()
+                        session.expunge_all()
                 if outcomes[r.row_id] is not Outcome.HANDLED:
                     break
         await _mark_done(session, done, now)

@@ -1,9 +1,10 @@
 """Issue #18: an inbox batch reads what its events need set-based, not event by event.
 
 The statements of a pass are counted on the engine: ten members' check-ins in one batch take
-far fewer than ten times one member's. What the batch reads must not change what anyone is
-told: a month question still lists the worked days (loaded only for it), and a member's
-second event in the same batch sees what the first one wrote.
+far fewer than ten times one member's, and a batch in which nothing fails takes no savepoint
+per event (it runs again with them only when an event raises). What the batch reads must not
+change what anyone is told: a month question still lists the worked days (loaded only for
+it), and a member's second event in the same batch sees what the first one wrote.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from sqlalchemy.engine import Engine
 
 from bot.core import dialog, texts
 from bot.core.domain import ContactRef, InboundMessage, Platform
+from bot.services import checkin
 from storage.db import Database
-from storage.models import DailyReport, InboxEvent
+from storage.models import DailyReport, InboxEvent, OutboxMessage, ReportRevision
 from tests.faults.webhooks import link_members
 from tests.line.conftest import Line, event, process_pending_inbox
+from tests.line.test_metrics import moved, scrape
 from tests.support import jst
 
 START = "開始 体調4 睡眠7 データ入力"
@@ -31,9 +34,15 @@ START = "開始 体調4 睡眠7 データ入力"
 class Counted:
     def __init__(self) -> None:
         self.n = 0
+        self.savepoints = 0
+        self.sent_updates = 0  # statements marking outbox rows sent (one executemany: one)
+        self.claims = 0  # delivery's claims of due outbox rows
 
-    def __call__(self, *_: Any) -> None:
+    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         self.n += 1
+        self.savepoints += statement.startswith("SAVEPOINT")
+        self.sent_updates += statement.startswith("UPDATE outbox_message SET reply_token")
+        self.claims += "outbox_message AS outbox_message_1" in statement
 
 
 @pytest.fixture
@@ -80,6 +89,75 @@ async def test_a_batch_of_ten_members_takes_far_fewer_statements_than_ten_alone(
         statuses = set((await s.scalars(select(InboxEvent.status))).all())
     assert len(reports) == 11 and all(r.planned_work == "データ入力" for r in reports)
     assert statuses == {"done"}
+
+
+async def test_a_batch_without_failures_takes_no_savepoints_and_one_failure_keeps_nothing_of_it(
+    line: Line, t0: datetime, statements: Counted, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ten members' check-ins in one batch: no SAVEPOINT (two statements an event). Then a
+    batch in which the second member's handling writes everything and raises: the batch is
+    run again with a savepoint per event; the others are written and answered once each,
+    nothing of the second member's is kept, and its handling ran once in that drain."""
+    users = await link_members(line.db, t0, "Uguard", 13)
+    at = jst("2026-07-01", "09:55")
+    before = statements.savepoints
+    await line.send(*[event("00_message_text", at, user=u, message={"text": START})
+                      for u in users[:10]], at=at)  # fmt: skip
+    assert statements.savepoints == before  # none for ten events handled together
+
+    real = checkin.handle_message
+    calls: list[str] = []
+
+    async def writes_then_fails(session: Any, msg: Any, now: datetime) -> Any:
+        calls.append(msg.sender.user_id)
+        await real(session, msg, now)
+        if msg.sender.user_id == users[11]:
+            raise RuntimeError("injected: after writing")
+
+    monkeypatch.setattr(checkin, "handle_message", writes_then_fails)
+    evs = [event("00_message_text", at, user=u, message={"text": START}) for u in users[10:]]
+    before = statements.savepoints
+    await line.send(*evs, at=at)
+
+    assert statements.savepoints > before  # the run again, one savepoint an event
+    assert calls.count(users[11]) == 1
+    async with line.db.transaction() as s:
+        reports = (await s.scalars(select(DailyReport))).all()
+        revisions = (await s.scalars(select(ReportRevision.report_id))).all()
+        replies = set((await s.scalars(select(OutboxMessage.key))).all())
+    assert len(reports) == 12  # not the second member's
+    assert all(revisions.count(r.id) == revisions.count(reports[0].id) for r in reports)
+    assert f"reply:line:{evs[1]['webhookEventId']}" not in replies
+    answered = {r.body["replyToken"] for r in line.fake.calls("/v2/bot/message/reply")}
+    assert {evs[0]["replyToken"], evs[2]["replyToken"]} <= answered
+    assert evs[1]["replyToken"] not in answered
+    async with line.db.transaction() as s:
+        failed = await s.scalar(
+            select(InboxEvent).where(InboxEvent.event_id == evs[1]["webhookEventId"])
+        )
+    assert failed is not None
+    assert (failed.status, failed.attempts) == ("pending", 1)
+
+
+async def test_a_round_of_replies_is_recorded_together_and_each_ones_time_observed(
+    line: Line, t0: datetime, statements: Counted
+) -> None:
+    """Ten members answered from one batch: the rows are marked sent in two statements (the
+    round's first row is recorded alone, the rest in one executemany), not one each; the
+    handling time of every reply is observed (one query for the round, not one a reply); and
+    the reply worker stops once a claim finds nothing due (rows committed later come with
+    their own poke) rather than flushing again after every flush that sent something."""
+    users = await link_members(line.db, t0, "Uround", 10)
+    at = jst("2026-07-01", "09:55")
+    before = await scrape(line.client)
+    await line.send(*[event("00_message_text", at, user=u, message={"text": START})
+                      for u in users], at=at)  # fmt: skip
+    after = await scrape(line.client)
+
+    assert len(line.fake.calls("/v2/bot/message/reply")) == 10
+    assert statements.sent_updates == 2
+    assert statements.claims == 2  # the batch's replies, then nothing left
+    assert moved(before, after, "nippo_handling_seconds_count", platform="line", via="reply") == 10
 
 
 async def test_a_month_question_in_a_batch_still_lists_the_worked_days(

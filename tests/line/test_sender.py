@@ -3,13 +3,17 @@ key, reply-token fallback, failures staff must hear about, unfollowed accounts, 
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
+import aiohttp
 import pytest
+from aiohttp import web
 from sqlalchemy import select
 
-from adapters.line.sender import LineApi, LineSender, retry_after
+from adapters.line.sender import LineApi, LineSender, env_proxy, retry_after
 from bot.core import texts
 from bot.core.domain import Reply
 from bot.core.payloads import Notice, Replies
@@ -24,6 +28,7 @@ from tests.support import link_accounts, make_facility, make_member
 U = "Umember000000000000000000000000001"
 PUSH = "/v2/bot/message/push"
 REPLY = "/v2/bot/message/reply"
+PASSED_ON = {"authorization", "content-type", "x-line-retry-key"}  # by the test's proxy
 
 
 @pytest.fixture
@@ -290,3 +295,87 @@ async def test_our_own_push_count_warns_even_when_line_reports_less(
             await s.execute(select(OutboxMessage).where(OutboxMessage.platform == "slack"))
         ).scalar_one()
     assert (warning.payload["threshold"], warning.payload["used"]) == (80, 160)
+
+
+async def test_the_environments_proxy_is_used_and_not_looked_up_for_every_message(
+    db: Database, fake_line: FakeLine, t0: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A facility behind a proxy names it in HTTP(S)_PROXY: the messages go through it, with
+    its credentials. The environment (and ~/.netrc) is read once, when the client is built:
+    the SDK's own session looked both up in a worker thread for every request."""
+    through: list[tuple[str, str | None]] = []  # what the proxy was asked: URL, credentials
+
+    async def forward(request: web.Request) -> web.Response:
+        through.append((str(request.url), request.headers.get("Proxy-Authorization")))
+        headers = {k: v for k, v in request.headers.items() if k.lower() in PASSED_ON}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(
+                request.method, str(request.url), headers=headers, data=await request.read()
+            ) as answer,
+        ):
+            return web.Response(status=answer.status, body=await answer.read(),
+                                content_type=answer.content_type)  # fmt: skip
+
+    proxy = web.Application()
+    proxy.router.add_route("*", "/{path:.*}", forward)
+    runner = web.AppRunner(proxy)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    monkeypatch.setenv("HTTP_PROXY", f"http://nippo:pa%40ss@127.0.0.1:{port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    lookups: list[str] = []
+    for name in ("get_env_proxy_for_url", "netrc_from_env"):
+        real = getattr(aiohttp.client, name)
+
+        def counted(*args: object, _real: Any = real, _name: str = name) -> Any:
+            lookups.append(_name)
+            return _real(*args)
+
+        monkeypatch.setattr(aiohttp.client, name, counted)
+
+    await setup_member(db, t0)
+    for n in range(3):
+        await enqueue(db, t0, f"remind:{n}", text=f"お知らせ {n}")
+    sender = LineSender(LineApi("test-access-token", fake_line.url, fake_line.url), db)
+    try:
+        assert (await flush(db, sender, t0)).sent == 3
+    finally:
+        await sender.aclose()
+        await runner.cleanup()
+
+    assert [c.body["messages"][0]["text"] for c in fake_line.calls(PUSH)] == [
+        "お知らせ 0", "お知らせ 1", "お知らせ 2"
+    ]  # fmt: skip
+    credentials = "Basic " + base64.b64encode(b"nippo:pa@ss").decode()
+    assert through.count((fake_line.url + PUSH, credentials)) == 3
+    assert lookups == []
+
+
+def test_env_proxy_follows_no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "internal.example")
+    assert env_proxy("https://api.line.me") == "http://proxy.example:3128"
+    assert env_proxy("https://internal.example") is None
+    monkeypatch.delenv("HTTPS_PROXY")
+    assert env_proxy("https://api.line.me") is None
+
+
+async def test_a_flush_out_of_rounds_says_there_may_be_more(
+    db: Database, fake_line: FakeLine, sender: LineSender, t0: datetime
+) -> None:
+    """One recipient's messages go one a round, in order; a flush that used all its rounds
+    says so (the reply worker then flushes again), one that found nothing left does not."""
+    await setup_member(db, t0)
+    for n in range(3):
+        await enqueue(db, t0, f"remind:{n}", text=f"お知らせ {n}")
+    first = await delivery.flush(db, {"line": sender}, t0, rounds=2)
+    assert (first.sent, first.more) == (2, True)
+    second = await delivery.flush(db, {"line": sender}, t0, rounds=2)
+    assert (second.sent, second.more) == (1, False)
+    assert [c.body["messages"][0]["text"] for c in fake_line.calls(PUSH)] == [
+        "お知らせ 0", "お知らせ 1", "お知らせ 2"
+    ]  # fmt: skip
