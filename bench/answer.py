@@ -437,6 +437,13 @@ class Run:
             return float("nan")
         return statistics.quantiles(lat, n=100)[pct - 1] * 1000
 
+    def ack_ms(self, pct: int) -> float:
+        """Webhook sent → its 200 received: what the platform waits for."""
+        lat = sorted(s.acked - s.at for s in self.sent if s.acked)
+        if len(lat) < 2:
+            return float("nan")
+        return statistics.quantiles(lat, n=100)[pct - 1] * 1000
+
     @property
     def pushes(self) -> int:
         return sum(self.push_reasons.values())
@@ -559,7 +566,7 @@ def report(run: Run, backend: str, mode: str) -> None:
     print(
         f"{run.app:<7}{run.ack_eps:>9.0f}{run.answered_eps:>11.1f}{answered:>7}/{n:<7}"
         f"{run.drain_s:>8.1f}{run.latency_ms(50):>9.0f}{run.latency_ms(95):>9.0f}"
-        f"{run.latency_ms(99):>9.0f}{cpu:>10}{push_pct:>8.1f}%"
+        f"{run.latency_ms(99):>9.0f}{cpu:>10}{push_pct:>8.1f}%{run.ack_ms(99):>10.0f}"
     )
     for why, count in sorted(run.push_reasons.items()):
         print(f"         push: {count} × {why}")
@@ -568,13 +575,13 @@ def report(run: Run, backend: str, mode: str) -> None:
         f"answered_eps={run.answered_eps:.1f} answered={answered} sent={n} "
         f"drain_s={run.drain_s:.2f} p50_ms={run.latency_ms(50):.0f} "
         f"p95_ms={run.latency_ms(95):.0f} p99_ms={run.latency_ms(99):.0f} "
-        f"push_pct={push_pct:.1f}"
+        f"push_pct={push_pct:.1f} ack_p99_ms={run.ack_ms(99):.0f}"
     )
 
 
 HEADER = (
     f"{'app':<7}{'acked/s':>9}{'answered/s':>11}{'answered':>15}{'drain s':>8}"
-    f"{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'CPU ms/ev':>10}{'pushed':>9}"
+    f"{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'CPU ms/ev':>10}{'pushed':>9}{'ack p99':>10}"
 )
 
 

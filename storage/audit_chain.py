@@ -41,8 +41,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Integer,
+    String,
     Table,
     bindparam,
+    column,
     event,
     func,
     insert,
@@ -50,6 +53,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    values,
 )
 from sqlalchemy import update as sql_update
 from sqlalchemy.engine import Result
@@ -90,6 +94,7 @@ CHAIN_LOCK = (0x4E505041, 1)  # "NPPA"
 PENDING = "audit_pending"  # session.info: [(transaction, row)] to write at commit
 UNSEALED = "audit_unsealed"  # session.info: an AuditLog object was flushed unsealed
 VERIFY_BATCH = 5000
+SEAL_PAGE = 1000  # rows a seal UPDATE names: 4 parameters each, PostgreSQL allows 65,535
 
 AUDIT: Table = AuditLog.__table__  # type: ignore[assignment]
 _actor: ContextVar[str | None] = ContextVar("nippo_actor", default=None)
@@ -312,6 +317,11 @@ def row_hash(
     return hashlib.sha256(canonical(seq, prev_hash, at, actor, action, target, detail)).hexdigest()
 
 
+# With RETURNING, SQLAlchemy sends a transaction's entries as one multi-row INSERT
+# ("insertmanyvalues"); without it, psycopg runs one INSERT per entry on the server.
+_MANY_ROWS = insert(AUDIT).returning(AUDIT.c.id)
+
+
 def _lock(connection: Connection, *, wait: bool) -> bool:
     """The chain's lock for the rest of the transaction (SQLite: its writer lock, held since
     BEGIN IMMEDIATE); False when `wait` is False and another transaction holds it."""
@@ -341,13 +351,7 @@ def _seal(connection: Connection, new: Sequence[dict[str, Any]]) -> int:
             digest = row_hash(seq, prev, r.at, r.actor, r.action, r.target, r.detail)
             left.append({"_id": r.id, "_seq": seq, "_prev": prev, "_hash": digest})
             prev = digest
-    if left:
-        connection.execute(
-            sql_update(AUDIT)
-            .where(c.id == bindparam("_id"))
-            .values(seq=bindparam("_seq"), prev_hash=bindparam("_prev"), hash=bindparam("_hash")),
-            left,
-        )
+    _chain_left(connection, left)
     sealed = []
     for row in new:
         seq += 1
@@ -357,8 +361,39 @@ def _seal(connection: Connection, new: Sequence[dict[str, Any]]) -> int:
         sealed.append({**row, "seq": seq, "prev_hash": prev, "hash": digest})
         prev = digest
     if sealed:
-        connection.execute(insert(AUDIT), sealed)
+        connection.execute(_MANY_ROWS, sealed)
     return len(left) + len(sealed)
+
+
+def _chain_left(connection: Connection, left: Sequence[dict[str, Any]]) -> None:
+    """Write the seal of rows stored unsealed: on PostgreSQL one `UPDATE … FROM (VALUES …)`
+    a page (an executemany runs one UPDATE a row there); SQLite, whose commits seal their
+    own rows, cannot name a VALUES list's columns."""
+    c = AUDIT.c
+    if connection.dialect.name != "postgresql":
+        if left:
+            connection.execute(
+                sql_update(AUDIT)
+                .where(c.id == bindparam("_id"))
+                .values(
+                    seq=bindparam("_seq"), prev_hash=bindparam("_prev"), hash=bindparam("_hash")
+                ),
+                left,
+            )
+        return
+    for start in range(0, len(left), SEAL_PAGE):
+        page = [
+            (r["_id"], r["_seq"], r["_prev"], r["_hash"]) for r in left[start : start + SEAL_PAGE]
+        ]
+        sealing = values(
+            column("id", Integer), column("seq", Integer), column("prev", String),
+            column("hash", String), name="sealing",
+        ).data(page)  # fmt: skip
+        connection.execute(
+            sql_update(AUDIT)
+            .where(c.id == sealing.c.id)
+            .values(seq=sealing.c.seq, prev_hash=sealing.c.prev, hash=sealing.c.hash)
+        )
 
 
 def _stored(row: dict[str, Any]) -> dict[str, Any]:
@@ -380,7 +415,7 @@ def _seal_at_commit(session: Session) -> None:
     if _lock(connection, wait=False):
         _seal(connection, new)
     elif new:
-        connection.execute(insert(AUDIT), new)
+        connection.execute(_MANY_ROWS, new)
 
 
 async def seal(session: AsyncSession) -> int:

@@ -105,6 +105,17 @@ class Chat:
         return await self.say(user, code, at)
 
 
+# --- counting statements ------------------------------------------------------------------
+
+
+def runs(params: Any, many: bool) -> int:
+    """How many times the database runs a statement (`before_cursor_execute`'s parameters):
+    once a parameter set for an executemany, once for one multi-row statement (whose
+    parameters are one flat set)."""
+    flat = not isinstance(params, list | tuple) or not params
+    return len(params) if many and not flat and isinstance(params[0], tuple | list | dict) else 1
+
+
 # --- the CLI (with the `cli_env` fixture from conftest.py) ----------------------------------
 
 

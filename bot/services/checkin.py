@@ -229,9 +229,16 @@ async def handle_message(session: AsyncSession, msg: InboundMessage, now: dateti
 
 
 def _seen(identity: Identity, msg: InboundMessage) -> None:
-    """Remember when this account last wrote (the platform's time, never moving back)."""
-    if identity.last_seen_at is None or identity.last_seen_at < msg.sent_at:
+    """Remember when this account last wrote (the platform's time, never moving back), to
+    the minute staff are shown: a member's taps within one minute write the account (and
+    its audit entry) once, not once a tap."""
+    seen = identity.last_seen_at
+    if seen is None or _minute(seen) < _minute(msg.sent_at):
         identity.last_seen_at = msg.sent_at
+
+
+def _minute(at: datetime) -> datetime:
+    return at.replace(second=0, microsecond=0)  # UTC: every zone's offset is whole minutes
 
 
 async def greet(session: AsyncSession, msg: InboundMessage, now: datetime) -> None:

@@ -137,7 +137,6 @@ async def claim(
                 log.warning("outbox payload unreadable", extra={"outbox_id": row.id})
                 await _tell_staff_failed(session, row, now)
                 continue
-            row.status, row.next_attempt_at = "sending", now + LEASE
             items.append(
                 OutboxItem(
                     id=row.id,
@@ -152,6 +151,13 @@ async def claim(
                     member_id=row.member_id,
                     created_at=row.created_at,
                 )
+            )
+        if items:  # the leases in one statement (through the rows, one UPDATE a row)
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_([item.id for item in items]))
+                .values(status="sending", next_attempt_at=now + LEASE)
+                .execution_options(synchronize_session=False)
             )
     return items
 

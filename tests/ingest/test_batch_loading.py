@@ -9,6 +9,7 @@ it), and a member's second event in the same batch sees what the first one wrote
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -26,9 +27,10 @@ from storage.models import DailyReport, InboxEvent, OutboxMessage, ReportRevisio
 from tests.faults.webhooks import link_members
 from tests.line.conftest import Line, event, process_pending_inbox
 from tests.line.test_metrics import moved, scrape
-from tests.support import jst
+from tests.support import jst, runs
 
 START = "開始 体調4 睡眠7 データ入力"
+LEASE = re.compile(r"UPDATE outbox_message SET status=\S+, next_attempt_at=[^,]+ WHERE")
 
 
 class Counted:
@@ -37,9 +39,19 @@ class Counted:
         self.savepoints = 0
         self.sent_updates = 0  # statements marking outbox rows sent (one executemany: one)
         self.claims = 0  # delivery's claims of due outbox rows
+        self.audit_inserts = 0  # statements writing audit entries …
+        self.audit_runs = 0  # … and the INSERTs the database runs for them (executemany: one a row)
+        self.lease_runs = 0  # UPDATEs the database runs to lease claimed outbox rows
 
-    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+    def __call__(
+        self, _conn: Any, _cursor: Any, statement: str, params: Any, _ctx: Any, many: bool
+    ) -> None:
         self.n += 1
+        if statement.startswith("INSERT INTO audit_log"):
+            self.audit_inserts += 1
+            self.audit_runs += runs(params, many)
+        if LEASE.match(statement):
+            self.lease_runs += runs(params, many)
         self.savepoints += statement.startswith("SAVEPOINT")
         self.sent_updates += statement.startswith("UPDATE outbox_message SET reply_token")
         self.claims += "outbox_message AS outbox_message_1" in statement
@@ -101,9 +113,14 @@ async def test_a_batch_without_failures_takes_no_savepoints_and_one_failure_keep
     users = await link_members(line.db, t0, "Uguard", 13)
     at = jst("2026-07-01", "09:55")
     before = statements.savepoints
+    inserts, runs = statements.audit_inserts, statements.audit_runs
     await line.send(*[event("00_message_text", at, user=u, message={"text": START})
                       for u in users[:10]], at=at)  # fmt: skip
     assert statements.savepoints == before  # none for ten events handled together
+    # The batch's audit entries (accounts, 日報, revisions: dozens) go in one multi-row
+    # INSERT a transaction, not one INSERT each on the database.
+    inserts, runs = statements.audit_inserts - inserts, statements.audit_runs - runs
+    assert runs == inserts <= 3, (runs, inserts)
 
     real = checkin.handle_message
     calls: list[str] = []
@@ -142,11 +159,12 @@ async def test_a_batch_without_failures_takes_no_savepoints_and_one_failure_keep
 async def test_a_round_of_replies_is_recorded_together_and_each_ones_time_observed(
     line: Line, t0: datetime, statements: Counted
 ) -> None:
-    """Ten members answered from one batch: the rows are marked sent in two statements (the
-    round's first row is recorded alone, the rest in one executemany), not one each; the
-    handling time of every reply is observed (one query for the round, not one a reply); and
-    the reply worker stops once a claim finds nothing due (rows committed later come with
-    their own poke) rather than flushing again after every flush that sent something."""
+    """Ten members answered from one batch: the rows are leased in one UPDATE and marked
+    sent in two statements (the round's first row is recorded alone, the rest in one
+    executemany), not one each; the handling time of every reply is observed (one query for
+    the round, not one a reply); and the reply worker stops once a claim finds nothing due
+    (rows committed later come with their own poke) rather than flushing again after every
+    flush that sent something."""
     users = await link_members(line.db, t0, "Uround", 10)
     at = jst("2026-07-01", "09:55")
     before = await scrape(line.client)
@@ -157,6 +175,7 @@ async def test_a_round_of_replies_is_recorded_together_and_each_ones_time_observ
     assert len(line.fake.calls("/v2/bot/message/reply")) == 10
     assert statements.sent_updates == 2
     assert statements.claims == 2  # the batch's replies, then nothing left
+    assert statements.lease_runs == 1  # the ten rows leased in one UPDATE, not one a row
     assert moved(before, after, "nippo_handling_seconds_count", platform="line", via="reply") == 10
 
 

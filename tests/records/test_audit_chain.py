@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import bindparam, delete, select, text, update
+from sqlalchemy import event as sa_event
+from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from bot.cli.main import app
@@ -40,7 +42,7 @@ from tests.line import conftest as line_fixtures
 from tests.line.conftest import Line, event
 from tests.slack import conftest as slack_fixtures
 from tests.slack.conftest import MANAGER, Rig
-from tests.support import TOKYO, jst, link_code, make_facility, make_member
+from tests.support import TOKYO, jst, link_code, make_facility, make_member, runs
 
 DAY = "2026-07-01"
 YAMADA = "Uaudit00000000000000000000000001"
@@ -321,7 +323,8 @@ async def test_a_writer_never_waits_for_another_transactions_seal(
     db: Database, db_url: str, t0: datetime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """PostgreSQL: while a transaction holds the chain, another commits its entries
-    unsealed (no wait); `nippo audit verify` counts them, the tick's sweep seals them."""
+    unsealed (no wait); `nippo audit verify` counts them, the tick's sweep seals them, in
+    one UPDATE (not one a row)."""
     if db.dialect != "postgresql":
         pytest.skip("SQLite has one writer: every commit seals its own entries")
     fid = await make_facility(db, t0)
@@ -331,16 +334,28 @@ async def test_a_writer_never_waits_for_another_transactions_seal(
             dict(zip(("a", "b"), audit_chain.CHAIN_LOCK, strict=True)),
         )
         async with asyncio.timeout(10):  # would hang if the writer waited for the lock
-            await make_member(db, fid, t0)
+            await make_member(db, fid, t0, "山田 太郎")
+            await make_member(db, fid, t0, "佐藤 花子")
         code, out = await asyncio.to_thread(cli, monkeypatch, db_url, "audit", "verify")
         await holder.rollback()
     unsealed = [r for r in await entries(db) if r.seq is None]
-    assert unsealed and code == 0
+    assert len(unsealed) >= 2 and code == 0
     assert f"chain intact; {len(unsealed)} not sealed yet" in out.splitlines()[0]
 
-    await Runner(db, {}, clock=lambda: jst(DAY, "10:00")).tick()
+    seals: list[int] = []
+
+    def count(_c: Any, _cur: Any, statement: str, params: Any, _x: Any, many: bool) -> None:
+        if statement.startswith("UPDATE audit_log SET seq"):
+            seals.append(runs(params, many))
+
+    sa_event.listen(Engine, "before_cursor_execute", count)
+    try:
+        await Runner(db, {}, clock=lambda: jst(DAY, "10:00")).tick()
+    finally:
+        sa_event.remove(Engine, "before_cursor_execute", count)
     rows = await entries(db)
     assert [r.seq for r in rows] == list(range(1, len(rows) + 1))
+    assert seals == [1]
 
 
 async def test_statements_that_bypass_the_flush_are_on_the_log(db: Database, t0: datetime) -> None:

@@ -235,6 +235,35 @@ async def test_an_older_code_no_longer_links(both: Both) -> None:
 # --- staff list and unlink accounts ---------------------------------------------------------
 
 
+async def test_the_last_message_staff_see_is_written_once_a_minute(
+    both: Both, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Staff see an account's last message to the minute; the member's taps within that
+    minute write nothing more to the account (nor to the audit log), a later one moves it."""
+    await old_phone_checked_in(both)  # 10:00
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    account = await both.identity(OLD)
+
+    async def account_writes() -> int:
+        async with both.db.transaction() as session:
+            stmt = select(AuditLog).where(
+                AuditLog.action == "update:identity", AuditLog.target == f"identity:{account.id}"
+            )
+            return len((await session.execute(stmt)).scalars().all())
+
+    before = await account_writes()
+    await both.say(OLD, "今日の記録", jst(DAY, "10:00:40"))
+    assert await account_writes() == before
+    listing = await asyncio.to_thread(run_cli, "member", "accounts", "山田")
+    assert "\tlast message 2026-07-01 10:00" in listing
+
+    await both.say(OLD, "今日の記録", jst(DAY, "10:01:05"))
+    assert await account_writes() == before + 1
+    assert (await both.identity(OLD)).last_seen_at == jst(DAY, "10:01:05")
+    listing = await asyncio.to_thread(run_cli, "member", "accounts", "山田")
+    assert "\tlast message 2026-07-01 10:01" in listing
+
+
 async def test_unlink_from_the_cli(
     both: Both, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
