@@ -80,6 +80,10 @@ def serve(
         host=host,
         port=port,
         log_config=None,
+        # libuv's loop and the C HTTP parser: less CPU an event than asyncio's and h11's
+        # under a morning's webhooks (bench/README.md, "uvloop and httptools")
+        loop="uvloop",
+        http="httptools",
         # a flood of slow or idle connections gets 503 at once instead of starving webhooks;
         # the reverse proxy's header and body timeouts do the rest (docs/operations.md)
         limit_concurrency=settings.http_limit_concurrency,
