@@ -402,6 +402,12 @@ async def post(session: aiohttp.ClientSession, port: int, sent: Sent, ev: dict[s
 # --- measuring ---------------------------------------------------------------------------------
 
 
+def _percentile_ms(seconds: list[float], pct: int) -> float:
+    if len(seconds) < 2:
+        return float("nan")
+    return statistics.quantiles(sorted(seconds), n=100)[pct - 1] * 1000
+
+
 @dataclass
 class Run:
     app: str
@@ -432,17 +438,12 @@ class Run:
         return max(0.0, max(self.answered_at.values(), default=0.0) - self.load_end)
 
     def latency_ms(self, pct: int) -> float:
-        lat = sorted(self.answered_at[i] - self.sent[i].at for i in self.answered_at)
-        if len(lat) < 2:
-            return float("nan")
-        return statistics.quantiles(lat, n=100)[pct - 1] * 1000
+        waits = [self.answered_at[i] - self.sent[i].at for i in self.answered_at]
+        return _percentile_ms(waits, pct)
 
     def ack_ms(self, pct: int) -> float:
         """Webhook sent → its 200 received: what the platform waits for."""
-        lat = sorted(s.acked - s.at for s in self.sent if s.acked)
-        if len(lat) < 2:
-            return float("nan")
-        return statistics.quantiles(lat, n=100)[pct - 1] * 1000
+        return _percentile_ms([s.acked - s.at for s in self.sent if s.acked], pct)
 
     @property
     def pushes(self) -> int:

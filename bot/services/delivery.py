@@ -152,7 +152,7 @@ async def claim(
                     created_at=row.created_at,
                 )
             )
-        if items:  # the leases in one statement (through the rows, one UPDATE a row)
+        if items:  # the leases in one statement (set on the ORM rows: one UPDATE each)
             await session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id.in_([item.id for item in items]))
