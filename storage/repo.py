@@ -9,9 +9,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,18 +32,28 @@ from storage.models import (
 )
 
 
-def _insert(session: AsyncSession, model: type[Base]) -> postgresql.Insert | sqlite.Insert:
+def _insert(session: AsyncSession, model: type[Base] | Table) -> postgresql.Insert | sqlite.Insert:
     """A dialect-aware INSERT that can be told to ignore unique conflicts."""
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(model)
     return sqlite.insert(model)
 
 
+_IGNORING: dict[tuple[str, str], Any] = {}  # (dialect, table): INSERT … ON CONFLICT DO NOTHING
+
+
 async def insert_ignore(session: AsyncSession, model: type[Base], **values: Any) -> int | None:
-    """Insert a row unless a unique constraint says it exists; the new id, or None."""
-    stmt = _insert(session, model).values(**values).on_conflict_do_nothing()
-    result = await session.execute(stmt.returning(model.__table__.c.id))
-    row = result.first()
+    """Insert a row unless a unique constraint says it exists; the new id, or None. One
+    statement per table, built once on the table (not the model) and run with the values as
+    parameters: building it with `.values()` for each row, through the ORM's bulk insert,
+    cost more than running it (bench/README.md, "One INSERT statement a table")."""
+    table = cast(Table, model.__table__)
+    key = (session.get_bind().dialect.name, table.name)
+    stmt = _IGNORING.get(key)
+    if stmt is None:  # built once: the values go as parameters, not into the statement
+        stmt = _insert(session, table).on_conflict_do_nothing().returning(table.c.id)
+        _IGNORING[key] = stmt
+    row = (await session.execute(stmt, values)).first()  # the session flushes first
     return int(row[0]) if row is not None else None
 
 
@@ -275,7 +285,7 @@ async def insert_many_ignore(
     new: dict[str, int] = {}
     if not rows:
         return new
-    table = model.__table__
+    table = cast(Table, model.__table__)
     # executemany with RETURNING: SQLAlchemy batches it into multi-row statements
     # ("insertmanyvalues") compiled once, instead of one round trip per row.
     stmt = _insert(session, model).on_conflict_do_nothing().returning(table.c.key, table.c.id)

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from bot.cli.main import app
 from bot.services import admin, retention
 from scheduler.runner import Runner
-from storage import audit_chain
+from storage import audit_chain, repo
 from storage.audit_chain import GENESIS, Broken, check_link, row_hash
 from storage.db import Database
 from storage.models import (
@@ -387,3 +387,39 @@ async def test_statements_that_bypass_the_flush_are_on_the_log(db: Database, t0:
         ("update:facility_closure", "facility_closure:*", {"columns": ["note"], "rows": 2}),
         ("delete:facility_closure", "facility_closure:2", {"columns": []}),
     ]
+
+
+async def test_an_insert_that_ignores_repeats_writes_what_the_session_holds_first(
+    db: Database, t0: datetime
+) -> None:
+    """`repo.insert_ignore` runs a Core statement built once, its values as parameters: what
+    the session holds unflushed is written (and logged) before it, as with the ORM's insert;
+    its row is logged by its id, with the columns' defaults; the same key again is ignored
+    and logged nowhere."""
+    fid = await make_facility(db, t0)
+    mid = await make_member(db, fid, t0, "山田 太郎", kana=None)
+    before = len(await entries(db))
+    values = {
+        "member_id": mid,
+        "business_date": date(2026, 8, 12),
+        "at": t0,
+        "kind": "contact",
+        "channel": "phone",
+        "content": "電話で体調を確認しました",
+        "key": "phone:1",
+        "entered_at": t0,
+        "entered_by": "staff:1",
+    }
+    async with db.transaction(actor="cli") as s:
+        s.add(FacilityClosure(facility_id=fid, date=date(2026, 8, 13), note="お盆"))
+        first = await repo.insert_ignore(s, SupportRecord, **values)
+        again = await repo.insert_ignore(s, SupportRecord, **{**values, "content": "二度目"})
+    assert first is not None and again is None
+    got = [(r.action, r.target) for r in (await entries(db))[before:]]
+    assert got == [
+        ("insert:facility_closure", "facility_closure:1"),
+        ("insert:support_record", f"support_record:{first}"),
+    ]
+    async with db.transaction() as s:
+        kept = await s.get_one(SupportRecord, first)
+    assert (kept.content, kept.late, kept.flags) == ("電話で体調を確認しました", False, {})
