@@ -89,24 +89,38 @@ async def enqueue(
     member_id: int | None = None,
     reply_token: str | None = None,
     reply_token_until: datetime | None = None,
+    later: bool = False,
 ) -> int | None:
-    """Put a message in the outbox once per key; None when the key was used before."""
-    return await insert_ignore(
-        session,
-        OutboxMessage,
-        key=key,
-        platform=platform,
-        recipient=recipient,
-        member_id=member_id,
-        payload=stored_payload(payload),
-        reply_token=reply_token,
-        reply_token_until=reply_token_until,
-        retry_key=str(uuid.uuid4()),
-        status="pending",
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-    )
+    """Put a message in the outbox once per key; None when the key was used before.
+    `later`: where the transaction collects its outbox rows (`collect_later`), the row joins
+    them, written with the others in one statement (`write_later`), and None is returned."""
+    row = outbox_row(
+        key=key, platform=platform, recipient=recipient, member_id=member_id, payload=payload,
+        now=now,
+    )  # fmt: skip
+    row["reply_token"], row["reply_token_until"] = reply_token, reply_token_until
+    collected: list[dict[str, Any]] | None = session.info.get(LATER)
+    if later and collected is not None:
+        collected.append(row)
+        return None
+    return await insert_ignore(session, OutboxMessage, **row)
+
+
+LATER = "outbox_later"  # session.info: outbox rows waiting for `write_later`
+
+
+def collect_later(session: AsyncSession) -> None:
+    """From now on, outbox rows enqueued `later` wait in the session for `write_later`."""
+    session.info[LATER] = []
+
+
+async def write_later(session: AsyncSession) -> None:
+    """Write the outbox rows collected so far in one multi-row INSERT (a statement that
+    touches the outbox calls it first, so it sees them)."""
+    rows: list[dict[str, Any]] | None = session.info.get(LATER)
+    if rows:
+        session.info[LATER] = []
+        await insert_many_ignore(session, OutboxMessage, rows)
 
 
 async def identity_for(session: AsyncSession, platform: str, user_id: str) -> Identity | None:

@@ -116,6 +116,7 @@ async def _unlink(
     identity.member_id = None
     identity.unlinked_at, identity.unlinked_reason = now, reason
     identity.unlinked_member_id = member_id
+    await repo.write_later(session)  # replies still collected are cancelled with the rest
     cancelled = await session.execute(
         update(OutboxMessage)
         .where(

@@ -471,8 +471,7 @@ async def apply_events(turn: Turn, events: Sequence[DialogEvent]) -> DailyReport
     """Write what the dialog decided, one handler per event, in the dialog's order."""
     for event in events:
         await _apply(turn, event)
-    await turn.session.flush()
-    return turn.report
+    return turn.report  # written at the session's next flush (an inbox batch: its end)
 
 
 async def _apply(turn: Turn, event: DialogEvent) -> None:
@@ -773,6 +772,7 @@ async def _send(
         member_id=member_id,
         reply_token=msg.reply_token,
         reply_token_until=(msg.sent_at + REPLY_TOKEN_TTL) if msg.reply_token else None,
+        later=True,  # an inbox batch writes its replies together
     )
 
 

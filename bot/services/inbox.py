@@ -13,7 +13,9 @@ TXN_EVENTS events that first re-check and lock their rows (`FOR UPDATE SKIP LOCK
 per-sender advisory lock on PostgreSQL, where batches run side by side), so two processors
 never handle one event twice and one sender's events go one at a time, in order; a batch in
 which an event raises runs again with each event in a savepoint, so one member's failure
-never fails the others (`_handle_ready`). Photos and files are
+never fails the others (`_handle_ready`). Without savepoints a sender's last event in the
+batch is not flushed on its own and the batch's replies are written in one INSERT at its end
+(`_one_transaction`): a batch's writes take a few statements, not a few an event. Photos and files are
 downloaded before that transaction (platforms delete user content after a while, and no lock
 is held during the download). `drain` runs passes back to back until nothing is left that
 they can take (the after-ack worker, and the scheduler's recovery as a safety net).
@@ -37,7 +39,7 @@ from enum import Enum
 from typing import Any, Protocol
 
 from sqlalchemy import select, text, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import texts
@@ -453,9 +455,11 @@ async def _handle_ready(
 
 
 class _Unguarded(Exception):
-    """An event raised in a batch run without savepoints: run the batch again with them."""
+    """An event raised in a batch run without savepoints: run the batch again with them. The
+    event that raised is `row_id`; None when it may be an earlier one whose writes had not
+    been flushed yet (each then runs again in its savepoint, where its own fail)."""
 
-    def __init__(self, row_id: int, error: Exception) -> None:
+    def __init__(self, row_id: int | None, error: Exception) -> None:
         super().__init__(row_id)
         self.row_id, self.error = row_id, error
 
@@ -486,7 +490,11 @@ async def _one_transaction(
             pending = pending.with_for_update(skip_locked=True)
         mine = set((await session.scalars(pending)).all())
         loaded = await checkin.preload(session, platform.name, _firsts(users, ready, mine))
+        if not guarded:
+            repo.collect_later(session)  # the batch's replies: one INSERT at its end
+        unflushed = False  # an earlier event's writes wait for the next flush
         for user in users:
+            last = max((r.row_id for r in ready[user] if r.row_id in mine), default=None)
             for r in ready[user]:
                 if r.row_id not in mine:  # another processor has handled it, or holds it
                     outcomes[r.row_id] = Outcome.SKIPPED
@@ -496,6 +504,10 @@ async def _one_transaction(
                 # The batch's reads serve the sender's first event only: later ones read
                 # afresh what it wrote.
                 checkin.use(session, loaded.pop(user, None))
+                # Unguarded, a sender's last event here is not flushed on its own: the next
+                # statement or the batch's end writes its rows with the others'. A database
+                # error in a later event may then be its writes': that one is not blamed.
+                alone = guarded or r.row_id != last
                 try:
                     if failed is not None and failed.row_id == r.row_id:
                         raise failed.error  # not tried twice in one drain
@@ -504,15 +516,17 @@ async def _one_transaction(
                             marked = await _apply(session, platform, r, now)
                     else:
                         marked = await _apply(session, platform, r, now)
-                        await session.flush()  # its writes' failures are its own
+                        if alone:
+                            await session.flush()  # its writes' failures are its own
                     if not marked:
                         done.append(r.row_id)
                     outcomes[r.row_id] = Outcome.HANDLED
                     if r.event is not None and r.event.note is not None:
                         noted.append(r)
                 except Exception as exc:  # this event only; the next drain retries it
-                    if not guarded:
-                        raise _Unguarded(r.row_id, exc) from exc
+                    if not guarded:  # a database error may be an earlier event's writes
+                        blame = unflushed and isinstance(exc, SQLAlchemyError)
+                        raise _Unguarded(None if blame else r.row_id, exc) from exc
                     loaded.clear()  # after a rollback, read afresh
                     checkin.use(session, None)
                     limit = await _count_failure(
@@ -525,12 +539,19 @@ async def _one_transaction(
                     # Each event reads afresh what the one before it wrote: statements that
                     # bypass the identity map (bulk updates) leave no stale object behind.
                     checkin.use(session, None)
-                    if r.row_id in outcomes:  # else unguarded, failed: all is rolled back
-                        await session.flush()
+                    if r.row_id in outcomes and alone:  # else unguarded: rolled back, or
+                        await session.flush()  # the sender's last event here (see above)
                         session.expunge_all()
+                    unflushed = not alone
                 if outcomes[r.row_id] is not Outcome.HANDLED:
                     break
-        await _mark_done(session, done, now)
+        try:
+            await repo.write_later(session)
+            await _mark_done(session, done, now)
+        except Exception as exc:
+            if guarded:
+                raise
+            raise _Unguarded(None, exc) from exc
     for row_id, error, limit in quarantined:
         _quarantined(platform, row_id, error, limit)
     for r in noted:

@@ -23,7 +23,13 @@ from bot.core import dialog, texts
 from bot.core.domain import ContactRef, InboundMessage, Platform
 from bot.services import checkin
 from storage.db import Database
-from storage.models import DailyReport, InboxEvent, OutboxMessage, ReportRevision
+from storage.models import (
+    DailyReport,
+    InboxEvent,
+    OutboxMessage,
+    ReportRevision,
+    SupportRecord,
+)
 from tests.faults.webhooks import link_members
 from tests.line.conftest import Line, event, process_pending_inbox
 from tests.line.test_metrics import moved, scrape
@@ -42,6 +48,7 @@ class Counted:
         self.audit_inserts = 0  # statements writing audit entries …
         self.audit_runs = 0  # … and the INSERTs the database runs for them (executemany: one a row)
         self.lease_runs = 0  # UPDATEs the database runs to lease claimed outbox rows
+        self.outbox_inserts = 0  # statements inserting outbox rows
 
     def __call__(
         self, _conn: Any, _cursor: Any, statement: str, params: Any, _ctx: Any, many: bool
@@ -53,6 +60,7 @@ class Counted:
         if LEASE.match(statement):
             self.lease_runs += runs(params, many)
         self.savepoints += statement.startswith("SAVEPOINT")
+        self.outbox_inserts += statement.startswith("INSERT INTO outbox_message")
         self.sent_updates += statement.startswith("UPDATE outbox_message SET reply_token")
         self.claims += "outbox_message AS outbox_message_1" in statement
 
@@ -154,6 +162,60 @@ async def test_a_batch_without_failures_takes_no_savepoints_and_one_failure_keep
         )
     assert failed is not None
     assert (failed.status, failed.attempts) == ("pending", 1)
+
+
+async def test_a_batchs_replies_are_written_in_one_insert(
+    line: Line, t0: datetime, statements: Counted
+) -> None:
+    """Ten members' check-ins in one batch: their ten replies go into the outbox in one
+    multi-row INSERT at the batch's end, not one INSERT a reply, and every member is
+    answered with their own reply token."""
+    users = await link_members(line.db, t0, "Uwrite", 10)
+    at = jst("2026-07-01", "09:55")
+    evs = [event("00_message_text", at, user=u, message={"text": START}) for u in users]
+    before = statements.outbox_inserts
+    await line.send(*evs, at=at)
+
+    assert statements.outbox_inserts - before == 1
+    answered = [r.body["replyToken"] for r in line.fake.calls("/v2/bot/message/reply")]
+    assert sorted(answered) == sorted(e["replyToken"] for e in evs)
+
+
+async def test_a_members_write_that_fails_at_the_batchs_flush_blames_no_other_member(
+    line: Line, t0: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A member's last event in a batch is not flushed on its own, so the database refuses
+    its writes only during the next member's event. That member is not blamed: the batch runs
+    again with a savepoint per event, the next member is answered in the same drain with no
+    failure counted, and only the member whose write was refused waits (one attempt counted)
+    and is answered by the next drain."""
+    users = await link_members(line.db, t0, "Ublame", 3)
+    at = jst("2026-07-01", "09:55")
+    real = checkin.handle_message
+
+    async def leaves_a_bad_row(session: Any, msg: Any, now: datetime) -> Any:
+        await real(session, msg, now)
+        if msg.sender.user_id == users[1]:  # NOT NULL columns left empty: refused at flush
+            session.add(SupportRecord(member_id=None, kind="contact", channel="line"))
+
+    monkeypatch.setattr(checkin, "handle_message", leaves_a_bad_row)
+    evs = [event("00_message_text", at, user=u, message={"text": START}) for u in users]
+    await line.send(*evs, at=at)
+
+    answered = {r.body["replyToken"] for r in line.fake.calls("/v2/bot/message/reply")}
+    assert answered == {evs[0]["replyToken"], evs[2]["replyToken"]}
+    async with line.db.transaction() as s:
+        rows = {
+            r.event_id: (r.status, r.attempts) for r in (await s.scalars(select(InboxEvent))).all()
+        }
+    assert rows[evs[2]["webhookEventId"]] == ("done", 1)  # not counted as a failure
+    assert rows[evs[1]["webhookEventId"]] == ("pending", 1)
+
+    monkeypatch.setattr(checkin, "handle_message", real)
+    line.app.state.line_worker.poke()  # the next drain (a webhook, the scheduler's pass)
+    await line.app.state.line_worker.settled()
+    answered = {r.body["replyToken"] for r in line.fake.calls("/v2/bot/message/reply")}
+    assert evs[1]["replyToken"] in answered
 
 
 async def test_a_round_of_replies_is_recorded_together_and_each_ones_time_observed(

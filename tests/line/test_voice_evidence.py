@@ -59,7 +59,7 @@ def audio(message_id: str, at: datetime, ms: int = 12_000) -> dict[str, Any]:
 
 async def send_voice(both: Both, message_id: str, at: datetime) -> list[str]:
     both.line.content[message_id] = (VOICE, "audio/x-m4a")
-    return await both.line_event(audio(message_id, at), at)
+    return await both.line_event(audio(message_id, at), at=at)
 
 
 def last_body(fake: FakeLine) -> dict[str, Any]:
@@ -197,7 +197,7 @@ async def test_a_video_is_kept_and_uploaded_like_a_voice_message(both: Both) -> 
     both.line.content["v-1"] = (VIDEO, "video/mp4")
     at = jst(DAY, "13:05")
     message = {"id": "v-1", "duration": 30_400, "contentProvider": {"type": "line"}}
-    shown = await both.line_event(event("02_message_video", at, user=U, message=message), at)
+    shown = await both.line_event(event("02_message_video", at, user=U, message=message), at=at)
     assert shown == [texts.EVIDENCE_SAVED[MediaKind.VIDEO]]
     (att,) = await kept(both)
     assert (att.data, att.content_type) == (VIDEO, "video/mp4")

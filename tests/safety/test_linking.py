@@ -52,12 +52,12 @@ class Both:
     clock: FakeClock
     facility_id: int
 
-    async def line_event(self, ev: dict[str, Any], at: datetime) -> list[str]:
-        """Deliver one LINE event at `at`; what the account was shown in answer (texts, and
-        a card's alt text)."""
+    async def line_event(self, *evs: dict[str, Any], at: datetime) -> list[str]:
+        """Deliver LINE events in one webhook at `at`; what the accounts were shown in answer
+        (texts, and a card's alt text)."""
         self.clock.at = at
         before = len(self.line.requests)
-        body = webhook(ev)
+        body = webhook(*evs)
         resp = await self.slack.http.post(
             "/callback/line",
             content=body,
@@ -74,12 +74,12 @@ class Both:
 
     async def say(self, user: str, text: str, at: datetime) -> list[str]:
         return await self.line_event(
-            event("00_message_text", at, user=user, message={"text": text}), at
+            event("00_message_text", at, user=user, message={"text": text}), at=at
         )
 
     async def tap(self, user: str, data: str, at: datetime) -> list[str]:
         return await self.line_event(
-            event("10_postback", at, user=user, postback={"data": data}), at
+            event("10_postback", at, user=user, postback={"data": data}), at=at
         )
 
     async def identity(self, user: str) -> Identity:
@@ -178,7 +178,9 @@ async def test_the_old_phone_gets_only_the_linking_prompt_after_the_new_one_link
         await both.say(OLD, "今日の記録", jst(DAY, "12:10")),
         await both.tap(OLD, summary_button, jst(DAY, "12:11")),
         await both.say(OLD, "終了 入力120件 体調3", jst(DAY, "12:12")),
-        await both.line_event(event("06_follow", jst(DAY, "12:13"), user=OLD), jst(DAY, "12:13")),
+        await both.line_event(
+            event("06_follow", jst(DAY, "12:13"), user=OLD), at=jst(DAY, "12:13")
+        ),
     ):
         assert shown == [texts.LINK_PROMPT]
     # The new phone carries on with the same day.
@@ -294,6 +296,31 @@ async def test_unlink_from_the_cli(
     # Linked again later with a new code, the phone is the member's once more.
     await linked_phone(both, OLD, mid, jst(DAY, "11:30"))
     assert (await both.identity(OLD)).unlinked_at is None
+
+
+async def test_the_old_phones_message_in_the_new_ones_batch_is_not_answered(
+    both: Both,
+) -> None:
+    """The old phone writes and the new one enters the code in one webhook: the old phone's
+    answer, written with its batch's other replies at the batch's end, is cancelled with
+    whatever else waited for it when the new phone links; the new phone is welcomed."""
+    mid = await old_phone_checked_in(both)
+    at = jst(DAY, "12:00")
+    code = await link_code(both.db, mid, at)
+    asks = event("00_message_text", at, user=OLD, message={"text": "今日の記録"})
+    links = event("00_message_text", at, user=NEW, message={"text": code})
+    shown = await both.line_event(asks, links, at=at)
+
+    assert shown == [texts.LINK_DONE.format(name=NAME)]
+    async with both.db.transaction() as session:
+        reply = (
+            await session.execute(
+                select(OutboxMessage).where(
+                    OutboxMessage.key == f"reply:line:{asks['webhookEventId']}"
+                )
+            )
+        ).scalar_one()
+    assert reply.status == "cancelled"
 
 
 async def test_unlink_from_slack_is_for_managers_of_the_members_facility(both: Both) -> None:

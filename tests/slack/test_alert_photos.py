@@ -30,7 +30,7 @@ async def send_photo(both: Both, message_id: str, hm: str) -> None:
     both.line.content[message_id] = (PHOTO, "image/png")
     at = jst(DAY, hm)
     message = {"id": message_id, "type": "image", "contentProvider": {"type": "line"}}
-    await both.line_event(event("24_message_image", at, user=USER, message=message), at)
+    await both.line_event(event("24_message_image", at, user=USER, message=message), at=at)
     await deliver(both, jst(DAY, hm))
 
 
