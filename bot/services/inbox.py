@@ -15,10 +15,11 @@ never handle one event twice and one sender's events go one at a time, in order;
 which an event raises runs again with each event in a savepoint, so one member's failure
 never fails the others (`_handle_ready`). Without savepoints a sender's last event in the
 batch is not flushed on its own and the batch's replies are written in one INSERT at its end
-(`_one_transaction`): a batch's writes take a few statements, not a few an event. Photos and files are
-downloaded before that transaction (platforms delete user content after a while, and no lock
-is held during the download). `drain` runs passes back to back until nothing is left that
-they can take (the after-ack worker, and the scheduler's recovery as a safety net).
+(`_one_transaction`): a batch's writes take a few statements, not a few an event. Photos
+and files are downloaded before that transaction (platforms delete user content after a
+while, and no lock is held during the download). `drain` runs passes back to back until
+nothing is left that they can take (the after-ack worker, and the scheduler's recovery as a
+safety net).
 
 An event whose handling raises is counted on its row (attempts, a short error without the
 body) and retried by later passes; after its last try it is quarantined (status "failed") and
@@ -457,7 +458,7 @@ async def _handle_ready(
 class _Unguarded(Exception):
     """An event raised in a batch run without savepoints: run the batch again with them. The
     event that raised is `row_id`; None when it may be an earlier one whose writes had not
-    been flushed yet (each then runs again in its savepoint, where its own fail)."""
+    been flushed yet (each then runs again in its savepoint, where its own writes fail)."""
 
     def __init__(self, row_id: int | None, error: Exception) -> None:
         super().__init__(row_id)
