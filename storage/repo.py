@@ -95,9 +95,13 @@ async def enqueue(
     `later`: where the transaction collects its outbox rows (`collect_later`), the row joins
     them, written with the others in one statement (`write_later`), and None is returned."""
     row = outbox_row(
-        key=key, platform=platform, recipient=recipient, member_id=member_id, payload=payload,
+        key=key,
+        platform=platform,
+        recipient=recipient,
+        member_id=member_id,
+        payload=payload,
         now=now,
-    )  # fmt: skip
+    )
     row["reply_token"], row["reply_token_until"] = reply_token, reply_token_until
     collected: list[dict[str, Any]] | None = session.info.get(LATER)
     if later and collected is not None:
@@ -115,8 +119,9 @@ def collect_later(session: AsyncSession) -> None:
 
 
 async def write_later(session: AsyncSession) -> None:
-    """Write the outbox rows collected so far in one multi-row INSERT (a statement that
-    touches the outbox calls it first, so it sees them)."""
+    """Write the outbox rows collected so far in one multi-row INSERT: at the end of the
+    inbox's batch, and before a statement that must see them (`accounts._unlink` cancelling
+    an account's waiting messages)."""
     rows: list[dict[str, Any]] | None = session.info.get(LATER)
     if rows:
         session.info[LATER] = []
@@ -299,7 +304,7 @@ async def insert_many_ignore(
     new: dict[str, int] = {}
     if not rows:
         return new
-    table = cast(Table, model.__table__)
+    table = model.__table__
     # executemany with RETURNING: SQLAlchemy batches it into multi-row statements
     # ("insertmanyvalues") compiled once, instead of one round trip per row.
     stmt = _insert(session, model).on_conflict_do_nothing().returning(table.c.key, table.c.id)
